@@ -1,0 +1,1 @@
+"""Datasets, protocols, transforms and loaders of Action Machine."""

@@ -1,0 +1,90 @@
+"""Named model configurations and ``get_model``: the one place a name becomes a network.
+
+Paper sizes: ``i3d_resnet50`` (RGBAction), ``kps_i3d_resnet50`` (KPS RGBAction),
+``action_machine_r18`` / ``action_machine_r50`` (KPS PoseAction RGBAction with a ResNet-18 / -50
+pose CNN). ``*_tiny`` are the same code at toy widths and depths, for tests and the demo.
+"""
+import dataclasses
+import logging
+
+import mxnet as mx
+
+from .action_machine import ActionMachine, check_heads
+from .inflate import DEFAULT_2D_SOURCE, inflate_into, load_2d_params
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    num_classes: int = 60
+    heads: tuple = ("rgb", "kps", "pose")
+    depth: int = 50  # I3D trunk (paper Table 1)
+    layers: tuple = None  # blocks per stage, overriding ``depth``'s
+    base_width: int = 64
+    temporal_kernel: int = 3
+    stem_temporal_kernel: int = 5
+    num_frames: int = 8  # not a weight shape; the clip length the model is built for
+    input_size: int = 224
+    num_keypoints: int = 17
+    num_deconv: int = 2
+    deconv_filters: int = 256
+    radius: float = None  # disk radius M in input pixels; None: 25 px per 353 px of crop
+    pose_cnn_depth: int = 18
+    pose_cnn_layers: tuple = None
+    pose_cnn_width: int = 64
+    dropout: float = 0.5
+
+    def network_kwargs(self):
+        kwargs = dataclasses.asdict(self)
+        kwargs.pop("num_frames")
+        return kwargs
+
+
+_TINY = dict(layers=(1, 1, 1, 1), base_width=8, deconv_filters=16, pose_cnn_layers=(1, 1, 1, 1),
+             pose_cnn_width=8, num_frames=4, input_size=64, num_classes=10)
+MODELS = {
+    "i3d_resnet50": dict(heads=("rgb",)),
+    "kps_i3d_resnet50": dict(heads=("rgb", "kps")),
+    "action_machine_r18": dict(pose_cnn_depth=18),
+    "action_machine_r50": dict(pose_cnn_depth=50),
+    "i3d_tiny": dict(_TINY, heads=("rgb",)),
+    "kps_i3d_tiny": dict(_TINY, heads=("rgb", "kps")),
+    "action_machine_tiny": dict(_TINY),
+    "action_machine_r50_tiny": dict(_TINY, pose_cnn_depth=50),
+}
+
+
+def model_config(name, **overrides):
+    """The ``ModelConfig`` of a named model with overrides; unknown names and keys are errors."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    valid = [f.name for f in dataclasses.fields(ModelConfig)]
+    for key in overrides:
+        if key not in valid:
+            raise ValueError(f"unknown model option {key!r}; valid options: {', '.join(valid)}")
+    fields = dict(MODELS[name], **overrides)
+    for key in ("heads", "layers", "pose_cnn_layers"):
+        if fields.get(key) is not None:
+            fields[key] = tuple(fields[key])
+    fields["heads"] = check_heads(fields.get("heads", ModelConfig.heads))
+    return ModelConfig(**fields)
+
+
+def get_model(name, pretrained=None, ctx=None, **overrides):
+    """Build a named model, initialized on ``ctx``.
+
+    ``pretrained``: None (random init), True (ImageNet ResNet from the GluonCV model zoo, which
+    downloads) or a path to a 2D ResNet .params file; its weights are inflated into the I3D
+    backbone (paper Sec. 4.3). The config is kept as ``net.config``.
+    """
+    config = model_config(name, **overrides)
+    net = ActionMachine(**config.network_kwargs())
+    net.initialize(ctx=ctx or mx.cpu())
+    if pretrained:
+        source = DEFAULT_2D_SOURCE if pretrained is True else pretrained
+        mapping = inflate_into(net.backbone, load_2d_params(source))
+        log = logging.getLogger(__name__)
+        log.info("inflated %d parameters from %s", len(mapping), source)
+        for row in mapping:
+            log.debug("  %s: %s -> %s (%s)", *row)
+    net.config = config
+    return net

@@ -1,0 +1,50 @@
+"""Keypoints from the pose head (paper Eq. (6)): argmax of each heatmap plus the offset there.
+
+x_k = argmax_i h_k(x_i) + F_k(argmax) * M; confidence = ReLU(max_i h_k(x_i)) on the heatmap logits.
+Joints that fall outside the crop keep their predicted coordinates. The decoder is wrapped in
+BlockGrad: the argmax has no gradient, so the pose-action loss never reaches the pose head or the
+backbone (paper footnote 2).
+
+Known MXNet 1.9 (oneDNN, CPU) limitation: imperatively, a backward pass whose only path into the
+pose head runs through this BlockGrad (a pose-CNN-only loss with a trainable pose head) crashes
+inside MXNet. Every configuration of the paper is unaffected: with the pose loss on, or with the
+pose head frozen (stage 2), or hybridized, backward runs.
+"""
+from mxnet.gluon.block import HybridBlock
+
+
+class KeypointDecoder(HybridBlock):
+    """heat (N, T, K, H, W), offsets (N, T, K, 2, H, W) -> keypoints (N, T, K, 3): x, y, conf.
+
+    x and y are in input pixels, or in [0, 1] of the input when ``input_size`` (h, w) is given.
+    """
+
+    def __init__(self, stride, radius, input_size=None, **kwargs):
+        super().__init__(**kwargs)
+        self.stride = float(stride)
+        self.radius = float(radius)
+        self.input_size = input_size
+
+    def hybrid_forward(self, F, heat, offsets):
+        heat = F.BlockGrad(heat)
+        offsets = F.BlockGrad(offsets)
+        # Cell-centre coordinates in input pixels, broadcast to the heatmaps' shape.
+        half = (self.stride - 1) / 2.0
+        cols = F.contrib.arange_like(heat, axis=4) * self.stride + half  # (W,)
+        rows = F.contrib.arange_like(heat, axis=3) * self.stride + half  # (H,)
+        grid_x = F.broadcast_like(F.reshape(cols, shape=(1, 1, 1, 1, -1)), heat)
+        grid_y = F.broadcast_like(F.reshape(rows, shape=(1, 1, 1, -1, 1)), heat)
+        flat = F.reshape(heat, shape=(0, 0, 0, -3))  # (N, T, K, H*W)
+        best = F.argmax(flat, axis=-1)  # (N, T, K)
+        conf = F.relu(F.max(flat, axis=-1))
+        x = F.pick(F.reshape(grid_x, shape=(0, 0, 0, -3)), best, axis=-1)
+        y = F.pick(F.reshape(grid_y, shape=(0, 0, 0, -3)), best, axis=-1)
+        off = F.reshape(offsets, shape=(0, 0, 0, 0, -3))  # (N, T, K, 2, H*W)
+        best2 = F.stack(best, best, axis=-1)  # (N, T, K, 2)
+        off = F.pick(off, best2, axis=-1) * self.radius  # (N, T, K, 2) in pixels
+        x = x + F.squeeze(F.slice_axis(off, axis=-1, begin=0, end=1), axis=-1)
+        y = y + F.squeeze(F.slice_axis(off, axis=-1, begin=1, end=2), axis=-1)
+        if self.input_size is not None:
+            x = x / float(self.input_size[1])
+            y = y / float(self.input_size[0])
+        return F.stack(x, y, conf, axis=-1)

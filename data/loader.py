@@ -1,0 +1,149 @@
+"""Clips for training and testing, as a Gluon Dataset and DataLoader (paper Sec. 4.3).
+
+Training item: (clip (3, T, S, S) float32, label, heatmaps (T, K, S/8, S/8), offsets
+(T, K, 2, S/8, S/8), weights (T, K)). The pose targets come from a per-video keypoint file
+(POSES/ID.npy, (frames, 17, 3) in pixels of the prepared video: pseudo-poses, or ground truth
+for the synthetic benchmark); without one the targets are zero with zero weight.
+Test item: (clips (views, 3, T, S, S), label) with views = 10 clips x 3 crops.
+
+``crop="person"`` crops each video by its union person box (jittered, squared); ``crop="frame"``
+is the RGBAction random-crop baseline (random squares of the whole frame, no box). Every random
+choice comes from ``RandomState([seed, epoch, index])``: the same clip whatever the number of
+workers, and a resumed run sees exactly what an uninterrupted one would.
+"""
+import logging
+import os
+
+import numpy as np
+from mxnet import gluon
+
+from symbols.pose_targets import encode_clip
+from . import transforms as T
+from .index import read_poses
+from .video import VideoError, read_frames
+
+log = logging.getLogger(__name__)
+MAX_SUBSTITUTES = 8  # a bad video is replaced by the next one, at most this many times in a row
+
+
+class ClipDataset(gluon.data.Dataset):
+    """Samples of one split of a prepared dataset (see ``data.index``)."""
+
+    def __init__(self, prepared, samples, boxes=None, mode="train", crop="person",
+                 poses_dir=None, clip_len=8, stride=1, size=224, heatmap_stride=8, radius=None,
+                 jitter=(0.1, 0.1), mirror=True, num_clips=10, seed=0, backend="cv2",
+                 num_keypoints=17):
+        if mode not in ("train", "test"):
+            raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
+        if crop not in ("person", "frame"):
+            raise ValueError(f"crop must be 'person' or 'frame', got {crop!r}")
+        if crop == "person":
+            missing = [s["id"] for s in samples if s["id"] not in (boxes or {})]
+            if missing:
+                raise ValueError(f"{len(missing)} samples have no person box, first "
+                                 f"{missing[0]!r}: run detect_persons (or use crop='frame')")
+        if not samples:
+            raise ValueError("no samples to load")
+        self.prepared, self.samples, self.boxes = prepared, list(samples), boxes or {}
+        self.mode, self.crop, self.poses_dir = mode, crop, poses_dir
+        self.clip_len, self.stride, self.size = clip_len, stride, size
+        self.heatmap_stride = heatmap_stride
+        self.radius = radius if radius is not None else size * 25.0 / 353.0
+        self.jitter, self.mirror, self.num_clips = jitter, mirror, num_clips
+        self.seed, self.epoch, self.backend = seed, 0, backend
+        self.num_keypoints = num_keypoints
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, index):
+        for attempt in range(MAX_SUBSTITUTES + 1):
+            i = (index + attempt) % len(self.samples)
+            try:
+                return self._train_item(i) if self.mode == "train" else self._test_item(i)
+            except (VideoError, OSError) as err:
+                log.warning("unreadable sample %s (%s); using the next one",
+                            self.samples[i]["id"], err)
+        raise RuntimeError(f"{MAX_SUBSTITUTES + 1} unreadable samples in a row from "
+                           f"{self.samples[index]['id']}: check the prepared videos")
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _frames(self, sample, indices):
+        return read_frames(os.path.join(self.prepared, sample["path"]), indices, self.backend)
+
+    def _keypoints(self, sample, indices):
+        """(len(indices), K, 3) from the pose file, or None."""
+        if self.poses_dir is None:
+            return None
+        poses = read_poses(self.poses_dir, sample["id"])
+        return poses[np.minimum(indices, len(poses) - 1)]
+
+    def _train_item(self, i):
+        sample = self.samples[i]
+        rng = np.random.RandomState([self.seed, self.epoch, i])
+        indices = T.train_indices(sample["frames"], self.clip_len, self.stride, rng)
+        frames = self._frames(sample, indices)
+        if self.crop == "person":
+            box = T.square_box(T.jitter_box(self.boxes[sample["id"]], rng, *self.jitter))
+        else:
+            box = T.random_frame_box(frames.shape[2], frames.shape[1], rng)
+        clip = T.crop_frames(frames, box, self.size)
+        kps = self._keypoints(sample, indices)
+        kps = None if kps is None else T.crop_keypoints(kps, box, self.size)
+        if self.mirror and rng.uniform() < 0.5:
+            clip, kps = T.mirror(clip, kps)
+        hm = self.size // self.heatmap_stride
+        if kps is None:
+            K = self.num_keypoints
+            heat = np.zeros((self.clip_len, K, hm, hm), np.float32)
+            offsets = np.zeros((self.clip_len, K, 2, hm, hm), np.float32)
+            weights = np.zeros((self.clip_len, K), np.float32)
+        else:
+            heat, offsets, weights = encode_clip(kps, (hm, hm), self.heatmap_stride, self.radius)
+        return T.to_network(clip), np.int32(sample["label"]), heat, offsets, weights
+
+    def _test_item(self, i):
+        sample = self.samples[i]
+        clips_idx = T.test_indices(sample["frames"], self.clip_len, self.stride, self.num_clips)
+        unique, inverse = np.unique(clips_idx, return_inverse=True)
+        frames = self._frames(sample, unique)
+        H, W = frames.shape[1:3]
+        if self.crop == "person":
+            boxes = T.test_crop_boxes(self.boxes[sample["id"]])
+        else:
+            boxes = T.frame_test_boxes(W, H)
+        views = []
+        for idx in inverse.reshape(clips_idx.shape):
+            for box in boxes:
+                views.append(T.to_network(T.crop_frames(frames[idx], box, self.size)))
+        return np.stack(views), np.int32(sample["label"])
+
+
+class EpochSampler(gluon.data.Sampler):
+    """A seeded permutation per epoch (``set_epoch``), so a resumed run replays the same order."""
+
+    def __init__(self, length, shuffle=True, seed=0):
+        self.length, self.shuffle, self.seed, self.epoch = length, shuffle, seed, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __iter__(self):
+        if not self.shuffle:
+            return iter(range(self.length))
+        return iter(np.random.RandomState([self.seed, self.epoch]).permutation(self.length))
+
+    def __len__(self):
+        return self.length
+
+
+def make_loader(dataset, batch_size, shuffle=False, workers=0, last_batch="keep", seed=0):
+    """A DataLoader over ``dataset`` with an ``EpochSampler`` (returned as ``loader.sampler``)."""
+    sampler = EpochSampler(len(dataset), shuffle, seed)
+    batch_sampler = gluon.data.BatchSampler(sampler, batch_size, last_batch)
+    loader = gluon.data.DataLoader(dataset, batch_sampler=batch_sampler, num_workers=workers)
+    loader.sampler = sampler
+    return loader

@@ -1,0 +1,137 @@
+"""python -m data.prepare --dataset D --raw DIR --out DIR: resize videos, write index and splits.
+
+Every video is decoded, resized to the paper's height for its dataset (Table 2; the width keeps
+the video's aspect ratio, which gives the table's sizes for the standard copies), and written
+to OUT/videos/ID.avi; ground-truth sidecars (RAW/STEM.npz, the synthetic benchmark's) are scaled
+along. Work runs in parallel with a progress bar and is resumable: a finished video leaves a
+marker, and a rerun only does what is missing. Inputs that cannot be used (unparseable name,
+missing, zero-byte, truncated or non-video file) are listed with the reason in OUT/skipped.csv;
+a run with no usable sample fails.
+"""
+import argparse
+import json
+import logging
+import multiprocessing
+import os
+import sys
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from .index import atomic_write_text, write_index, write_skipped, write_splits
+from .protocols import DATASETS, all_splits, counts, get_dataset, list_names, parse_names
+from .video import VideoError, read_video, write_video
+
+log = logging.getLogger("prepare")
+
+
+def scale_annotation(src, dst, sx, sy):
+    """Keypoints and boxes into the resized video's pixels (pixel centres at integers)."""
+    with np.load(src) as z:
+        data = dict(z)
+    kps = data["keypoints"].astype(np.float32)
+    kps[..., 0] = (kps[..., 0] + 0.5) * sx - 0.5
+    kps[..., 1] = (kps[..., 1] + 0.5) * sy - 0.5
+    boxes = data["boxes"].astype(np.float32)
+    boxes[:, [0, 2]] = (boxes[:, [0, 2]] + 0.5) * sx - 0.5
+    boxes[:, [1, 3]] = (boxes[:, [1, 3]] + 0.5) * sy - 0.5
+    data.update(keypoints=kps, boxes=boxes)
+    np.savez(dst + ".tmp.npz", **data)
+    os.replace(dst + ".tmp.npz", dst)
+
+
+def target_size(width, height, resize):
+    """(w, h): the table's height, the video's aspect ratio, even sizes for codecs."""
+    h = resize[1]
+    w = int(round(width * h / height / 2.0)) * 2
+    return w, h
+
+
+def prepare_one(job):
+    """-> ('ok', sample) or ('skip', (name, reason)). Never raises for a bad video."""
+    sample, out, resize, fps_default = job
+    marker = os.path.join(out, ".done", sample["id"] + ".json")
+    if os.path.exists(marker):
+        with open(marker) as f:
+            return "ok", json.load(f)
+    try:
+        frames, fps = read_video(sample["path"])
+    except VideoError as err:
+        return "skip", (sample["path"], str(err))
+    T, H, W, _ = frames.shape
+    w, h = target_size(W, H, resize)
+    if (w, h) != (W, H):
+        frames = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
+    fps = fps or fps_default
+    rel = os.path.join("videos", sample["id"] + ".avi")
+    dst = os.path.join(out, rel)
+    write_video(dst + ".tmp.avi", frames, fps)
+    os.replace(dst + ".tmp.avi", dst)
+    sidecar = os.path.splitext(sample["path"])[0] + ".npz"
+    if os.path.exists(sidecar):
+        scale_annotation(sidecar, os.path.join(out, "annotations", sample["id"] + ".npz"),
+                         w / W, h / H)
+    result = dict(sample, path=rel, source=sample["path"], frames=int(T), fps=float(fps),
+                  width=w, height=h)
+    atomic_write_text(marker, json.dumps(result))
+    return "ok", result
+
+
+def prepare(dataset_name, raw, out, workers=2, progress=True):
+    """Run the stage; returns (samples, skipped). Raises RuntimeError if nothing is usable."""
+    dataset = get_dataset(dataset_name)
+    for sub in ("videos", "annotations", ".done"):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+    names = list_names(raw, dataset.VIDEO_EXTS)
+    candidates, skipped = parse_names(dataset, names)
+    jobs = [(s, out, dataset.RESIZE, dataset.FPS) for s in candidates]
+    samples = []
+    bar = tqdm(total=len(jobs), desc=f"prepare {dataset.NAME}", disable=not progress)
+    if workers > 1:
+        pool = multiprocessing.Pool(workers)
+        results = pool.imap_unordered(prepare_one, jobs, chunksize=4)
+    else:
+        pool, results = None, map(prepare_one, jobs)
+    try:
+        for status, value in results:
+            (samples if status == "ok" else skipped).append(value)
+            bar.update()
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.close()
+            pool.join()
+    write_skipped(os.path.join(out, "skipped.csv"), sorted(skipped))
+    if not samples:
+        raise RuntimeError(f"no usable {dataset.NAME} video among {len(names)} files in {raw}; "
+                           f"reasons in {os.path.join(out, 'skipped.csv')}")
+    write_index(out, samples)
+    write_splits(out, dataset.NAME, all_splits(dataset, samples))
+    return samples, skipped
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--raw", required=True, help="the dataset's videos (searched recursively)")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    try:
+        samples, skipped = prepare(args.dataset, args.raw, args.out, args.workers)
+    except (RuntimeError, FileNotFoundError) as err:
+        sys.exit(f"error: {err}")
+    dataset = get_dataset(args.dataset)
+    log.info("%d samples prepared, %d skipped (see %s/skipped.csv)", len(samples), len(skipped),
+             args.out)
+    log.info("protocol counts: %s", json.dumps(counts(dataset, samples)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Datasets by name, the sample index, and the protocol splits.
+
+A dataset adapter is a module with NAME, RESIZE (w, h), FPS, STRIDE, VIDEO_EXTS, CLASSES,
+``parse(stem) -> fields`` (ValueError for a name it does not know) and PROTOCOLS
+(name -> function(sample) -> "train" | "test" | None for samples a protocol leaves out).
+
+``python -m data.protocols --dataset ntu --names FILE_OR_DIR`` prints each protocol's train/test
+counts as JSON, from a directory of videos or a text file with one file name per line, so a copy
+of a dataset can be checked against the published sizes before anything is decoded.
+"""
+import argparse
+import importlib
+import json
+import os
+import sys
+
+DATASETS = ("ntu", "nucla", "msr", "utd", "synth")
+
+
+def get_dataset(name):
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return importlib.import_module(f"data.{name}")
+
+
+def stem_of(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def list_names(source, exts=None):
+    """File names from a directory (recursive, videos only when ``exts``) or a list file."""
+    if os.path.isdir(source):
+        names = []
+        for root, _, files in os.walk(source):
+            names += [os.path.join(root, f) for f in files
+                      if exts is None or f.lower().endswith(tuple(exts))]
+        return sorted(names)
+    if os.path.isfile(source):
+        with open(source) as f:
+            return [line.strip() for line in f if line.strip()]
+    raise FileNotFoundError(f"--names: no such file or directory: {source}")
+
+
+def parse_names(dataset, names):
+    """-> (samples, skipped): samples are dicts with 'path'; skipped are (name, reason) rows.
+
+    A name is skipped when it does not parse or duplicates an earlier sample's id.
+    """
+    samples, skipped, seen = [], [], set()
+    for name in names:
+        try:
+            fields = dataset.parse(stem_of(name))
+        except ValueError as err:
+            skipped.append((name, f"unparseable name: {err}"))
+            continue
+        if fields["id"] in seen:
+            skipped.append((name, f"duplicate of sample {fields['id']}"))
+            continue
+        seen.add(fields["id"])
+        samples.append(dict(fields, path=name))
+    return samples, skipped
+
+
+def split(dataset, samples, protocol):
+    """-> {'train': [ids], 'test': [ids]} of ``protocol``."""
+    if protocol not in dataset.PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r} for {dataset.NAME}; choose one of "
+                         f"{', '.join(dataset.PROTOCOLS)}")
+    rule = dataset.PROTOCOLS[protocol]
+    out = {"train": [], "test": []}
+    for s in samples:
+        side = rule(s)
+        if side is not None:
+            out[side].append(s["id"])
+    return out
+
+
+def all_splits(dataset, samples):
+    return {p: split(dataset, samples, p) for p in dataset.PROTOCOLS}
+
+
+def counts(dataset, samples):
+    """{protocol: {'train': n, 'test': n}}."""
+    return {p: {k: len(v) for k, v in s.items()} for p, s in all_splits(dataset, samples).items()}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Protocol train/test counts of a dataset copy.")
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--names", required=True,
+                        help="a directory of videos, or a text file with one file name a line")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    dataset = get_dataset(args.dataset)
+    try:
+        names = list_names(args.names, dataset.VIDEO_EXTS if os.path.isdir(args.names) else None)
+    except FileNotFoundError as err:
+        sys.exit(f"error: {err}")
+    samples, skipped = parse_names(dataset, names)
+    report = {"dataset": dataset.NAME, "samples": len(samples), "skipped": len(skipped),
+              "protocols": counts(dataset, samples)}
+    print(json.dumps(report, indent=2))
+    for name, reason in skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    if not samples:
+        sys.exit(f"error: no usable {dataset.NAME} sample among {len(names)} names")
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,7 @@ import os
 import numpy as np
 from mxnet import gluon
 
-from symbols.pose_targets import encode_clip
+from symbols.pose_targets import disk_radius, encode_clip
 from . import transforms as T
 from .index import read_poses
 from .video import VideoError, read_frames
@@ -48,7 +48,7 @@ class ClipDataset(gluon.data.Dataset):
         self.mode, self.crop, self.poses_dir = mode, crop, poses_dir
         self.clip_len, self.stride, self.size = clip_len, stride, size
         self.heatmap_stride = heatmap_stride
-        self.radius = radius if radius is not None else size * 25.0 / 353.0
+        self.radius = radius if radius is not None else disk_radius(size, heatmap_stride)
         self.jitter, self.mirror, self.num_clips = jitter, mirror, num_clips
         self.seed, self.epoch, self.backend = seed, 0, backend
         self.num_keypoints = num_keypoints

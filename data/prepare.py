@@ -106,6 +106,7 @@ def prepare(dataset_name, raw, out, workers=2, progress=True):
     if not samples:
         raise RuntimeError(f"no usable {dataset.NAME} video among {len(names)} files in {raw}; "
                            f"reasons in {os.path.join(out, 'skipped.csv')}")
+    samples.sort(key=lambda s: s["id"])  # workers finish in any order; the files do not
     write_index(out, samples)
     write_splits(out, dataset.NAME, all_splits(dataset, samples))
     return samples, skipped

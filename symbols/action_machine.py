@@ -67,7 +67,7 @@ class ActionMachine(HybridBlock):
         self.heads = check_heads(heads)
         self.input_size = input_size
         self.stride = 32 // 2 ** num_deconv  # input pixels per heatmap cell (8 in the paper)
-        self.radius = radius if radius is not None else disk_radius(input_size)
+        self.radius = radius if radius is not None else disk_radius(input_size, self.stride)
         with self.name_scope():
             self.backbone = i3d_resnet(depth, layers, base_width, temporal_kernel,
                                        stem_temporal_kernel, norm_kwargs, prefix="i3d_")

@@ -17,9 +17,16 @@ GRMI_RADIUS = 25.0
 GRMI_CROP_HEIGHT = 353.0
 
 
-def disk_radius(crop_height, radius=GRMI_RADIUS, reference_height=GRMI_CROP_HEIGHT):
-    """Radius M in input pixels for a network input ``crop_height`` pixels high."""
-    return radius * crop_height / reference_height
+def disk_radius(crop_height, stride=None, radius=GRMI_RADIUS,
+                reference_height=GRMI_CROP_HEIGHT):
+    """Radius M in input pixels for a network input ``crop_height`` pixels high.
+
+    With ``stride`` (input pixels per heatmap cell) M is at least half a cell's diagonal, so
+    every keypoint inside the crop has a positive cell; this matters only for small inputs
+    (15.9 px at the paper's 224 against a floor of 5.7 px at stride 8).
+    """
+    m = radius * crop_height / reference_height
+    return m if stride is None else max(m, stride * np.sqrt(0.5) + 1e-3)
 
 
 def cell_centres(size, stride):

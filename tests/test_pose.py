@@ -32,6 +32,15 @@ def test_radius_follows_grmi_ruling():
     assert disk_radius(224) == pytest.approx(25.0 * 224 / 353)
 
 
+def test_every_keypoint_in_the_crop_has_a_positive_cell_at_small_sizes():
+    m = disk_radius(64, stride=8)
+    assert m > disk_radius(64) and disk_radius(224, stride=8) == disk_radius(224)
+    kps = random_keypoints(50)
+    kps[..., :2] *= 63 / (SIZE - 1)
+    heat, _, _ = encode_clip(kps, (8, 8), 8, m)
+    assert (heat.sum(axis=(2, 3)) > 0).all()
+
+
 def test_disk_heatmap_on_a_hand_made_case():
     # A keypoint exactly on cell (row 2, col 3)'s centre, radius of one stride: that cell and its
     # four neighbours, nothing else; offsets point back at the keypoint in units of the radius.

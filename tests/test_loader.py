@@ -1,0 +1,111 @@
+"""Training and test items, determinism across workers and epochs, pose targets, bad videos."""
+import os
+import shutil
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from data import synth
+from data.index import read_annotation, read_index, write_poses
+from data.loader import ClipDataset, make_loader
+from data.prepare import prepare
+from data.transforms import crop_keypoints, union_box
+from symbols.pose_decoder import KeypointDecoder
+
+SIZE, CLIP = 64, 4
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    root = tmp_path_factory.mktemp("loader")
+    raw, out = str(root / "raw"), str(root / "prepared")
+    synth.generate(raw, subjects=1, repetitions=1, frames=12, classes=4, progress=False)
+    prepare("synth", raw, out, workers=1, progress=False)
+    samples = read_index(out)
+    boxes, poses = {}, str(root / "poses")
+    for s in samples:
+        kps, b = read_annotation(os.path.join(out, "annotations", s["id"] + ".npz"))
+        boxes[s["id"]] = union_box(b)
+        write_poses(poses, s["id"], kps)
+    return out, samples, boxes, poses
+
+
+def dataset(prepared, **kw):
+    out, samples, boxes, poses = prepared
+    args = dict(boxes=boxes, poses_dir=poses, clip_len=CLIP, stride=2, size=SIZE, seed=3)
+    args.update(kw)
+    return ClipDataset(out, samples, **args)
+
+
+def test_train_item_shapes(prepared):
+    clip, label, heat, offsets, weights = dataset(prepared)[0]
+    assert clip.shape == (3, CLIP, SIZE, SIZE) and clip.dtype == np.float32
+    assert heat.shape == (CLIP, 17, 8, 8) and offsets.shape == (CLIP, 17, 2, 8, 8)
+    assert weights.shape == (CLIP, 17) and int(label) == 0
+
+
+def test_targets_decode_to_the_cropped_keypoints(prepared):
+    """With mirror and jitter off, the targets decode to the keypoints the crop predicts."""
+    out, samples, boxes, poses = prepared
+    ds = dataset(prepared, mirror=False, jitter=(0, 0), stride=1)
+    _, _, heat, offsets, _ = ds[2]
+    rng = np.random.RandomState([3, 0, 2])  # the item's own random stream: first draw = start
+    start = rng.randint(0, samples[2]["frames"] - CLIP + 1)
+    kps, _ = read_annotation(os.path.join(out, "annotations", samples[2]["id"] + ".npz"))
+    from data.transforms import square_box
+    expected = crop_keypoints(kps[start:start + CLIP], square_box(boxes[samples[2]["id"]]), SIZE)
+    dec = KeypointDecoder(8, ds.radius)(mx.nd.array(heat[None] * 20 - 10),
+                                        mx.nd.array(offsets[None])).asnumpy()[0]
+    inside = (expected[..., :2] > 0).all(-1) & (expected[..., :2] < SIZE - 1).all(-1)
+    np.testing.assert_allclose(dec[..., :2][inside], expected[..., :2][inside], atol=1e-3)
+
+
+def test_items_depend_on_seed_and_epoch_only(prepared):
+    ds = dataset(prepared)
+    a = ds[1][0]
+    np.testing.assert_array_equal(a, dataset(prepared)[1][0])
+    ds.set_epoch(1)
+    assert not np.array_equal(a, ds[1][0])
+
+
+def test_without_poses_targets_are_empty(prepared):
+    _, _, heat, _, weights = dataset(prepared, poses_dir=None)[0]
+    assert heat.sum() == 0 and weights.sum() == 0
+
+
+def test_test_item_has_30_views(prepared):
+    clips, label = dataset(prepared, mode="test")[0]
+    assert clips.shape == (30, 3, CLIP, SIZE, SIZE)
+    frame_clips, _ = dataset(prepared, mode="test", crop="frame", boxes=None)[0]
+    assert frame_clips.shape == (30, 3, CLIP, SIZE, SIZE)
+    assert not np.array_equal(clips, frame_clips)
+
+
+def test_person_crop_needs_boxes(prepared):
+    out, samples, _, _ = prepared
+    with pytest.raises(ValueError, match="no person box"):
+        ClipDataset(out, samples, boxes={})
+
+
+def test_batches_are_the_same_with_0_and_2_workers(prepared):
+    ds = dataset(prepared)
+    batches = []
+    for workers in (0, 2):
+        loader = make_loader(ds, batch_size=3, shuffle=True, workers=workers, seed=5)
+        loader.sampler.set_epoch(2)
+        batches.append([b[0].asnumpy() for b in loader])
+    assert len(batches[0]) == 4  # 12 samples / 3
+    for x, y in zip(*batches):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_an_unreadable_video_is_replaced_and_logged(prepared, tmp_path, caplog):
+    out, samples, boxes, poses = prepared
+    copy = str(tmp_path / "copy")
+    shutil.copytree(out, copy)
+    open(os.path.join(copy, samples[0]["path"]), "w").close()  # broken after prepare
+    ds = ClipDataset(copy, samples, boxes=boxes, clip_len=CLIP, stride=2, size=SIZE)
+    item = ds[0]
+    assert int(item[1]) == samples[1]["label"]
+    assert "unreadable sample " + samples[0]["id"] in caplog.text

@@ -10,7 +10,7 @@ MXNET ?= mxnet==1.9.1
 MODEL ?= action_machine_r18
 PY := $(VENV)/bin/python
 
-.PHONY: install test summary clean
+.PHONY: install test summary bench clean
 
 install: $(VENV)/.installed
 
@@ -29,3 +29,6 @@ summary: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+bench: install
+	$(PY) bench.py --out bench_results.json

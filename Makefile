@@ -2,15 +2,26 @@
 #   make install                      CPU build into .venv
 #   make install MXNET=mxnet-cu112    GPU build (CUDA 11.2)
 #   make test                         the test suite (CPU, no downloads)
+#   make demo                         the whole pipeline on the synthetic benchmark -> table
 #   make summary MODEL=action_machine_r18    per-stage shapes, parameters and MACs
+#   make prepare DATASET=nucla RAW=/data/N-UCLA     resize videos, index, protocol splits
+#   make detect DATASET=synth         person boxes (DETECTOR=gt: the dataset's own boxes)
+#   make train-action CONFIG=configs/nucla_xview1_kps.yaml [ARGS="train.epochs=2 --gpus 0,1"]
+#   make eval CONFIG=configs/nucla_xview1_kps.yaml
 
 PYTHON ?= python3
 VENV ?= .venv
 MXNET ?= mxnet==1.9.1
 MODEL ?= action_machine_r18
+DATASET ?= synth
+WORK ?= work
+RAW ?= $(WORK)/$(DATASET)/raw
+DETECTOR ?= gt
+CONFIG ?= configs/synth_xview3_kps.yaml
+ARGS ?=
 PY := $(VENV)/bin/python
 
-.PHONY: install test summary bench clean
+.PHONY: install test demo summary prepare detect train-action eval bench clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +34,22 @@ $(VENV)/.installed: requirements.txt Makefile
 
 test: install
 	$(PY) -m pytest -q tests
+
+demo: install
+	$(PY) demo.py
+
+prepare: install
+	$(PY) -m data.prepare --dataset $(DATASET) --raw $(RAW) --out $(WORK)/$(DATASET)/prepared
+
+detect: install
+	$(PY) detect_persons.py --dataset $(DATASET) --prepared $(WORK)/$(DATASET)/prepared \
+		--detector $(DETECTOR)
+
+train-action: install
+	$(PY) train_action.py --config $(CONFIG) $(ARGS)
+
+eval: install
+	$(PY) eval_action.py --config $(CONFIG) $(ARGS)
 
 summary: install
 	$(PY) -m symbols $(MODEL)

@@ -7,6 +7,9 @@
     DIR/videos/ID.avi    the resized video (MJPG)
     DIR/annotations/ID.npz   ground truth where a dataset ships it (the synthetic benchmark):
                          keypoints (T, 17, 3) and boxes (T, 4) in pixels of the resized video
+    BOXES.json           {"dataset", "detector", "threshold", "videos": {id: {"box": [x1, y1, x2,
+                         y2], "frames_seen", "frames_with_person", "fallback"}}}: one union person
+                         box a video (detect_persons.py); fallback: no person, the full frame
     POSES/ID.npy         per-frame keypoints (T, 17, 3) as (x, y, confidence or visible) in
                          pixels of the resized video: the video model's pose targets
 """
@@ -79,3 +82,21 @@ def write_poses(poses_dir, sample_id, keypoints):
 
 def read_poses(poses_dir, sample_id):
     return np.load(os.path.join(poses_dir, sample_id + ".npy"))
+
+
+def write_boxes(path, dataset, detector, threshold, videos):
+    """``videos``: id -> dict(box=[x1, y1, x2, y2], frames_seen, frames_with_person, fallback)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    text = json.dumps(dict(dataset=dataset, detector=detector, threshold=threshold,
+                           videos=videos), indent=1, sort_keys=True)
+    atomic_write_text(path, text)
+
+
+def read_boxes(path):
+    """-> ({id: box (4,) float32}, the whole record)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no person boxes at {path}: run detect_persons.py first")
+    with open(path) as f:
+        record = json.load(f)
+    boxes = {k: np.array(v["box"], np.float32) for k, v in record["videos"].items()}
+    return boxes, record

@@ -61,27 +61,35 @@ class ActionMachine(HybridBlock):
     def __init__(self, num_classes, heads=HEADS, depth=50, layers=None, base_width=64,
                  temporal_kernel=3, stem_temporal_kernel=5, input_size=224, num_keypoints=17,
                  num_deconv=2, deconv_filters=256, radius=None, pose_cnn_depth=18,
-                 pose_cnn_layers=None, pose_cnn_width=64, dropout=0.5, norm_kwargs=None,
-                 **kwargs):
+                 pose_cnn_layers=None, pose_cnn_width=64, dropout=0.5, global_stats="none",
+                 sync_devices=0, **kwargs):
         super().__init__(**kwargs)
         self.heads = check_heads(heads)
         self.input_size = input_size
         self.stride = 32 // 2 ** num_deconv  # input pixels per heatmap cell (8 in the paper)
         self.radius = radius if radius is not None else disk_radius(input_size, self.stride)
+        # Batch norm on running statistics: "backbone" freezes I3D and the pose head (stage 2:
+        # "we fix it and only train the pose CNN"), "all" every layer.
+        if global_stats not in ("none", "backbone", "all"):
+            raise ValueError(f"global_stats is one of none, backbone, all; got {global_stats!r}")
+        sync = {"sync_devices": sync_devices} if sync_devices else {}
+        backbone_norm = dict(sync, use_global_stats=global_stats != "none")
+        pose_cnn_norm = dict(sync, use_global_stats=global_stats == "all")
         with self.name_scope():
             self.backbone = i3d_resnet(depth, layers, base_width, temporal_kernel,
-                                       stem_temporal_kernel, norm_kwargs, prefix="i3d_")
+                                       stem_temporal_kernel, backbone_norm, prefix="i3d_")
             channels = self.backbone.out_channels
             self.rgb_head = RGBHead(channels, num_classes, dropout, prefix="rgb_")
             self.pose_head = self.decoder = self.pose_cnn = None
             if "kps" in self.heads:
                 self.pose_head = PoseHead(channels, num_keypoints, num_deconv, deconv_filters,
-                                          prefix="pose_head_")
+                                          norm_kwargs=backbone_norm, prefix="pose_head_")
             if "pose" in self.heads:
                 self.decoder = KeypointDecoder(self.stride, self.radius,
                                                input_size=(input_size, input_size))
                 self.pose_cnn = PoseCNN(num_classes, pose_cnn_depth, pose_cnn_layers,
-                                        pose_cnn_width, dropout, norm_kwargs, prefix="pose_cnn_")
+                                        pose_cnn_width, dropout, pose_cnn_norm,
+                                        prefix="pose_cnn_")
 
     @property
     def output_names(self):
@@ -117,25 +125,31 @@ class ActionMachine(HybridBlock):
 class ActionMachineLoss:
     """Eq. (8): L = l1 Lr + l2 Lp + l3 Lpaction (all 1.0 in the paper), per clip.
 
-    ``outputs`` maps output names to arrays; pose targets are needed when the pose head is on.
-    Returns the total (N,) and a dict of the parts present (each (N,)), for logging.
+    ``terms``: which of the losses ("rgb", "kps", "pose") to compute; stage 2 of the paper trains
+    the pose CNN alone, ("pose",). ``outputs`` maps output names to arrays; pose targets are
+    needed for "kps". Returns the total (N,) and a dict of the parts (each (N,)), for logging.
     """
 
-    def __init__(self, heads=HEADS, weights=(1.0, 1.0, 1.0), heatmap_weight=0.5,
+    def __init__(self, terms=HEADS, weights=(1.0, 1.0, 1.0), heatmap_weight=0.5,
                  offset_weight=0.5):
-        self.heads = check_heads(heads)
+        unknown = [t for t in terms if t not in HEADS]
+        if unknown or not terms:
+            raise ValueError(f"loss terms are a non-empty subset of {HEADS}, got {terms}")
+        self.terms = tuple(terms)
         self.weights = dict(zip(HEADS, weights))
         self.ce = gluon.loss.SoftmaxCrossEntropyLoss()
         self.pose_loss = PoseLoss(heatmap_weight, offset_weight)
 
     def __call__(self, outputs, label, heat_target=None, offset_target=None, weight=None):
-        parts = {"rgb": self.ce(outputs["rgb"], label)}  # Eq. (2)
-        if "kps" in self.heads:
+        parts = {}
+        if "rgb" in self.terms:
+            parts["rgb"] = self.ce(outputs["rgb"], label)  # Eq. (2)
+        if "kps" in self.terms:
             if heat_target is None:
-                raise ValueError("the pose head is on but no pose targets were given")
+                raise ValueError("the pose loss is on but no pose targets were given")
             parts["kps"], parts["heatmap"], parts["offset"] = self.pose_loss(
                 outputs["heatmaps"], outputs["offsets"], heat_target, offset_target, weight)
-        if "pose" in self.heads:
+        if "pose" in self.terms:
             parts["pose"] = self.ce(outputs["pose"], label)  # Eq. (7)
-        total = sum(self.weights[h] * parts[h] for h in self.heads)
+        total = sum(self.weights[t] * parts[t] for t in self.terms)
         return total, parts

@@ -32,6 +32,8 @@ class ModelConfig:
     pose_cnn_layers: tuple = None
     pose_cnn_width: int = 64
     dropout: float = 0.5
+    global_stats: str = "none"  # batch norm on running statistics: none, backbone, all
+    sync_devices: int = 0  # > 0: SyncBatchNorm across this many GPUs
 
     def network_kwargs(self):
         kwargs = dataclasses.asdict(self)

@@ -8,12 +8,14 @@ from mxnet import init
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
+from .resnet import batch_norm
+
 
 class PoseHead(HybridBlock):
     """(N, C, T, h, w) -> heatmap logits (N, T, K, 4h, 4w), offsets (N, T, K, 2, 4h, 4w)."""
 
     def __init__(self, in_channels, num_keypoints=17, num_deconv=2, deconv_filters=256,
-                 deconv_kernel=4, **kwargs):
+                 deconv_kernel=4, norm_kwargs=None, **kwargs):
         super().__init__(**kwargs)
         self.num_keypoints = num_keypoints
         self.stride = 2 ** num_deconv  # heatmap cells per backbone cell
@@ -27,7 +29,7 @@ class PoseHead(HybridBlock):
                         deconv_filters, deconv_kernel, strides=2, padding=deconv_kernel // 2 - 1,
                         use_bias=False, in_channels=channels,
                         weight_initializer=init.Normal(0.001)))
-                    self.deconvs.add(nn.BatchNorm(in_channels=deconv_filters))
+                    self.deconvs.add(batch_norm(2, deconv_filters, norm_kwargs))
                     self.deconvs.add(nn.Activation("relu"))
                     channels = deconv_filters
             self.final = nn.Conv2D(3 * num_keypoints, 1, in_channels=channels,

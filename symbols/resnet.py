@@ -7,7 +7,7 @@ position. "v1b" means the spatial stride of a stage sits in the 3x3 conv of its 
 Layouts: 2D input (N, C, H, W); 3D input (N, C, T, H, W). In 3D every kernel is (t, h, w).
 """
 from mxnet import init
-from mxnet.gluon import nn
+from mxnet.gluon import contrib, nn
 from mxnet.gluon.block import HybridBlock
 
 # depth -> (block type, blocks per stage)
@@ -22,23 +22,37 @@ EXPANSION = {"basic": 1, "bottleneck": 4}
 CONV_INIT = init.Xavier(rnd_type="gaussian", factor_type="out", magnitude=2)
 
 
-class BatchNorm3D(nn.BatchNorm):
-    """BatchNorm over channels of (N, C, T, H, W), computed on the 4D view (N, C, T*H, W).
+class _TimeFolded:
+    """Batch norm over channels of (N, C, T, H, W), computed on the 4D view (N, C, T*H, W).
 
     The statistics are the same (all axes but C); the view exists because MXNet 1.9's oneDNN
     batch norm on 5D arrays corrupts the backward pass on CPU: weight gradients and updated
     weights become unreadable views (apache/mxnet#20858). Parameter names are unchanged.
     """
 
-    def hybrid_forward(self, F, x, gamma, beta, running_mean, running_var):
+    def hybrid_forward(self, F, x, **params):
         y = F.reshape(x, shape=(0, 0, -3, 0))  # (N, C, T, H, W) -> (N, C, T*H, W)
-        y = super().hybrid_forward(F, y, gamma, beta, running_mean, running_var)
-        return F.reshape_like(y, x)
+        return F.reshape_like(super().hybrid_forward(F, y, **params), x)
+
+
+class BatchNorm3D(_TimeFolded, nn.BatchNorm):
+    pass
+
+
+class SyncBatchNorm3D(_TimeFolded, contrib.nn.SyncBatchNorm):
+    pass
 
 
 def batch_norm(ndim, channels, norm_kwargs=None):
+    """Batch norm for 2D or 3D maps. ``norm_kwargs`` go to the layer; ``sync_devices: N`` among
+    them selects MXNet's SyncBatchNorm over N GPUs (it hangs on CPU contexts)."""
+    kwargs = dict(norm_kwargs or {})
+    sync = kwargs.pop("sync_devices", 0)
+    if sync:
+        cls = SyncBatchNorm3D if ndim == 3 else contrib.nn.SyncBatchNorm
+        return cls(in_channels=channels, num_devices=sync, **kwargs)
     cls = BatchNorm3D if ndim == 3 else nn.BatchNorm
-    return cls(in_channels=channels, **(norm_kwargs or {}))
+    return cls(in_channels=channels, **kwargs)
 
 
 def conv(ndim, channels, in_channels, kernel, stride=1, temporal_kernel=1):

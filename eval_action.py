@@ -1,0 +1,195 @@
+"""Evaluate a trained Action Machine with the paper's test protocol (Sec. 4.3, "Testing").
+
+    python eval_action.py --config configs/nucla_xview1_kps_pose_r18.yaml [key=value ...]
+
+Each test video gives 10 clips evenly spaced in time x 3 crops (up-left, centre, down-right of the
+person box); softmax scores are averaged over the 30 views. Reported: top-1 of the RGB head, the
+pose CNN and their fusion (sum of the two averaged softmax outputs), per-class accuracy, and a
+confusion matrix. Writes to the config's ``out``: results.json, results.md (a row laid out like
+the paper's ablation tables), confusion.png, per_video.jsonl.
+
+With eval.cross_dataset=MAPPING (paper Table 13), a model trained on NTU is tested on another
+dataset's test videos of the shared classes (configs/cross_dataset/MAPPING.json): the prediction
+is the arg-max over the mapped NTU classes and is right when it maps to the video's class.
+"""
+import argparse
+import json
+import os
+import sys
+
+import cv2
+import mxnet as mx
+import numpy as np
+from tqdm import tqdm
+
+from configs import CONFIG_DIR, ConfigError, load_config
+from data.index import atomic_write_text
+from data.loader import make_loader
+from data.protocols import get_dataset
+from experiment import build_model, clip_dataset, contexts, load_weights, setup_logging
+from experiment import split_samples
+from train_action import last_checkpoint
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
+    parser.add_argument("--gpus")
+    parser.add_argument("--cpus", type=int)
+    return parser.parse_args(argv)
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def video_scores(net, views, ctx, views_per_batch):
+    """views (V, 3, T, S, S) -> {head: softmax averaged over the V views}."""
+    sums = {}
+    for start in range(0, views.shape[0], views_per_batch):
+        chunk = views[start:start + views_per_batch].as_in_context(ctx)
+        outputs = dict(zip(net.output_names, net(chunk)))
+        for head in ("rgb", "pose"):
+            if head in outputs:
+                p = softmax(outputs[head].asnumpy()).sum(axis=0)
+                sums[head] = sums.get(head, 0) + p
+    return {k: v / views.shape[0] for k, v in sums.items()}
+
+
+def checkpoint_path(cfg):
+    if cfg["eval"]["checkpoint"]:
+        return cfg["eval"]["checkpoint"]
+    epoch = last_checkpoint(cfg["out"])
+    if epoch is None:
+        raise FileNotFoundError(f"no checkpoint in {cfg['out']}/checkpoints: train first")
+    return os.path.join(cfg["out"], "checkpoints", f"epoch-{epoch:03d}.params")
+
+
+def load_mapping(name, num_source_classes):
+    """configs/cross_dataset/NAME.json: {"classes": {target label: [source labels]}}."""
+    path = os.path.join(CONFIG_DIR, "cross_dataset", name + ".json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no class mapping {path}")
+    with open(path) as f:
+        mapping = {int(k): v for k, v in json.load(f)["classes"].items()}
+    for labels in mapping.values():
+        if any(not 0 <= l < num_source_classes for l in labels):
+            raise ValueError(f"{path}: a source label outside 0..{num_source_classes - 1}")
+    return mapping
+
+
+def top1(scores, labels, mapping=None):
+    """Fraction correct. With a cross-dataset ``mapping`` (target -> source labels), scores are
+    over the source classes and only the mapped ones compete."""
+    if mapping is None:
+        return float(np.mean(scores.argmax(axis=1) == labels))
+    allowed = sorted({s for v in mapping.values() for s in v})
+    pred = np.array(allowed)[scores[:, allowed].argmax(axis=1)]
+    return float(np.mean([p in mapping[l] for p, l in zip(pred, labels)]))
+
+
+def confusion(pred, labels, n):
+    m = np.zeros((n, n), np.int64)
+    np.add.at(m, (labels, pred), 1)
+    return m
+
+
+def confusion_png(matrix, classes, path, cell=28):
+    """Row-normalised confusion matrix as an image: true classes down, predictions across."""
+    n = len(classes)
+    norm = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    margin = 220
+    img = np.full((margin + n * cell + 10, margin + n * cell + 10, 3), 255, np.uint8)
+    for i in range(n):
+        for j in range(n):
+            v = int(255 * (1 - norm[i, j]))
+            y, x = margin + i * cell, margin + j * cell
+            cv2.rectangle(img, (x, y), (x + cell - 1, y + cell - 1), (255, v, v), -1)
+            if matrix[i, j]:
+                cv2.putText(img, str(matrix[i, j]), (x + 3, y + cell - 9),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+        name = classes[i][:30]
+        cv2.putText(img, name, (5, margin + i * cell + cell - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(img, str(i), (margin + i * cell + 6, margin - 8), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.imwrite(path, img)
+
+
+def markdown_row(results):
+    cells = [results["experiment"], f"{100 * results['top1']['rgb']:.1f}"]
+    if "pose" in results["top1"]:
+        cells.append(f"{100 * results['top1']['pose']:.1f} / {100 * results['top1']['fused']:.1f}")
+    else:
+        cells.append("-")
+    return "| " + " | ".join(cells) + " |"
+
+
+def evaluate(cfg, ctxs, log):
+    ctx = ctxs[0]
+    net = build_model(cfg, [ctx])
+    ckpt = checkpoint_path(cfg)
+    load_weights(net, ckpt, [ctx], log)
+    net.hybridize(static_alloc=True)
+    dataset = get_dataset(cfg["data"]["dataset"])
+    mapping = None
+    if cfg["eval"]["cross_dataset"]:
+        mapping = load_mapping(cfg["eval"]["cross_dataset"], net.config.num_classes)
+    samples = split_samples(cfg, "test")
+    if mapping is not None:
+        samples = [s for s in samples if s["label"] in mapping]
+    data = clip_dataset(cfg, samples, "test", with_poses=False)
+    loader = make_loader(data, 1, workers=cfg["data"]["workers"])
+    scores, labels, per_video = {}, [], []
+    for i, (views, label) in enumerate(tqdm(loader, desc="eval", disable=None)):
+        s = video_scores(net, views[0], ctx, cfg["eval"]["views_per_batch"])
+        if "pose" in s:
+            s["fused"] = s["rgb"] + s["pose"]  # Sec. 3: predictions fused by summation
+        for head, v in s.items():
+            scores.setdefault(head, []).append(v)
+        labels.append(int(label.asscalar()))
+        per_video.append(dict(id=samples[i]["id"], label=labels[-1],
+                              **{h: int(np.argmax(v)) for h, v in s.items()}))
+    labels = np.array(labels)
+    scores = {h: np.stack(v) for h, v in scores.items()}
+    results = dict(experiment=cfg["experiment"], checkpoint=ckpt, videos=len(labels),
+                   views=cfg["eval"]["num_clips"] * 3,
+                   top1={h: top1(v, labels, mapping) for h, v in scores.items()})
+    best = "fused" if "fused" in scores else "rgb"
+    if mapping is None:
+        classes = list(dataset.CLASSES)
+        pred = scores[best].argmax(axis=1)
+        matrix = confusion(pred, labels, len(classes))
+        results["per_class"] = {c: float(matrix[i, i] / max(matrix[i].sum(), 1))
+                                for i, c in enumerate(classes)}
+        results["confusion"] = matrix.tolist()
+        confusion_png(matrix, classes, os.path.join(cfg["out"], "confusion.png"))
+    out = cfg["out"]
+    atomic_write_text(os.path.join(out, "results.json"), json.dumps(results, indent=1))
+    atomic_write_text(os.path.join(out, "per_video.jsonl"),
+                      "".join(json.dumps(r) + "\n" for r in per_video))
+    table = "| model | RGB | Pose / Fused |\n| --- | ---: | ---: |\n" + markdown_row(results)
+    atomic_write_text(os.path.join(out, "results.md"), table + "\n")
+    log.info("top-1 over %d videos: %s", len(labels),
+             ", ".join(f"{h} {100 * v:.1f}%" for h, v in results["top1"].items()))
+    return results
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ConfigError as err:
+        sys.exit(f"error: {err}")
+    log = setup_logging(cfg["out"], "eval")
+    try:
+        return evaluate(cfg, contexts(args.gpus, args.cpus), log)
+    except (FileNotFoundError, ValueError) as err:
+        log.error("%s", err)
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""train_action.py and eval_action.py on a tiny synthetic dataset: learning, resume, devices,
+stage 2, failures, and the evaluation outputs."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet import gluon
+
+import detect_persons
+import eval_action
+import train_action
+from configs import load_config
+from data import synth
+from data.index import read_annotation, read_index, write_poses
+from data.prepare import prepare
+from experiment import build_model, clip_dataset, split_samples
+from symbols.action_machine import ActionMachineLoss
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("train"))
+    raw, prepared = os.path.join(root, "raw"), os.path.join(root, "prepared")
+    synth.generate(raw, subjects=1, repetitions=1, frames=12, progress=False)
+    prepare("synth", raw, prepared, workers=1, progress=False)
+    detect_persons.run(prepared, os.path.join(root, "boxes.json"), "synth", progress=False)
+    for s in read_index(prepared):
+        kps, _ = read_annotation(os.path.join(prepared, "annotations", s["id"] + ".npz"))
+        write_poses(os.path.join(root, "poses"), s["id"], kps)
+    return root
+
+
+def overrides(work, out, *extra):
+    return [f"data.prepared={work}/prepared", f"data.boxes={work}/boxes.json",
+            f"data.poses={work}/poses", f"out={out}", "data.workers=0", "data.clip_len=4",
+            "train.batch_size=4", "train.epochs=2", "train.lr_steps=[1]", "eval.num_clips=2",
+            *extra]
+
+
+def config(row):
+    return os.path.join(ROOT, "configs", f"synth_xview3_{row}.yaml")
+
+
+def params_of(path):
+    return {k: v.asnumpy() for k, v in mx.nd.load(path).items()}
+
+
+def test_train_then_eval_writes_every_output(work, tmp_path):
+    out = str(tmp_path / "kps")
+    final = train_action.main(["--config", config("kps")] + overrides(work, out))
+    assert os.path.isfile(final)
+    assert sorted(os.listdir(os.path.join(out, "checkpoints"))) == [
+        f"epoch-{e:03d}.{x}" for e in (0, 1) for x in ("json", "params", "states")]
+    epochs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))
+              if '"epoch"' in l and '"kind": "epoch"' in l]
+    assert [e["epoch"] for e in epochs] == [0, 1]
+    assert {"loss_rgb", "loss_kps", "loss_heatmap", "loss_offset"} <= set(epochs[0])
+    saved = load_config(os.path.join(out, "config.yaml"))
+    assert saved["train"]["epochs"] == 2
+    results = eval_action.main(["--config", config("kps")] + overrides(work, out))
+    assert results["videos"] == 10 and set(results["top1"]) == {"rgb"}
+    assert sum(map(sum, results["confusion"])) == 10
+    for name in ("results.json", "results.md", "confusion.png", "per_video.jsonl"):
+        assert os.path.isfile(os.path.join(out, name))
+    # Stage 2 from this model: only the pose CNN changes; RGB, pose and fused are reported.
+    out2 = str(tmp_path / "stage2")
+    final2 = train_action.main(["--config", config("kps_pose_r18")] + overrides(
+        work, out2, f"train.init_from={final}"))
+    before, after = params_of(final), params_of(final2)
+    assert all(np.array_equal(before[k], after[k]) for k in before)  # frozen, running stats too
+    assert any(not k.startswith("pose_cnn") for k in before)
+    results2 = eval_action.main(["--config", config("kps_pose_r18")] + overrides(work, out2))
+    assert set(results2["top1"]) == {"rgb", "pose", "fused"}
+    assert results2["top1"]["rgb"] == results["top1"]["rgb"]  # the frozen RGB head
+
+
+def test_resume_after_a_kill_reaches_the_same_weights(work, tmp_path):
+    steps_per_epoch = 20 // 4
+    args = ["--config", config("kps")]
+    whole, killed = str(tmp_path / "whole"), str(tmp_path / "killed")
+    train_action.main(args + overrides(work, whole))
+    cmd = [sys.executable, os.path.join(ROOT, "train_action.py")] + args + overrides(
+        work, killed) + ["--abort-after-steps", str(steps_per_epoch + 2)]
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 3, run.stderr[-2000:]
+    assert not os.path.exists(os.path.join(killed, "final.params"))
+    assert train_action.last_checkpoint(killed) == 0  # killed in the middle of epoch 1
+    train_action.main(args + overrides(work, killed) + ["--resume"])
+    a, b = params_of(os.path.join(whole, "final.params")), params_of(
+        os.path.join(killed, "final.params"))
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def summed_grads(cfg, ctxs, batch):
+    net = build_model(cfg, ctxs)
+    mx.random.seed(0)
+    init = build_model(cfg, [mx.cpu()])
+    for (name, p), (_, q) in zip(sorted(net._collect_params_with_prefix().items()),
+                                 sorted(init._collect_params_with_prefix().items())):
+        p.set_data(q.data())
+    criterion = ActionMachineLoss(net.config.heads)
+    train_action.forward_backward(net, criterion, batch, ctxs)
+    return {k: sum(g.asnumpy() for g in p.list_grad())
+            for k, p in net._collect_params_with_prefix().items() if p.grad_req != "null"}
+
+
+@pytest.mark.parametrize("global_stats,same", [("all", True), ("none", False)])
+def test_two_cpu_contexts_sum_to_one_context_gradients(work, global_stats, same):
+    cfg = load_config(config("kps_pose_r18"), overrides(work, "unused") + [
+        f"model.global_stats={global_stats}", "model.options.dropout=0.0"])
+    data = clip_dataset(cfg, split_samples(cfg, "train")[:4], "train", with_poses=True)
+    batch = [mx.nd.array(np.stack(x)) for x in zip(*(data[i] for i in range(4)))]
+    one = summed_grads(cfg, [mx.cpu(0)], batch)
+    two = summed_grads(cfg, [mx.cpu(0), mx.cpu(1)], batch)
+    close = all(np.allclose(one[k], two[k], rtol=1e-4, atol=1e-6) for k in one)
+    assert close == same  # per-device batch norm differs by design
+
+
+def test_a_typo_in_the_config_fails_before_any_work(work, tmp_path):
+    out = str(tmp_path / "never")
+    with pytest.raises(SystemExit, match="unknown config key 'train.lr_stpes'"):
+        train_action.main(["--config", config("kps")] + overrides(work, out, "train.lr_stpes=[2]"))
+    assert not os.path.exists(out)
+
+
+def test_sync_bn_is_refused_on_cpu(work, tmp_path):
+    with pytest.raises(SystemExit, match="needs GPUs"):
+        train_action.main(["--config", config("kps")] + overrides(
+            work, str(tmp_path / "x"), "model.sync_bn=true"))
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(work, tmp_path):
+    out = str(tmp_path / "nan")
+    train_action.main(["--config", config("rgb_person_crop")] + overrides(
+        work, out, "train.epochs=1"))
+    good = open(os.path.join(out, "checkpoints", "epoch-000.params"), "rb").read()
+    with pytest.raises(SystemExit, match="non-finite loss.*epoch-000.params"):
+        train_action.main(["--config", config("rgb_person_crop"), "--resume"] + overrides(
+            work, out, "train.lr=1e30", "train.lr_steps=[5]", "train.clip_gradient=1e30"))
+    assert open(os.path.join(out, "checkpoints", "epoch-000.params"), "rb").read() == good
+    assert not glob.glob(os.path.join(out, "checkpoints", "epoch-001.*"))
+
+
+def test_top1_with_a_cross_dataset_mapping():
+    scores = np.array([[0.1, 0.5, 0.4, 0.0], [0.9, 0.0, 0.05, 0.05], [0.0, 0.1, 0.2, 0.7]])
+    assert eval_action.top1(scores, np.array([1, 0, 2])) == pytest.approx(2 / 3)
+    # target 0 <- source {1, 2}; target 1 <- source {3}: source 0 never competes
+    mapping = {0: [1, 2], 1: [3]}
+    assert eval_action.top1(scores, np.array([0, 1, 1]), mapping) == pytest.approx(2 / 3)
+
+
+def test_video_scores_average_softmax_over_views():
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(3, in_units=4))
+    net.initialize()
+    net.output_names = ["rgb"]
+    views = mx.nd.random.uniform(shape=(5, 4))
+    logits = net(views).asnumpy()
+    expected = eval_action.softmax(logits).mean(axis=0)
+
+    class Wrapped:
+        output_names = ["rgb"]
+
+        def __call__(self, x):
+            return (net(x),)
+    got = eval_action.video_scores(Wrapped(), views, mx.cpu(), 2)
+    np.testing.assert_allclose(got["rgb"], expected, rtol=1e-6)

@@ -1,0 +1,200 @@
+"""Train Action Machine on one dataset and protocol (paper Sec. 3 and 4.3).
+
+    python train_action.py --config configs/nucla_xview1_kps.yaml [key=value ...] [--gpus 0,1,2,3]
+
+Joint stage: L = Lr + Lp + Lpaction with the heads the config switches on. Stage "pose_cnn": the
+KPS RGBAction model (train.init_from) is frozen and only the pose CNN trains. SGD with momentum,
+weight decay, step lr and MXNet's clip_gradient; data-parallel over the given devices. Writes to
+the config's ``out``: config.yaml, train.log, metrics.jsonl (one JSON object a line: step lines
+and epoch lines), checkpoints/epoch-NNN.{params,states,json} after every epoch (atomically), and
+final.params. ``--resume`` continues after the last complete checkpoint; every random choice is
+seeded by (seed, epoch), so a resumed run ends with the same weights as an uninterrupted one.
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import sys
+import time
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon
+from tqdm import tqdm
+
+from configs import ConfigError, load_config, save_config
+from data.index import atomic_write_text
+from data.loader import make_loader
+from experiment import (build_model, clip_dataset, contexts, load_weights, setup_logging,
+                        split_samples)
+from symbols.action_machine import ActionMachineLoss
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
+    parser.add_argument("--gpus", help="GPU ids, e.g. 0,1,2,3")
+    parser.add_argument("--cpus", type=int, help="N CPU contexts (the multi-device path on CPU)")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--abort-after-steps", type=int, help=argparse.SUPPRESS)  # tests: a kill
+    return parser.parse_args(argv)
+
+
+def loss_terms(cfg, heads):
+    """Which of Eq. (8)'s losses train: stage 2 trains only the pose CNN's."""
+    return ("pose",) if cfg["train"]["stage"] == "pose_cnn" else heads
+
+
+def freeze_for_stage(net, cfg):
+    """Stage pose_cnn: everything but the pose CNN keeps its weights (grad_req null)."""
+    if cfg["train"]["stage"] != "pose_cnn":
+        return
+    if net.pose_cnn is None:
+        raise ValueError("train.stage pose_cnn needs the pose CNN head ('pose' in heads)")
+    for name, param in net.collect_params().items():
+        if not name.startswith(net.pose_cnn.prefix):
+            param.grad_req = "null"
+
+
+def forward_backward(net, criterion, batch, ctxs):
+    """One batch split over ``ctxs``: forward, Eq. (8) loss, backward. -> per-device
+    (total (n,), parts dict, rgb logits) lists; gradients are left in the parameters."""
+    shards = [gluon.utils.split_and_load(part, ctxs, even_split=False) for part in batch]
+    results = []
+    with autograd.record():
+        for clip, label, heat, offsets, weight in zip(*shards):
+            outputs = dict(zip(net.output_names, net(clip)))
+            total, parts = criterion(outputs, label, heat, offsets, weight)
+            results.append((total, parts, outputs["rgb"], label))
+    autograd.backward([r[0] for r in results])
+    return results
+
+
+def lr_at(cfg, epoch):
+    t = cfg["train"]
+    return t["lr"] * t["lr_factor"] ** sum(epoch >= s for s in t["lr_steps"])
+
+
+def last_checkpoint(out):
+    """The newest complete checkpoint's epoch (its .json is written last), or None."""
+    metas = sorted(glob.glob(os.path.join(out, "checkpoints", "epoch-*.json")))
+    return int(os.path.basename(metas[-1])[6:9]) if metas else None
+
+
+def save_checkpoint(out, epoch, net, trainer, cfg, metrics):
+    """params, then states, then the .json that marks the checkpoint complete; each atomically."""
+    prefix = os.path.join(out, "checkpoints", f"epoch-{epoch:03d}")
+    os.makedirs(os.path.dirname(prefix), exist_ok=True)
+    net.save_parameters(prefix + ".params.tmp")
+    os.replace(prefix + ".params.tmp", prefix + ".params")
+    trainer.save_states(prefix + ".states.tmp")
+    os.replace(prefix + ".states.tmp", prefix + ".states")
+    atomic_write_text(prefix + ".json", json.dumps(dict(epoch=epoch, config=cfg,
+                                                        metrics=metrics), indent=1))
+    return prefix + ".params"
+
+
+def append_metrics(out, record):
+    with open(os.path.join(out, "metrics.jsonl"), "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def train(cfg, ctxs, log, resume=False, abort_after_steps=None):
+    out, t = cfg["out"], cfg["train"]
+    net = build_model(cfg, ctxs)
+    heads = net.config.heads
+    if t["init_from"]:
+        load_weights(net, t["init_from"], ctxs, log)
+    freeze_for_stage(net, cfg)
+    terms = loss_terms(cfg, heads)
+    criterion = ActionMachineLoss(terms, t["loss_weights"])
+    dataset = clip_dataset(cfg, split_samples(cfg, "train"), "train", "kps" in terms)
+    batch_size = t["batch_size"]
+    if len(dataset) < batch_size:
+        raise ValueError(f"{len(dataset)} training samples are fewer than a batch ({batch_size})")
+    loader = make_loader(dataset, batch_size, shuffle=True, workers=cfg["data"]["workers"],
+                         last_batch="discard", seed=t["seed"])
+    trainable = {k: p for k, p in net.collect_params().items() if p.grad_req != "null"}
+    trainer = gluon.Trainer(trainable, "sgd", dict(
+        learning_rate=t["lr"], momentum=t["momentum"], wd=t["wd"],
+        clip_gradient=t["clip_gradient"]), kvstore="device" if len(ctxs) > 1 else "local")
+    start = 0
+    done = last_checkpoint(out) if resume else None
+    if done is not None:
+        prefix = os.path.join(out, "checkpoints", f"epoch-{done:03d}")
+        net.load_parameters(prefix + ".params", ctx=ctxs)
+        trainer.load_states(prefix + ".states")
+        start = done + 1
+        log.info("resumed after epoch %d from %s", done, prefix)
+    elif resume:
+        log.info("--resume: no checkpoint in %s, starting at epoch 0", out)
+    net.hybridize(static_alloc=True)
+    log.info("%d training clips, %d steps an epoch, devices %s, losses %s",
+             len(dataset), len(loader), ctxs, "+".join(terms))
+    steps = start * len(loader)
+    last_good = os.path.join(out, "checkpoints", f"epoch-{done:03d}.params") \
+        if done is not None else None
+    for epoch in range(start, t["epochs"]):
+        trainer.set_learning_rate(lr_at(cfg, epoch))
+        mx.random.seed(t["seed"] * 1000 + epoch)  # dropout masks replay exactly on resume
+        dataset.set_epoch(epoch)
+        loader.sampler.set_epoch(epoch)
+        sums, correct, seen, tic = {}, 0, 0, time.time()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False, disable=None)
+        for step, batch in enumerate(bar):
+            results = forward_backward(net, criterion, batch, ctxs)
+            trainer.step(batch[0].shape[0])
+            loss = sum(float(r[0].sum().asscalar()) for r in results) / batch[0].shape[0]
+            if not np.isfinite(loss):
+                raise FloatingPointError(
+                    f"non-finite loss ({loss}) at epoch {epoch} step {step}; stopped. The last "
+                    f"good checkpoint is {last_good or 'none (no epoch finished)'}")
+            for _, parts, rgb, label in results:
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.sum().asscalar())
+                correct += int((rgb.argmax(axis=1) == label.astype("float32")).sum().asscalar())
+            seen += batch[0].shape[0]
+            steps += 1
+            bar.set_postfix(loss=f"{loss:.3f}")
+            if steps % t["log_interval"] == 0:
+                append_metrics(out, dict(kind="step", epoch=epoch, step=steps, loss=loss,
+                                         lr=trainer.learning_rate))
+            if abort_after_steps is not None and steps >= abort_after_steps:
+                os._exit(3)  # an abrupt death, as a kill would be: no cleanup, no checkpoint
+        metrics = dict(kind="epoch", epoch=epoch, lr=trainer.learning_rate,
+                       seconds=time.time() - tic, train_rgb_top1=correct / max(seen, 1),
+                       **{f"loss_{k}": v / max(seen, 1) for k, v in sums.items()})
+        last_good = save_checkpoint(out, epoch, net, trainer, cfg, metrics)
+        append_metrics(out, metrics)
+        log.info("epoch %d: %s", epoch, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
+                                                 if isinstance(v, float)))
+    final = os.path.join(out, "final.params")
+    shutil.copyfile(last_good, final + ".tmp")
+    os.replace(final + ".tmp", final)
+    log.info("done: %s", final)
+    return final
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ConfigError as err:
+        sys.exit(f"error: {err}")
+    if cfg["model"]["sync_bn"] and not args.gpus:
+        sys.exit("error: model.sync_bn needs GPUs (--gpus): MXNet's SyncBatchNorm hangs on CPU "
+                 "contexts; use per-device batch norm (model.sync_bn=false) on CPU")
+    log = setup_logging(cfg["out"], "train")
+    save_config(cfg, os.path.join(cfg["out"], "config.yaml"))
+    try:
+        return train(cfg, contexts(args.gpus, args.cpus), log, args.resume,
+                     args.abort_after_steps)
+    except (FloatingPointError, FileNotFoundError, ValueError) as err:
+        log.error("%s", err)
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -28,7 +28,7 @@ from data.loader import make_loader
 from data.protocols import get_dataset
 from experiment import build_model, clip_dataset, contexts, load_weights, setup_logging
 from experiment import split_samples
-from train_action import last_checkpoint
+from training import last_checkpoint
 
 
 def parse_args(argv=None):

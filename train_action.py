@@ -11,24 +11,19 @@ final.params. ``--resume`` continues after the last complete checkpoint; every r
 seeded by (seed, epoch), so a resumed run ends with the same weights as an uninterrupted one.
 """
 import argparse
-import glob
-import json
 import os
-import shutil
 import sys
 import time
 
-import mxnet as mx
-import numpy as np
-from mxnet import autograd, gluon
 from tqdm import tqdm
 
 from configs import ConfigError, load_config, save_config
-from data.index import atomic_write_text
 from data.loader import make_loader
 from experiment import (build_model, clip_dataset, contexts, load_weights, setup_logging,
                         split_samples)
 from symbols.action_machine import ActionMachineLoss
+from training import (append_metrics, check_finite, finish, forward_backward, resume,
+                      save_checkpoint, sgd_trainer, start_epoch)
 
 
 def parse_args(argv=None):
@@ -58,50 +53,16 @@ def freeze_for_stage(net, cfg):
             param.grad_req = "null"
 
 
-def forward_backward(net, criterion, batch, ctxs):
-    """One batch split over ``ctxs``: forward, Eq. (8) loss, backward. -> per-device
-    (total (n,), parts dict, rgb logits) lists; gradients are left in the parameters."""
-    shards = [gluon.utils.split_and_load(part, ctxs, even_split=False) for part in batch]
-    results = []
-    with autograd.record():
-        for clip, label, heat, offsets, weight in zip(*shards):
-            outputs = dict(zip(net.output_names, net(clip)))
-            total, parts = criterion(outputs, label, heat, offsets, weight)
-            results.append((total, parts, outputs["rgb"], label))
-    autograd.backward([r[0] for r in results])
-    return results
+def action_loss(criterion):
+    """(net, clip, label, heat, offsets, weight) -> (total, (parts, rgb logits, label))."""
+    def loss_fn(net, clip, label, heat, offsets, weight):
+        outputs = dict(zip(net.output_names, net(clip)))
+        total, parts = criterion(outputs, label, heat, offsets, weight)
+        return total, (parts, outputs["rgb"], label)
+    return loss_fn
 
 
-def lr_at(cfg, epoch):
-    t = cfg["train"]
-    return t["lr"] * t["lr_factor"] ** sum(epoch >= s for s in t["lr_steps"])
-
-
-def last_checkpoint(out):
-    """The newest complete checkpoint's epoch (its .json is written last), or None."""
-    metas = sorted(glob.glob(os.path.join(out, "checkpoints", "epoch-*.json")))
-    return int(os.path.basename(metas[-1])[6:9]) if metas else None
-
-
-def save_checkpoint(out, epoch, net, trainer, cfg, metrics):
-    """params, then states, then the .json that marks the checkpoint complete; each atomically."""
-    prefix = os.path.join(out, "checkpoints", f"epoch-{epoch:03d}")
-    os.makedirs(os.path.dirname(prefix), exist_ok=True)
-    net.save_parameters(prefix + ".params.tmp")
-    os.replace(prefix + ".params.tmp", prefix + ".params")
-    trainer.save_states(prefix + ".states.tmp")
-    os.replace(prefix + ".states.tmp", prefix + ".states")
-    atomic_write_text(prefix + ".json", json.dumps(dict(epoch=epoch, config=cfg,
-                                                        metrics=metrics), indent=1))
-    return prefix + ".params"
-
-
-def append_metrics(out, record):
-    with open(os.path.join(out, "metrics.jsonl"), "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def train(cfg, ctxs, log, resume=False, abort_after_steps=None):
+def train(cfg, ctxs, log, resume_run=False, abort_after_steps=None):
     out, t = cfg["out"], cfg["train"]
     net = build_model(cfg, ctxs)
     heads = net.config.heads
@@ -117,41 +78,22 @@ def train(cfg, ctxs, log, resume=False, abort_after_steps=None):
     loader = make_loader(dataset, batch_size, shuffle=True, workers=cfg["data"]["workers"],
                          last_batch="discard", seed=t["seed"])
     trainable = {k: p for k, p in net.collect_params().items() if p.grad_req != "null"}
-    trainer = gluon.Trainer(trainable, "sgd", dict(
-        learning_rate=t["lr"], momentum=t["momentum"], wd=t["wd"],
-        clip_gradient=t["clip_gradient"]), kvstore="device" if len(ctxs) > 1 else "local")
-    start = 0
-    done = last_checkpoint(out) if resume else None
-    if done is not None:
-        prefix = os.path.join(out, "checkpoints", f"epoch-{done:03d}")
-        net.load_parameters(prefix + ".params", ctx=ctxs)
-        trainer.load_states(prefix + ".states")
-        start = done + 1
-        log.info("resumed after epoch %d from %s", done, prefix)
-    elif resume:
-        log.info("--resume: no checkpoint in %s, starting at epoch 0", out)
+    trainer = sgd_trainer(trainable, t, len(ctxs))
+    start, last_good = resume(out, net, trainer, ctxs, log) if resume_run else (0, None)
     net.hybridize(static_alloc=True)
     log.info("%d training clips, %d steps an epoch, devices %s, losses %s",
              len(dataset), len(loader), ctxs, "+".join(terms))
-    steps = start * len(loader)
-    last_good = os.path.join(out, "checkpoints", f"epoch-{done:03d}.params") \
-        if done is not None else None
+    steps, loss_fn = start * len(loader), action_loss(criterion)
     for epoch in range(start, t["epochs"]):
-        trainer.set_learning_rate(lr_at(cfg, epoch))
-        mx.random.seed(t["seed"] * 1000 + epoch)  # dropout masks replay exactly on resume
-        dataset.set_epoch(epoch)
-        loader.sampler.set_epoch(epoch)
+        start_epoch(epoch, trainer, t, dataset, loader.sampler)
         sums, correct, seen, tic = {}, 0, 0, time.time()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False, disable=None)
         for step, batch in enumerate(bar):
-            results = forward_backward(net, criterion, batch, ctxs)
+            results = forward_backward(net, loss_fn, batch, ctxs)
             trainer.step(batch[0].shape[0])
             loss = sum(float(r[0].sum().asscalar()) for r in results) / batch[0].shape[0]
-            if not np.isfinite(loss):
-                raise FloatingPointError(
-                    f"non-finite loss ({loss}) at epoch {epoch} step {step}; stopped. The last "
-                    f"good checkpoint is {last_good or 'none (no epoch finished)'}")
-            for _, parts, rgb, label in results:
+            check_finite(loss, epoch, step, last_good)
+            for _, (parts, rgb, label) in results:
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + float(v.sum().asscalar())
                 correct += int((rgb.argmax(axis=1) == label.astype("float32")).sum().asscalar())
@@ -170,9 +112,7 @@ def train(cfg, ctxs, log, resume=False, abort_after_steps=None):
         append_metrics(out, metrics)
         log.info("epoch %d: %s", epoch, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
                                                  if isinstance(v, float)))
-    final = os.path.join(out, "final.params")
-    shutil.copyfile(last_good, final + ".tmp")
-    os.replace(final + ".tmp", final)
+    final = finish(out, last_good)
     log.info("done: %s", final)
     return final
 

@@ -109,29 +109,57 @@ def frame_test_boxes(width, height):
 
 
 # ---- pixels and keypoints ---------------------------------------------------------------------
+def affine_crop_matrix(center, box_size, out_size, rotation=0.0):
+    """2x3 map from image pixels to an ``out_size`` (W, H) crop of a box of ``box_size``
+    (w, h) centred at ``center``, rotated by ``rotation`` degrees (counter-clockwise in the
+    image). The box's edges land on the crop's edges (-0.5 and W - 0.5)."""
+    (cx, cy), (bw, bh), (W, H) = center, box_size, out_size
+    sx, sy = W / bw, H / bh
+    a = np.deg2rad(rotation)
+    c, s = np.cos(a), np.sin(a)
+    # x' = S R (x - centre) + crop centre, R rotating the content by +rotation on screen
+    linear = np.array([[sx * c, sx * s], [-sy * s, sy * c]])
+    offset = np.array([(W - 1) / 2.0, (H - 1) / 2.0]) - linear @ np.array([cx, cy])
+    return np.hstack([linear, offset[:, None]])
+
+
+def invert_affine(m):
+    """The inverse 2x3 map: crop pixels back to image pixels."""
+    linear = np.linalg.inv(m[:, :2])
+    return np.hstack([linear, -linear @ m[:, 2:]])
+
+
+def apply_affine(points, m):
+    """Keypoints (..., K, 3) or points (..., 2) through a 2x3 map; other columns unchanged."""
+    out = np.array(points, np.float32, copy=True)
+    xy = out[..., :2].astype(np.float64)
+    out[..., 0] = xy[..., 0] * m[0, 0] + xy[..., 1] * m[0, 1] + m[0, 2]
+    out[..., 1] = xy[..., 0] * m[1, 0] + xy[..., 1] * m[1, 1] + m[1, 2]
+    return out
+
+
 def crop_matrix(box, size):
-    """2x3 affine map from image pixels to the pixels of a ``size`` x ``size`` crop of ``box``."""
+    """2x3 map from image pixels to the pixels of a ``size`` x ``size`` crop of ``box``."""
     x1, y1, x2, y2 = box
-    sx, sy = size / (x2 - x1), size / (y2 - y1)
-    return np.array([[sx, 0, -x1 * sx - 0.5], [0, sy, -y1 * sy - 0.5]], np.float64)
+    return affine_crop_matrix(((x1 + x2) / 2, (y1 + y2) / 2), (x2 - x1, y2 - y1),
+                              (size, size))
+
+
+def warp(image, m, out_size):
+    """One image through a 2x3 map into ``out_size`` (W, H); outside the image is black."""
+    return cv2.warpAffine(image, m, tuple(int(v) for v in out_size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def crop_frames(frames, box, size):
     """(T, H, W, 3) -> (T, size, size, 3); outside the frame is black."""
     m = crop_matrix(box, size)
-    return np.stack([cv2.warpAffine(f, m, (size, size), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                     for f in frames])
+    return np.stack([warp(f, m, (size, size)) for f in frames])
 
 
 def crop_keypoints(keypoints, box, size):
     """Keypoints (..., K, 3) through the crop's affine map; visibility unchanged."""
-    m = crop_matrix(box, size)
-    out = np.array(keypoints, np.float32, copy=True)
-    xy = out[..., :2].astype(np.float64)
-    out[..., 0] = xy[..., 0] * m[0, 0] + m[0, 2]
-    out[..., 1] = xy[..., 1] * m[1, 1] + m[1, 2]
-    return out
+    return apply_affine(keypoints, crop_matrix(box, size))
 
 
 def mirror(frames, keypoints=None):

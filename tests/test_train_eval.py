@@ -14,6 +14,7 @@ from mxnet import gluon
 import detect_persons
 import eval_action
 import train_action
+import training
 from configs import load_config
 from data import synth
 from data.index import read_annotation, read_index, write_poses
@@ -91,7 +92,7 @@ def test_resume_after_a_kill_reaches_the_same_weights(work, tmp_path):
     run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 3, run.stderr[-2000:]
     assert not os.path.exists(os.path.join(killed, "final.params"))
-    assert train_action.last_checkpoint(killed) == 0  # killed in the middle of epoch 1
+    assert training.last_checkpoint(killed) == 0  # killed in the middle of epoch 1
     train_action.main(args + overrides(work, killed) + ["--resume"])
     a, b = params_of(os.path.join(whole, "final.params")), params_of(
         os.path.join(killed, "final.params"))
@@ -108,7 +109,7 @@ def summed_grads(cfg, ctxs, batch):
                                  sorted(init._collect_params_with_prefix().items())):
         p.set_data(q.data())
     criterion = ActionMachineLoss(net.config.heads)
-    train_action.forward_backward(net, criterion, batch, ctxs)
+    training.forward_backward(net, train_action.action_loss(criterion), batch, ctxs)
     return {k: sum(g.asnumpy() for g in p.list_grad())
             for k, p in net._collect_params_with_prefix().items() if p.grad_req != "null"}
 

@@ -8,6 +8,8 @@
 #   make detect DATASET=synth         person boxes (DETECTOR=gt: the dataset's own boxes)
 #   make train-action CONFIG=configs/nucla_xview1_kps.yaml [ARGS="train.epochs=2 --gpus 0,1"]
 #   make eval CONFIG=configs/nucla_xview1_kps.yaml
+#   make train-pose / make eval-coco [POSE_CONFIG=configs/pose/coco_r50_384x288.yaml]
+#   make pseudo-poses DATASET=nucla   the pose model labels every frame -> work/nucla/poses
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -19,9 +21,11 @@ RAW ?= $(WORK)/$(DATASET)/raw
 DETECTOR ?= gt
 CONFIG ?= configs/synth_xview3_kps.yaml
 ARGS ?=
+POSE_CONFIG ?= configs/pose/coco_r50_384x288.yaml
 PY := $(VENV)/bin/python
 
-.PHONY: install test demo summary prepare detect train-action eval bench clean
+.PHONY: install test demo summary prepare detect train-action eval train-pose eval-coco \
+	pseudo-poses bench clean
 
 install: $(VENV)/.installed
 
@@ -50,6 +54,16 @@ train-action: install
 
 eval: install
 	$(PY) eval_action.py --config $(CONFIG) $(ARGS)
+
+train-pose: install
+	$(PY) train_pose.py --config $(POSE_CONFIG) $(ARGS)
+
+eval-coco: install
+	$(PY) eval_coco.py --config $(POSE_CONFIG) $(ARGS)
+
+pseudo-poses: install
+	$(PY) pseudo_poses.py --config $(POSE_CONFIG) --prepared $(WORK)/$(DATASET)/prepared \
+		--boxes $(WORK)/$(DATASET)/boxes.json --out $(WORK)/$(DATASET)/poses $(ARGS)
 
 summary: install
 	$(PY) -m symbols $(MODEL)

@@ -1,20 +1,37 @@
 """make bench: measured costs of the pipeline on this machine, as JSON and a markdown table.
 
-Sections: ``loader`` (training clips/s of the clip pipeline with 0, 1 and 2 worker processes, on
-the synthetic benchmark). Numbers are measurements of one run, never asserted anywhere.
+Sections (``--sections``, comma-separated):
+- ``matmul``: GFLOP/s of a large single-precision matrix product, the machine's practical ceiling.
+- ``latency``: median time per 8x224x224 clip (after warm-up) of I3D-R50 + RGB head alone and of
+  Action Machine with the ResNet-18 and ResNet-50 pose CNNs, hybridized with static memory, at
+  batch 1 and 8; ratios to I3D; MACs from ``symbols.summary``; achieved GFLOP/s (2 x MACs / s).
+- ``train``: time of one training step per clip, tiny and paper-size models (batch 2 on CPU),
+  and the process's peak resident memory.
+- ``loader``: training clips/s of the clip pipeline with 0, 1 and 2 worker processes.
+Numbers are measurements of one run, never asserted anywhere.
 """
 import argparse
 import json
 import os
 import platform
+import resource
+import statistics
 import tempfile
 import time
+
+import mxnet as mx
+from mxnet import autograd
 
 from data import synth
 from data.index import read_annotation, read_index, read_splits, write_poses
 from data.loader import ClipDataset, make_loader
 from data.prepare import prepare
 from data.transforms import union_box
+from symbols import get_model
+from symbols.action_machine import ActionMachineLoss
+from symbols.summary import count_params, summarize
+
+LATENCY_MODELS = ("i3d_resnet50", "action_machine_r18", "action_machine_r50")
 
 
 def machine():
@@ -61,8 +78,97 @@ def bench_loader(prepared, size=112, clip_len=8, batch_size=8, batches=12, worke
     return rows
 
 
+def timed(fn, repeats):
+    """Median seconds of ``fn()`` over ``repeats`` runs after one warm-up run."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - tic)
+    return statistics.median(times)
+
+
+def bench_matmul(ctx, n=4096, repeats=5):
+    a = mx.nd.random.uniform(shape=(n, n), ctx=ctx)
+    b = mx.nd.random.uniform(shape=(n, n), ctx=ctx)
+    seconds = timed(lambda: mx.nd.dot(a, b).wait_to_read(), repeats)
+    return dict(n=n, seconds=seconds, gflops=2 * n ** 3 / seconds / 1e9)
+
+
+def model_macs(name):
+    net = get_model(name)
+    return sum(r[3] for r in summarize(net, (1, 3, 8, 224, 224))), count_params(net)
+
+
+def bench_latency(ctx, batches=(1, 8), repeats=3):
+    rows = []
+    for name in LATENCY_MODELS:
+        macs, params = model_macs(name)
+        net = get_model(name, ctx=ctx)
+        net.hybridize(static_alloc=True, static_shape=True)
+        for batch in batches:
+            x = mx.nd.random.uniform(shape=(batch, 3, 8, 224, 224), ctx=ctx)
+
+            def forward():
+                for out in net(x):
+                    out.wait_to_read()
+            seconds = timed(forward, repeats)
+            rows.append(dict(model=name, batch=batch, ms_per_clip=1000 * seconds / batch,
+                             macs=macs, params=params,
+                             gflops=2 * macs * batch / seconds / 1e9))
+    for row in rows:
+        base = next(r for r in rows if r["model"] == "i3d_resnet50" and r["batch"] == row["batch"])
+        row["ratio_to_i3d"] = row["ms_per_clip"] / base["ms_per_clip"]
+    return rows
+
+
+def bench_train_step(ctx, repeats=3):
+    rows = []
+    for name, batch in (("action_machine_tiny", 8), ("action_machine_r18", 2)):
+        net = get_model(name, ctx=ctx)
+        net.hybridize(static_alloc=True)
+        c = net.config
+        hm = c.input_size // net.stride
+        x = mx.nd.random.uniform(shape=(batch, 3, c.num_frames, c.input_size, c.input_size),
+                                 ctx=ctx)
+        label = mx.nd.zeros((batch,), ctx=ctx)
+        heat = mx.nd.zeros((batch, c.num_frames, c.num_keypoints, hm, hm), ctx=ctx)
+        offsets = mx.nd.zeros((batch, c.num_frames, c.num_keypoints, 2, hm, hm), ctx=ctx)
+        weight = mx.nd.ones((batch, c.num_frames, c.num_keypoints), ctx=ctx)
+        criterion = ActionMachineLoss(c.heads)
+        trainer = mx.gluon.Trainer(net.collect_params(), "sgd", dict(learning_rate=1e-4))
+
+        def step():
+            with autograd.record():
+                total, _ = criterion(dict(zip(net.output_names, net(x))), label, heat, offsets,
+                                     weight)
+            total.backward()
+            trainer.step(batch)
+            mx.nd.waitall()
+        seconds = timed(step, repeats)
+        rows.append(dict(model=name, batch=batch, clip=f"{c.num_frames}x{c.input_size}",
+                         s_per_clip=seconds / batch))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
+    return dict(steps=rows, peak_rss_mib=peak)
+
+
 def markdown(results):
     lines = ["| section | setting | result |", "| --- | --- | ---: |"]
+    if "matmul" in results:
+        m = results["matmul"]
+        lines.append(f"| matrix product (ceiling) | {m['n']}x{m['n']} fp32 | "
+                     f"{m['gflops']:.1f} GFLOP/s |")
+    for row in results.get("latency", []):
+        lines.append(f"| latency {row['model']} | batch {row['batch']}, 8x224x224, "
+                     f"{row['macs'] / 1e9:.2f} GMACs | {row['ms_per_clip']:.0f} ms/clip "
+                     f"(x{row['ratio_to_i3d']:.2f} I3D, {row['gflops']:.1f} GFLOP/s) |")
+    if "train" in results:
+        for row in results["train"]["steps"]:
+            lines.append(f"| train step {row['model']} | batch {row['batch']}, clip "
+                         f"{row['clip']} | {row['s_per_clip']:.3f} s/clip |")
+        lines.append(f"| peak memory | whole bench process | "
+                     f"{results['train']['peak_rss_mib']:.0f} MiB |")
     for row in results.get("loader", []):
         lines.append(f"| loader (train clips, pose targets) | {row['workers']} workers, "
                      f"{row['clip']} | {row['clips_per_s']:.1f} clips/s |")
@@ -73,14 +179,22 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "am_bench"))
     parser.add_argument("--out", default="bench_results.json")
-    parser.add_argument("--sections", default="loader")
+    parser.add_argument("--sections", default="matmul,latency,train,loader")
+    parser.add_argument("--gpus", help="a GPU id to run the model sections on")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     sections = args.sections.split(",")
-    results = {"machine": machine()}
+    ctx = mx.gpu(int(args.gpus)) if args.gpus else mx.cpu()
+    results = {"machine": dict(machine(), device=str(ctx))}
+    if "matmul" in sections:
+        results["matmul"] = bench_matmul(ctx)
+    if "latency" in sections:
+        results["latency"] = bench_latency(ctx)
+    if "train" in sections:
+        results["train"] = bench_train_step(ctx)
     if "loader" in sections:
         results["loader"] = bench_loader(synthetic_prepared(args.work))
     with open(args.out, "w") as f:

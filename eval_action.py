@@ -18,7 +18,6 @@ import os
 import sys
 
 import cv2
-import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
@@ -28,7 +27,7 @@ from data.loader import make_loader
 from data.protocols import get_dataset
 from experiment import build_model, clip_dataset, contexts, load_weights, setup_logging
 from experiment import split_samples
-from training import last_checkpoint
+from training import checkpoint_or_last
 
 
 def parse_args(argv=None):
@@ -56,15 +55,6 @@ def video_scores(net, views, ctx, views_per_batch):
                 p = softmax(outputs[head].asnumpy()).sum(axis=0)
                 sums[head] = sums.get(head, 0) + p
     return {k: v / views.shape[0] for k, v in sums.items()}
-
-
-def checkpoint_path(cfg):
-    if cfg["eval"]["checkpoint"]:
-        return cfg["eval"]["checkpoint"]
-    epoch = last_checkpoint(cfg["out"])
-    if epoch is None:
-        raise FileNotFoundError(f"no checkpoint in {cfg['out']}/checkpoints: train first")
-    return os.path.join(cfg["out"], "checkpoints", f"epoch-{epoch:03d}.params")
 
 
 def load_mapping(name, num_source_classes):
@@ -130,7 +120,7 @@ def markdown_row(results):
 def evaluate(cfg, ctxs, log):
     ctx = ctxs[0]
     net = build_model(cfg, [ctx])
-    ckpt = checkpoint_path(cfg)
+    ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
     load_weights(net, ckpt, [ctx], log)
     net.hybridize(static_alloc=True)
     dataset = get_dataset(cfg["data"]["dataset"])

@@ -12,7 +12,7 @@ import mxnet as mx
 from data.index import read_boxes, read_index, read_splits
 from data.loader import ClipDataset
 from data.protocols import get_dataset
-from symbols import get_model
+from symbols import get_model, model_config
 
 
 def contexts(gpus=None, cpus=None):
@@ -51,6 +51,11 @@ def split_samples(cfg, split):
     return samples
 
 
+def heatmap_stride(cfg):
+    """Input pixels per heatmap cell of the config's model: 32 / 2**num_deconv."""
+    return 32 // 2 ** model_config(cfg["model"]["name"], **cfg["model"]["options"]).num_deconv
+
+
 def clip_dataset(cfg, samples, mode, with_poses):
     d = cfg["data"]
     dataset = get_dataset(d["dataset"])
@@ -58,7 +63,7 @@ def clip_dataset(cfg, samples, mode, with_poses):
     return ClipDataset(
         d["prepared"], samples, boxes=boxes, mode=mode, crop=d["crop"],
         poses_dir=d["poses"] if with_poses else None, clip_len=d["clip_len"],
-        stride=d["stride"] or dataset.STRIDE, size=d["size"],
+        stride=d["stride"] or dataset.STRIDE, size=d["size"], heatmap_stride=heatmap_stride(cfg),
         jitter=(d["jitter_center"], d["jitter_size"]), mirror=d["mirror"],
         num_clips=cfg["eval"]["num_clips"], seed=cfg["train"]["seed"], backend=d["backend"])
 

@@ -22,8 +22,8 @@ from data.loader import make_loader
 from experiment import (build_model, clip_dataset, contexts, load_weights, setup_logging,
                         split_samples)
 from symbols.action_machine import ActionMachineLoss
-from training import (append_metrics, check_finite, finish, forward_backward, resume,
-                      save_checkpoint, sgd_trainer, start_epoch)
+from training import (append_metrics, check_finite, end_epoch, finish, forward_backward,
+                      resume, sgd_trainer, start_epoch)
 
 
 def parse_args(argv=None):
@@ -70,7 +70,7 @@ def train(cfg, ctxs, log, resume_run=False, abort_after_steps=None):
         load_weights(net, t["init_from"], ctxs, log)
     freeze_for_stage(net, cfg)
     terms = loss_terms(cfg, heads)
-    criterion = ActionMachineLoss(terms, t["loss_weights"])
+    criterion = ActionMachineLoss(terms, t["loss_weights"], heatmap_loss=t["heatmap_loss"])
     dataset = clip_dataset(cfg, split_samples(cfg, "train"), "train", "kps" in terms)
     batch_size = t["batch_size"]
     if len(dataset) < batch_size:
@@ -108,10 +108,7 @@ def train(cfg, ctxs, log, resume_run=False, abort_after_steps=None):
         metrics = dict(kind="epoch", epoch=epoch, lr=trainer.learning_rate,
                        seconds=time.time() - tic, train_rgb_top1=correct / max(seen, 1),
                        **{f"loss_{k}": v / max(seen, 1) for k, v in sums.items()})
-        last_good = save_checkpoint(out, epoch, net, trainer, cfg, metrics)
-        append_metrics(out, metrics)
-        log.info("epoch %d: %s", epoch, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
-                                                 if isinstance(v, float)))
+        last_good = end_epoch(out, epoch, net, trainer, cfg, metrics, log)
     final = finish(out, last_good)
     log.info("done: %s", final)
     return final

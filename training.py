@@ -74,6 +74,25 @@ def finish(out, last_params):
     return final
 
 
+def end_epoch(out, epoch, net, trainer, cfg, metrics, log):
+    """Checkpoint the epoch, log its metrics; -> the checkpoint's .params path."""
+    params = save_checkpoint(out, epoch, net, trainer, cfg, metrics)
+    append_metrics(out, metrics)
+    log.info("epoch %d: %s", epoch, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
+                                             if isinstance(v, float)))
+    return params
+
+
+def checkpoint_or_last(out, path=None):
+    """``path`` if given, else the last complete checkpoint of the run in ``out``."""
+    if path:
+        return path
+    epoch = last_checkpoint(out)
+    if epoch is None:
+        raise FileNotFoundError(f"no checkpoint in {out}/checkpoints: train first")
+    return checkpoint_prefix(out, epoch) + ".params"
+
+
 def append_metrics(out, record):
     with open(os.path.join(out, "metrics.jsonl"), "a") as f:
         f.write(json.dumps(record) + "\n")

@@ -15,7 +15,8 @@ import re
 import yaml
 
 CONFIG_DIR = os.path.dirname(os.path.abspath(__file__))
-BASE = os.path.join(CONFIG_DIR, "base.yaml")
+BASE = os.path.join(CONFIG_DIR, "base.yaml")  # the video model's experiments
+POSE_BASE = os.path.join(CONFIG_DIR, "pose", "base.yaml")  # the COCO pose model's
 # Keys whose values come from a fixed set (the dataset's protocols are checked separately).
 CHOICES = {
     "data.dataset": ("ntu", "nucla", "msr", "utd", "synth"),
@@ -23,6 +24,7 @@ CHOICES = {
     "data.backend": ("cv2", "decord"),
     "model.global_stats": ("none", "backbone", "all"),
     "train.stage": ("joint", "pose_cnn"),
+    "train.heatmap_loss": ("smooth_l1", "logistic"),
 }
 FREE_FORM = ("model.options",)  # dicts checked by their consumer (symbols.model_config)
 
@@ -94,8 +96,8 @@ def parse_override(text):
     return key.strip(), parsed
 
 
-def validate(cfg):
-    defaults = flatten(_read(BASE))
+def validate(cfg, base=BASE):
+    defaults = flatten(_read(base))
     for key, value in flatten(cfg).items():
         if key not in defaults:
             close = difflib.get_close_matches(key, list(defaults), n=1)
@@ -106,6 +108,8 @@ def validate(cfg):
         if key in CHOICES and value not in CHOICES[key]:
             raise ConfigError(f"config key {key!r} is {value!r}; choose one of "
                               f"{', '.join(CHOICES[key])}")
+    if "protocol" not in cfg.get("data", {}):
+        return
     from data.protocols import get_dataset
     protocols = get_dataset(cfg["data"]["dataset"]).PROTOCOLS
     if cfg["data"]["protocol"] not in protocols:
@@ -123,9 +127,9 @@ def _fill(value, names):
     return value
 
 
-def load_config(path, overrides=()):
+def load_config(path, overrides=(), base=BASE):
     """The resolved config (nested dicts) of an experiment file plus overrides."""
-    cfg = _merge(_read(BASE), _load_layers(os.path.abspath(path)))
+    cfg = _merge(_read(base), _load_layers(os.path.abspath(path)))
     if cfg.get("experiment") is None:
         cfg["experiment"] = os.path.splitext(os.path.basename(path))[0]
     for text in overrides:
@@ -136,8 +140,8 @@ def load_config(path, overrides=()):
                 raise ConfigError(f"unknown config key {key!r}")
             node = node[part]
         node[parts[-1]] = value  # an unknown key is caught by validate() below
-    validate(cfg)
-    names = dict(dataset=cfg["data"]["dataset"], protocol=cfg["data"]["protocol"],
+    validate(cfg, base)
+    names = dict(dataset=cfg["data"].get("dataset"), protocol=cfg["data"].get("protocol"),
                  experiment=cfg["experiment"])
     return _fill(cfg, names)
 

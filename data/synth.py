@@ -175,6 +175,45 @@ def generate(out, subjects=8, repetitions=2, frames=36, bias=0.9, test_view=3, s
     return written
 
 
+def generate_coco(out, subjects=4, val_subjects=1, frames=36, every=6, seed=100,
+                  width=RESIZE[0], height=RESIZE[1], progress=True):
+    """Frames of fresh synthetic people as a COCO keypoints dataset: OUT/images/*.jpg and
+    OUT/person_keypoints_{train,val}.json. Subjects ``1..subjects - val_subjects`` go to train,
+    the rest to val; ``seed`` differs from the benchmark's, so these are other people."""
+    from .keypoints import COCO_KEYPOINTS
+    os.makedirs(os.path.join(out, "images"), exist_ok=True)
+    splits = {name: dict(images=[], annotations=[], categories=[dict(
+        id=1, name="person", supercategory="person", keypoints=list(COCO_KEYPOINTS),
+        skeleton=[])]) for name in ("train", "val")}
+    jobs = [(a, s) for a in range(len(ACTIONS)) for s in range(1, subjects + 1)]
+    for a, s in tqdm(jobs, desc="synth coco", disable=not progress):
+        rng = np.random.RandomState([seed, a, s])
+        motion = random_motion(rng, a, random_body(np.random.RandomState([seed, 1000 + s])))
+        split = splits["train" if s <= subjects - val_subjects else "val"]
+        for view in (1, 2, 3):
+            obj = int(rng.randint(len(ACTIONS)))
+            clip, kps, boxes, _ = render_view(motion, view, rng, frames, obj, width, height)
+            for t in range(0, frames, every):
+                image_id = len(splits["train"]["images"]) + len(splits["val"]["images"]) + 1
+                name = f"a{a:02d}_s{s:02d}_v{view}_t{t:03d}.jpg"
+                path = os.path.join(out, "images", name)
+                if not os.path.exists(path):
+                    cv2.imwrite(path, cv2.cvtColor(clip[t], cv2.COLOR_RGB2BGR),
+                                [cv2.IMWRITE_JPEG_QUALITY, 95])
+                x1, y1, x2, y2 = (float(v) for v in boxes[t])
+                split["images"].append(dict(id=image_id, file_name=name, width=width,
+                                            height=height))
+                split["annotations"].append(dict(
+                    id=image_id, image_id=image_id, category_id=1, iscrowd=0,
+                    bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1),
+                    num_keypoints=int((kps[t, :, 2] > 0).sum()),
+                    keypoints=[round(float(v), 2) for v in kps[t].reshape(-1)]))
+    for name, data in splits.items():
+        with open(os.path.join(out, f"person_keypoints_{name}.json"), "w") as f:
+            json.dump(data, f)
+    return {k: len(v["annotations"]) for k, v in splits.items()}
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Render the synthetic person-centric benchmark.")
     parser.add_argument("--out", required=True)
@@ -185,6 +224,8 @@ def parse_args(argv=None):
                         help="probability of the class's own object in the training views")
     parser.add_argument("--test-view", type=int, default=3, choices=(1, 2, 3))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--coco", help="also write a COCO keypoints set of other synthetic "
+                                       "people here (for train_pose.py and eval_coco.py)")
     return parser.parse_args(argv)
 
 
@@ -193,6 +234,9 @@ def main(argv=None):
     n = generate(args.out, args.subjects, args.repetitions, args.frames, args.bias,
                  args.test_view, args.seed)
     print(f"wrote {n} videos to {args.out}")
+    if args.coco:
+        counts = generate_coco(args.coco)
+        print(f"wrote a COCO keypoints set to {args.coco}: {counts}")
 
 
 if __name__ == "__main__":

@@ -91,7 +91,8 @@ def skeleton(action, phase, amp, body):
         thigh = _limb_dir(a[f"{tag}_leg_abd"], a[f"{tag}_hip"], side)
         knee = hip + body["leg"] * thigh
         shin = _rot_x(thigh, -a[f"{tag}_knee"])
-        p[J[pre + "hip"]], p[J[pre + "knee"]], p[J[pre + "ankle"]] = hip, knee, knee + body["leg"] * shin
+        p[J[pre + "hip"]], p[J[pre + "knee"]] = hip, knee
+        p[J[pre + "ankle"]] = knee + body["leg"] * shin
     # The upper body rotates forwards about the pelvis by ``bend``.
     up = dict(shoulder_y=body["torso"], head_y=body["torso"] + body["neck"])
     for side, tag in ((1, "l"), (-1, "r")):

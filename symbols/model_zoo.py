@@ -11,6 +11,7 @@ import mxnet as mx
 
 from .action_machine import ActionMachine, check_heads
 from .inflate import DEFAULT_2D_SOURCE, inflate_into, load_2d_params
+from .pose_net import PoseNet
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,4 +90,25 @@ def get_model(name, pretrained=None, ctx=None, **overrides):
         for row in mapping:
             log.debug("  %s: %s -> %s (%s)", *row)
     net.config = config
+    return net
+
+
+# 2D pose models (paper Sec. 4.2): the paper's ResNet-50 and a tiny one for tests and the demo.
+POSE_MODELS = {
+    "pose_resnet50": dict(depth=50),
+    "pose_tiny": dict(depth=50, layers=(1, 1, 1, 1), base_width=8, deconv_filters=16),
+}
+
+
+def get_pose_model(name, pretrained=None, ctx=None, **overrides):
+    """A named 2D pose model; ``pretrained`` as for ``get_model`` (ImageNet ResNet, by name)."""
+    if name not in POSE_MODELS:
+        raise ValueError(f"unknown pose model {name!r}; choose one of {', '.join(POSE_MODELS)}")
+    net = PoseNet(**dict(POSE_MODELS[name], **overrides))
+    net.initialize(ctx=ctx or mx.cpu())
+    if pretrained:
+        source = DEFAULT_2D_SOURCE if pretrained is True else pretrained
+        mapping = inflate_into(net.backbone, load_2d_params(source))  # same shapes: a copy
+        logging.getLogger(__name__).info("loaded %d ImageNet parameters from %s", len(mapping),
+                                         source)
     return net

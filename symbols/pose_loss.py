@@ -3,6 +3,10 @@
 Lh = 1/K sum_k sum_i R(sigmoid(h_k(x_i)), target_k(x_i))      (all positions)
 Lo = 1/K sum_k sum_{i: ||l_k - x_i|| <= M} R(F_k(x_i), target offset)   (inside the disk)
 with R the smooth L1 loss. Per frame; a clip's loss is the mean over its frames.
+
+``heatmap_loss="logistic"`` replaces R in Lh by the sigmoid cross-entropy of G-RMI (the paper's
+[36], whose heatmaps the paper describes as "a binary classification problem"); the default is
+Eq. (3)'s smooth L1 on the sigmoid probability.
 """
 from mxnet.gluon.block import HybridBlock
 
@@ -14,13 +18,20 @@ class PoseLoss(HybridBlock):
     {0, 1}, offset_target (N, T, K, 2, H, W), weight (N, T, K) in {0, 1} (labelled keypoints).
     """
 
-    def __init__(self, heatmap_weight=0.5, offset_weight=0.5, **kwargs):
+    def __init__(self, heatmap_weight=0.5, offset_weight=0.5, heatmap_loss="smooth_l1",
+                 **kwargs):
         super().__init__(**kwargs)
+        if heatmap_loss not in ("smooth_l1", "logistic"):
+            raise ValueError(f"heatmap_loss is smooth_l1 or logistic, got {heatmap_loss!r}")
         self.heatmap_weight = heatmap_weight
         self.offset_weight = offset_weight
+        self.heatmap_loss = heatmap_loss
 
     def hybrid_forward(self, F, heat, offsets, heat_target, offset_target, weight):
-        lh = F.smooth_l1(F.sigmoid(heat) - heat_target, scalar=1.0)
+        if self.heatmap_loss == "smooth_l1":
+            lh = F.smooth_l1(F.sigmoid(heat) - heat_target, scalar=1.0)
+        else:  # log(1 + exp(z)) - t z, computed stably
+            lh = F.relu(heat) - heat * heat_target + F.log(1 + F.exp(-F.abs(heat)))
         lh = F.sum(lh, axis=(3, 4)) * weight  # (N, T, K): summed over positions
         inside = F.expand_dims(heat_target, axis=3)  # (N, T, K, 1, H, W)
         lo = F.smooth_l1(offsets - offset_target, scalar=1.0) * inside

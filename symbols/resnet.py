@@ -1,4 +1,4 @@
-"""ResNet v1b in 2D or 3D: the one residual network behind I3D, the pose CNN and the COCO pose model.
+"""ResNet v1b in 2D or 3D: the one residual network of I3D, the pose CNN and the COCO pose model.
 
 Parameter names follow GluonCV's ``ResNetV1b`` (``conv1``, ``bn1``, ``layer1.0.conv1`` ...,
 ``layer2.0.downsample.0``), so ImageNet weights are matched to this network by name, never by

@@ -96,25 +96,31 @@ def test_flip_keypoints_swaps_left_and_right():
     np.testing.assert_allclose(flip_keypoints(flipped, SIZE), kps, atol=1e-4)
 
 
-def numpy_pose_loss(heat, off, ht, ot, w):
+def numpy_pose_loss(heat, off, ht, ot, w, heatmap_loss="smooth_l1"):
     def smooth_l1(d):
         a = np.abs(d)
         return np.where(a < 1, 0.5 * d ** 2, a - 0.5)
     K = heat.shape[2]
     prob = 1 / (1 + np.exp(-heat))
+    if heatmap_loss == "logistic":
+        prob = -(ht * np.log(prob) + (1 - ht) * np.log(1 - prob))  # cross-entropy per cell
     lh = np.zeros(heat.shape[0])
     lo = np.zeros(heat.shape[0])
     for n in range(heat.shape[0]):
         for t in range(heat.shape[1]):
             for k in range(K):
-                lh[n] += w[n, t, k] * smooth_l1(prob[n, t, k] - ht[n, t, k]).sum() / K
+                cell = prob[n, t, k] if heatmap_loss == "logistic" else \
+                    smooth_l1(prob[n, t, k] - ht[n, t, k])
+                lh[n] += w[n, t, k] * cell.sum() / K
                 inside = ht[n, t, k] > 0
-                lo[n] += w[n, t, k] * smooth_l1(off[n, t, k][:, inside] - ot[n, t, k][:, inside]).sum() / K
+                d = off[n, t, k][:, inside] - ot[n, t, k][:, inside]
+                lo[n] += w[n, t, k] * smooth_l1(d).sum() / K
     T = heat.shape[1]
     return 0.5 * lh / T + 0.5 * lo / T, lh / T, lo / T
 
 
-def test_pose_loss_matches_numpy():
+@pytest.mark.parametrize("heatmap_loss", ["smooth_l1", "logistic"])
+def test_pose_loss_matches_numpy(heatmap_loss):
     N, T, K = 2, 3, 17
     kps = random_keypoints(N * T).reshape(N, T, K, 3)
     kps[0, 1, 4, 2] = 0  # one unlabelled keypoint
@@ -122,6 +128,6 @@ def test_pose_loss_matches_numpy():
     ht, ot, w = (np.stack(p) for p in zip(*targets))
     heat = np.random.normal(0, 2, size=ht.shape).astype(np.float32)
     off = np.random.normal(0, 1.5, size=ot.shape).astype(np.float32)
-    got = PoseLoss()(*(mx.nd.array(a) for a in (heat, off, ht, ot, w)))
-    for g, e in zip(got, numpy_pose_loss(heat, off, ht, ot, w)):
+    got = PoseLoss(heatmap_loss=heatmap_loss)(*(mx.nd.array(a) for a in (heat, off, ht, ot, w)))
+    for g, e in zip(got, numpy_pose_loss(heat, off, ht, ot, w, heatmap_loss)):
         np.testing.assert_allclose(g.asnumpy(), e, rtol=1e-4)

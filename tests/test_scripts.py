@@ -4,6 +4,7 @@ import importlib
 import pytest
 
 SCRIPTS = ["train_action", "eval_action", "detect_persons", "demo", "bench", "symbols.__main__",
+           "train_pose", "eval_coco", "pseudo_poses",
            "data.prepare", "data.protocols", "data.synth"]
 
 

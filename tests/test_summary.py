@@ -1,6 +1,5 @@
 """python -m symbols: per-stage table, parameter count and MACs against hand computations."""
 import mxnet as mx
-import numpy as np
 
 from symbols import get_model
 from symbols.__main__ import main

@@ -38,7 +38,6 @@ def test_keypoint_lands_where_the_pixels_go(seed):
 
 
 def test_full_frame_box_is_identity():
-    frames = np.random.randint(0, 255, (2, 20, 30, 3), np.uint8)
     box = T.full_frame_box(30, 20)
     m = T.crop_matrix(box, 30)
     assert np.allclose(m, [[1, 0, 0], [0, 1.5, 0.25]])  # x identity; y stretched 20 -> 30
@@ -98,3 +97,19 @@ def test_to_network_layout_and_normalisation():
     x = T.to_network(frames)
     assert x.shape == (3, 4, 6, 6) and x.dtype == np.float32
     assert np.allclose(x[:, 0, 0, 0], (1 - T.IMAGENET_MEAN) / T.IMAGENET_STD)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rotated_scaled_crop_moves_pixels_and_points_alike(seed):
+    rng = np.random.RandomState(seed)
+    x, y = rng.uniform(60, 120), rng.uniform(40, 100)
+    image = blob_frame(144, 192, x, y, 2.0)
+    m = T.affine_crop_matrix((rng.uniform(80, 110), rng.uniform(60, 80)),
+                             (rng.uniform(80, 120), rng.uniform(100, 140)), (96, 128),
+                             rotation=rng.uniform(-30, 30))
+    crop = T.warp(image, m, (96, 128))
+    point = T.apply_affine(np.array([[x, y, 2]], np.float32), m)[0]
+    cx, cy = centroid(crop)
+    assert abs(cx - point[0]) < 1.0 and abs(cy - point[1]) < 1.0
+    back = T.apply_affine(point[None], T.invert_affine(m))[0]  # crop -> image is the inverse
+    assert np.allclose(back[:2], [x, y], atol=1e-4) and back[2] == 2

@@ -7,7 +7,6 @@ from data.video import VideoError, read_frames, read_video, write_video
 
 @pytest.fixture
 def video(tmp_path):
-    rng = np.random.RandomState(0)
     frames = np.zeros((10, 48, 64, 3), np.uint8)
     for t in range(10):  # a bright square moving right, on a smooth background
         frames[t] = np.linspace(40, 90, 64)[None, :, None].astype(np.uint8)

@@ -1,0 +1,112 @@
+"""Pseudo-poses: the COCO pose model labels every frame of every prepared video (paper Sec. 4.3,
+"The pose annotations of video frames are obtained by using the detection boxes and models
+trained on COCO").
+
+    python pseudo_poses.py --config configs/pose/coco_r50_384x288.yaml \
+        --prepared work/nucla/prepared --boxes work/nucla/boxes.json --out work/nucla/poses
+
+Each frame is cropped by its video's union person box (made 4:3 as in COCO training), the model's
+heatmaps (averaged with its mirror's) are decoded, and the keypoints are mapped back to pixels of
+the prepared video: one (T, 17, 3) array a video, (x, y, probability), in OUT/ID.npy, the format
+train_action.py reads. Resumable (a finished video's file is skipped); a video that cannot be
+read is skipped and listed in OUT/skipped.csv with the reason.
+"""
+import argparse
+import logging
+import os
+import sys
+
+import mxnet as mx
+import numpy as np
+from tqdm import tqdm
+
+from configs import POSE_BASE, ConfigError, load_config
+from data.coco import crop_box, image_to_network
+from data.index import read_boxes, read_index, write_poses, write_skipped
+from data.keypoints import flip_pose_maps
+from data.transforms import affine_crop_matrix, apply_affine, invert_affine, warp
+from data.video import VideoError, read_video
+from eval_coco import decode_maps
+from experiment import contexts, load_weights
+from symbols.pose_targets import disk_radius
+from training import checkpoint_or_last
+
+log = logging.getLogger("pseudo_poses")
+
+
+def label_video(net, frames, box, input_size, radius, ctx, batch_size=64, flip=True):
+    """frames (T, H, W, 3), union box (x1, y1, x2, y2) -> keypoints (T, 17, 3) in frame pixels."""
+    x1, y1, x2, y2 = box
+    centre, size = crop_box([x1, y1, x2 - x1, y2 - y1])
+    m = affine_crop_matrix(centre, size, input_size)
+    crops = np.stack([image_to_network(warp(f, m, input_size)) for f in frames])
+    out = []
+    for start in range(0, len(crops), batch_size):
+        x = mx.nd.array(crops[start:start + batch_size], ctx=ctx)
+        heat, offsets = (a.asnumpy() for a in net(x))
+        if flip:
+            fh, fo = (a.asnumpy() for a in net(x.flip(axis=3)))
+            fh, fo = flip_pose_maps(fh, fo)
+            heat, offsets = (heat + fh) / 2, (offsets + fo) / 2
+        out.append(decode_maps(heat, offsets, net.stride, radius))
+    return apply_affine(np.concatenate(out), invert_affine(m))
+
+
+def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True):
+    from train_pose import build_pose_model
+    net = build_pose_model(cfg, [ctx])
+    checkpoint = checkpoint_or_last(cfg["out"], checkpoint)
+    load_weights(net, checkpoint, [ctx], log)
+    net.hybridize(static_alloc=True)
+    boxes, _ = read_boxes(boxes_file)
+    samples = read_index(prepared)
+    input_size = tuple(cfg["data"]["input_size"])
+    radius = disk_radius(input_size[1], net.stride)
+    os.makedirs(out, exist_ok=True)
+    todo = [s for s in samples if not os.path.exists(os.path.join(out, s["id"] + ".npy"))]
+    log.info("%d videos, %d already labelled", len(samples), len(samples) - len(todo))
+    skipped = []
+    for s in tqdm(todo, desc="pseudo-poses", disable=None if progress else True):
+        if s["id"] not in boxes:
+            skipped.append((s["id"], "no person box"))
+            continue
+        try:
+            frames, _ = read_video(os.path.join(prepared, s["path"]))
+        except VideoError as err:
+            skipped.append((s["id"], str(err)))
+            continue
+        kps = label_video(net, frames, boxes[s["id"]], input_size, radius, ctx,
+                          flip=cfg["eval"]["flip"])
+        write_poses(out, s["id"], kps)
+    write_skipped(os.path.join(out, "skipped.csv"), skipped)
+    if len(skipped) == len(samples):
+        raise RuntimeError(f"no video could be labelled; reasons in {out}/skipped.csv")
+    return len(todo) - len(skipped), skipped
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="the pose model's config")
+    parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
+    parser.add_argument("--prepared", required=True)
+    parser.add_argument("--boxes", required=True)
+    parser.add_argument("--out", required=True, help="poses directory")
+    parser.add_argument("--checkpoint", help="default: the pose run's last epoch")
+    parser.add_argument("--gpus")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    try:
+        cfg = load_config(args.config, args.overrides, base=POSE_BASE)
+        done, skipped = run(cfg, args.prepared, args.boxes, args.out, contexts(args.gpus)[0],
+                            args.checkpoint)
+    except (ConfigError, FileNotFoundError, RuntimeError) as err:
+        sys.exit(f"error: {err}")
+    log.info("labelled %d videos, skipped %d (see %s/skipped.csv)", done, len(skipped), args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,7 @@
 #   make test                         the test suite (CPU, no downloads)
 #   make demo                         the whole pipeline on the synthetic benchmark -> table
 #   make summary MODEL=action_machine_r18    per-stage shapes, parameters and MACs
+#   make bench                        latency, GFLOP/s, training step, memory, loader -> JSON
 #   make prepare DATASET=nucla RAW=/data/N-UCLA     resize videos, index, protocol splits
 #   make detect DATASET=synth         person boxes (DETECTOR=gt: the dataset's own boxes)
 #   make train-action CONFIG=configs/nucla_xview1_kps.yaml [ARGS="train.epochs=2 --gpus 0,1"]

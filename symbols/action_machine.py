@@ -62,7 +62,7 @@ class ActionMachine(HybridBlock):
                  temporal_kernel=3, stem_temporal_kernel=5, input_size=224, num_keypoints=17,
                  num_deconv=2, deconv_filters=256, radius=None, pose_cnn_depth=18,
                  pose_cnn_layers=None, pose_cnn_width=64, dropout=0.5, global_stats="none",
-                 sync_devices=0, **kwargs):
+                 sync_devices=0, bn_fold_time=True, **kwargs):
         super().__init__(**kwargs)
         self.heads = check_heads(heads)
         self.input_size = input_size
@@ -73,7 +73,8 @@ class ActionMachine(HybridBlock):
         if global_stats not in ("none", "backbone", "all"):
             raise ValueError(f"global_stats is one of none, backbone, all; got {global_stats!r}")
         sync = {"sync_devices": sync_devices} if sync_devices else {}
-        backbone_norm = dict(sync, use_global_stats=global_stats != "none")
+        backbone_norm = dict(sync, use_global_stats=global_stats != "none",
+                             fold_time=bn_fold_time)
         pose_cnn_norm = dict(sync, use_global_stats=global_stats == "all")
         with self.name_scope():
             self.backbone = i3d_resnet(depth, layers, base_width, temporal_kernel,

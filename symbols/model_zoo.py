@@ -35,6 +35,7 @@ class ModelConfig:
     dropout: float = 0.5
     global_stats: str = "none"  # batch norm on running statistics: none, backbone, all
     sync_devices: int = 0  # > 0: SyncBatchNorm across this many GPUs
+    bn_fold_time: bool = True  # 3D batch norm on a 4D view (trainable on CPU); False: inference
 
     def network_kwargs(self):
         kwargs = dataclasses.asdict(self)

@@ -110,3 +110,16 @@ def test_config_round_trips_through_overrides():
     c = model_config("action_machine_r50", num_classes=10, layers=[1, 1, 1, 1])
     assert c.num_classes == 10 and c.layers == (1, 1, 1, 1) and c.pose_cnn_depth == 50
     assert c.heads == ("rgb", "kps", "pose")
+
+
+def test_inference_batch_norm_on_5d_gives_the_same_outputs():
+    """bn_fold_time=False (plain 5D batch norm, faster for inference) shares parameter names and
+    outputs with the trainable 4D-view variant."""
+    trained = get_model("action_machine_tiny")
+    fast = get_model("action_machine_tiny", bn_fold_time=False)
+    src = trained._collect_params_with_prefix()
+    for name, param in fast._collect_params_with_prefix().items():
+        param.set_data(src[name].data())  # a KeyError here would mean the names differ
+    clips = batch(trained, n=2)[0]
+    for a, b in zip(trained(clips), fast(clips)):
+        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-5, atol=1e-6)

@@ -95,11 +95,17 @@ def table(stats):
                       "| " + " | ".join(f"{100 * stats[k]:.1f}" for k in STAT_NAMES[:6]) + " |"])
 
 
-def evaluate(cfg, ctx, log):
+def evaluate(cfg, ctx, log, untrained=False):
+    """Run the model on the val boxes and score it; ``untrained``: the freshly initialised model
+    (seeded), the baseline a trained model's AP is compared with."""
     from train_pose import build_pose_model, coco_dataset
+    mx.random.seed(cfg["train"]["seed"])
     net = build_pose_model(cfg, [ctx])
-    ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
-    load_weights(net, ckpt, [ctx], log)
+    if untrained:
+        ckpt = "untrained"
+    else:
+        ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
+        load_weights(net, ckpt, [ctx], log)
     net.hybridize(static_alloc=True)
     detections = None
     if cfg["data"]["detections"]:
@@ -108,11 +114,13 @@ def evaluate(cfg, ctx, log):
     dataset = coco_dataset(cfg, "val", detections)
     results = predict(net, dataset, ctx, cfg["eval"]["batch_size"], cfg["eval"]["flip"],
                       cfg["data"]["workers"])
-    path = os.path.join(cfg["out"], "keypoints_val.json")
+    tag = "_untrained" if untrained else ""
+    path = os.path.join(cfg["out"], f"keypoints_val{tag}.json")
     atomic_write_text(path, json.dumps(results))
     stats = score(cfg["data"]["val_ann"], path)
     stats.update(checkpoint=ckpt, boxes=cfg["data"]["detections"] or "ground truth")
-    atomic_write_text(os.path.join(cfg["out"], "coco_eval.json"), json.dumps(stats, indent=1))
+    atomic_write_text(os.path.join(cfg["out"], f"coco_eval{tag}.json"),
+                      json.dumps(stats, indent=1))
     log.info("COCO keypoints on %d boxes:\n%s", len(results), table(stats))
     return stats
 
@@ -123,6 +131,8 @@ def parse_args(argv=None):
     parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
     parser.add_argument("--ann", help="with --results: the ground-truth keypoints file")
     parser.add_argument("--results", help="score this COCO results file, no model")
+    parser.add_argument("--untrained", action="store_true",
+                        help="score the freshly initialised model (the baseline)")
     parser.add_argument("--gpus")
     return parser.parse_args(argv)
 
@@ -146,7 +156,7 @@ def main(argv=None):
         sys.exit(f"error: {err}")
     log = setup_logging(cfg["out"], "eval_coco")
     try:
-        return evaluate(cfg, contexts(args.gpus)[0], log)
+        return evaluate(cfg, contexts(args.gpus)[0], log, args.untrained)
     except (FileNotFoundError, ValueError) as err:
         log.error("%s", err)
         sys.exit(f"error: {err}")

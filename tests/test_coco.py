@@ -116,5 +116,8 @@ def test_train_pose_then_eval_coco(coco, tmp_path):
     assert len(epochs) == 2 and all(np.isfinite(e["loss_kps"]) for e in epochs)
     stats = eval_coco.main(args)
     assert set(eval_coco.STAT_NAMES) <= set(stats) and 0.0 <= stats["AP"] <= 1.0
+    untrained = eval_coco.main(args + ["--untrained"])
+    assert untrained["checkpoint"] == "untrained"
+    assert os.path.isfile(os.path.join(out, "coco_eval_untrained.json"))
     with open(os.path.join(out, "keypoints_val.json")) as f:
         assert len(json.load(f)) == 60  # one result per ground-truth box

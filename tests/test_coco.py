@@ -116,6 +116,17 @@ def test_train_pose_then_eval_coco(coco, tmp_path):
     assert len(epochs) == 2 and all(np.isfinite(e["loss_kps"]) for e in epochs)
     stats = eval_coco.main(args)
     assert set(eval_coco.STAT_NAMES) <= set(stats) and 0.0 <= stats["AP"] <= 1.0
+    # A detections file (COCO results format) holding the ground-truth boxes, plus one non-person
+    # detection that must be ignored, gives the same keypoints as the ground-truth boxes.
+    with open(ann(coco, "val")) as f:
+        dets = [dict(image_id=a["image_id"], category_id=1, bbox=a["bbox"], score=1.0)
+                for a in json.load(f)["annotations"]]
+    dets.append(dict(image_id=dets[0]["image_id"], category_id=3, bbox=[0, 0, 9, 9], score=1.0))
+    det_file = str(tmp_path / "dets.json")
+    with open(det_file, "w") as f:
+        json.dump(dets, f)
+    from_dets = eval_coco.main(args + [f"data.detections={det_file}"])
+    assert from_dets["AP"] == pytest.approx(stats["AP"]) and from_dets["boxes"] == det_file
     untrained = eval_coco.main(args + ["--untrained"])
     assert untrained["checkpoint"] == "untrained"
     assert os.path.isfile(os.path.join(out, "coco_eval_untrained.json"))

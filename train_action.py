@@ -15,6 +15,8 @@ import os
 import sys
 import time
 
+import mxnet as mx
+
 from tqdm import tqdm
 
 from configs import ConfigError, load_config, save_config
@@ -64,6 +66,7 @@ def action_loss(criterion):
 
 def train(cfg, ctxs, log, resume_run=False, abort_after_steps=None):
     out, t = cfg["out"], cfg["train"]
+    mx.random.seed(t["seed"])  # the initial weights depend on the seed only
     net = build_model(cfg, ctxs)
     heads = net.config.heads
     if t["init_from"]:

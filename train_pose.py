@@ -11,6 +11,8 @@ import os
 import sys
 import time
 
+import mxnet as mx
+
 from tqdm import tqdm
 
 from configs import POSE_BASE, ConfigError, load_config, save_config
@@ -59,6 +61,7 @@ def pose_loss(criterion):
 
 def train(cfg, ctxs, log, resume_run=False):
     out, t = cfg["out"], cfg["train"]
+    mx.random.seed(t["seed"])  # the initial weights depend on the seed only
     net = build_pose_model(cfg, ctxs)
     if t["init_from"]:
         load_weights(net, t["init_from"], ctxs, log)

@@ -175,3 +175,15 @@ def test_video_scores_average_softmax_over_views():
             return (net(x),)
     got = eval_action.video_scores(Wrapped(), views, mx.cpu(), 2)
     np.testing.assert_allclose(got["rgb"], expected, rtol=1e-6)
+
+
+def test_same_seed_same_weights_whatever_ran_before(work, tmp_path):
+    """The initial weights come from train.seed, not from the process's random history."""
+    finals = []
+    for i in range(2):
+        mx.nd.random.uniform(shape=(i * 7 + 1,)).wait_to_read()  # unrelated earlier draws
+        args = ["--config", config("rgb_person_crop")] + overrides(
+            work, str(tmp_path / f"run{i}"), "train.epochs=1")
+        finals.append(params_of(train_action.main(args)))
+    for k in finals[0]:
+        np.testing.assert_array_equal(finals[0][k], finals[1][k], err_msg=k)

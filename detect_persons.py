@@ -21,7 +21,7 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from data.index import read_annotation, read_index, write_boxes
+from data.index import atomic_write_text, read_annotation, read_index, write_boxes
 from data.protocols import DATASETS
 from data.transforms import full_frame_box, union_box
 
@@ -71,6 +71,9 @@ def run(prepared, out, dataset, detector="gt", threshold=0.99, frame_stride=1, p
                 except json.JSONDecodeError:  # the line a kill cut short: redo that video
                     continue
                 done[record["id"]] = record["result"]
+        # Keep only whole lines, so new records never continue a cut-off one.
+        atomic_write_text(partial, "".join(json.dumps(dict(id=k, result=v)) + "\n"
+                                           for k, v in done.items()))
     todo = [s for s in samples if s["id"] not in done]
     if done:
         log.info("resuming: %d videos done, %d to go", len(done), len(todo))

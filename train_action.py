@@ -24,8 +24,8 @@ from data.loader import make_loader
 from experiment import (build_model, clip_dataset, contexts, load_weights, setup_logging,
                         split_samples)
 from symbols.action_machine import ActionMachineLoss
-from training import (append_metrics, check_finite, end_epoch, finish, forward_backward,
-                      resume, sgd_trainer, start_epoch)
+from training import (add_parts, append_metrics, end_epoch, finish, resume, sgd_trainer,
+                      start_epoch, train_step)
 
 
 def parse_args(argv=None):
@@ -92,13 +92,9 @@ def train(cfg, ctxs, log, resume_run=False, abort_after_steps=None):
         sums, correct, seen, tic = {}, 0, 0, time.time()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False, disable=None)
         for step, batch in enumerate(bar):
-            results = forward_backward(net, loss_fn, batch, ctxs)
-            trainer.step(batch[0].shape[0])
-            loss = sum(float(r[0].sum().asscalar()) for r in results) / batch[0].shape[0]
-            check_finite(loss, epoch, step, last_good)
-            for _, (parts, rgb, label) in results:
-                for k, v in parts.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.sum().asscalar())
+            loss, extras = train_step(net, loss_fn, batch, ctxs, trainer, epoch, step, last_good)
+            for parts, rgb, label in extras:
+                add_parts(sums, parts)
                 correct += int((rgb.argmax(axis=1) == label.astype("float32")).sum().asscalar())
             seen += batch[0].shape[0]
             steps += 1

@@ -120,6 +120,23 @@ def forward_backward(net, loss_fn, batch, ctxs):
     return results
 
 
+def train_step(net, loss_fn, batch, ctxs, trainer, epoch, step, last_good):
+    """Forward and backward over the devices, one SGD step, and the finite-loss check.
+    -> (mean loss of the batch, the per-device extras of ``loss_fn``)."""
+    results = forward_backward(net, loss_fn, batch, ctxs)
+    n = batch[0].shape[0]
+    trainer.step(n)
+    loss = sum(float(r[0].sum().asscalar()) for r in results) / n
+    check_finite(loss, epoch, step, last_good)
+    return loss, [r[1] for r in results]
+
+
+def add_parts(sums, parts):
+    """Accumulate per-clip loss parts (name -> (n,) arrays) into running sums."""
+    for k, v in parts.items():
+        sums[k] = sums.get(k, 0.0) + float(v.sum().asscalar())
+
+
 def check_finite(loss, epoch, step, last_good):
     if not np.isfinite(loss):
         raise FloatingPointError(

@@ -22,29 +22,48 @@ def check_file(path):
         raise VideoError("zero-byte file")
 
 
-def read_video(path, max_frames=None):
-    """All frames of a video (T, H, W, 3) and its fps. Raises VideoError."""
+def _open(path):
     check_file(path)
     cap = cv2.VideoCapture(path)
     if not cap.isOpened():
         raise VideoError("not a readable video")
+    return cap
+
+
+def iter_frames(path, step=1, max_frames=None):
+    """Yield (index, RGB frame) for every ``step``-th of the first ``max_frames`` frames, decoding
+    sequentially (skipped frames are not converted). Raises VideoError, also after the last
+    frame when a whole-file read finds the file cut short."""
+    cap = _open(path)
+    n = 0
     try:
-        fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
         expected = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        frames = []
-        while max_frames is None or len(frames) < max_frames:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        while max_frames is None or n < max_frames:
+            if n % step:
+                if not cap.grab():
+                    break
+            else:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                yield n, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            n += 1
     finally:
         cap.release()
-    if not frames:
+    if n == 0:
         raise VideoError("no decodable frame")
     # A file cut short still opens and decodes its first frames; its header knows better.
     # One frame of slack: some containers' headers round the count.
-    if max_frames is None and expected > 0 and len(frames) < expected - 1:
-        raise VideoError(f"truncated: decoded {len(frames)} of {expected} frames")
+    if max_frames is None and expected > 0 and n < expected - 1:
+        raise VideoError(f"truncated: decoded {n} of {expected} frames")
+
+
+def read_video(path, max_frames=None):
+    """All frames of a video (T, H, W, 3) and its fps. Raises VideoError."""
+    cap = _open(path)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    cap.release()
+    frames = [frame for _, frame in iter_frames(path, max_frames=max_frames)]
     return np.stack(frames), fps
 
 

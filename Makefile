@@ -6,7 +6,8 @@
 #   make summary MODEL=action_machine_r18    per-stage shapes, parameters and MACs
 #   make bench                        latency, GFLOP/s, training step, memory, loader -> JSON
 #   make prepare DATASET=nucla RAW=/data/N-UCLA     resize videos, index, protocol splits
-#   make detect DATASET=synth         person boxes (DETECTOR=gt: the dataset's own boxes)
+#   make detect DATASET=nucla         person boxes: Deformable R-FCN (weights in
+#                                     work/models/rfcn_dcn_coco-0000.params); synth: DETECTOR=gt
 #   make train-action CONFIG=configs/nucla_xview1_kps.yaml [ARGS="train.epochs=2 --gpus 0,1"]
 #   make eval CONFIG=configs/nucla_xview1_kps.yaml
 #   make train-pose / make eval-coco [POSE_CONFIG=configs/pose/coco_r50_384x288.yaml]
@@ -19,7 +20,7 @@ MODEL ?= action_machine_r18
 DATASET ?= synth
 WORK ?= work
 RAW ?= $(WORK)/$(DATASET)/raw
-DETECTOR ?= gt
+DETECTOR ?= $(if $(filter synth,$(DATASET)),gt,dcn_rfcn)
 CONFIG ?= configs/synth_xview3_kps.yaml
 ARGS ?=
 POSE_CONFIG ?= configs/pose/coco_r50_384x288.yaml
@@ -48,7 +49,7 @@ prepare: install
 
 detect: install
 	$(PY) detect_persons.py --dataset $(DATASET) --prepared $(WORK)/$(DATASET)/prepared \
-		--detector $(DETECTOR)
+		--detector $(DETECTOR) $(ARGS)
 
 train-action: install
 	$(PY) train_action.py --config $(CONFIG) $(ARGS)

@@ -1,16 +1,25 @@
 """Person boxes for every video: confident person detections -> one union box a video.
 
+    python detect_persons.py --dataset nucla --prepared work/nucla/prepared --detector dcn_rfcn
     python detect_persons.py --dataset synth --prepared work/synth/prepared --detector gt
 
 Paper Sec. 3 ("Network input"): every frame goes through a person detector; boxes with class
 confidence >= threshold (0.99) are kept and the minimal box enclosing all of them is the video's
 crop box. A video with no confident box falls back to the full frame, with a warning and a count
 in the summary. Output (format in data/index.py): one JSON file for the dataset, by default
-beside the prepared directory (work/DATASET/boxes.json). Resumable: finished videos are appended
-to OUT.partial as they complete, and a rerun skips them.
+beside the prepared directory (work/DATASET/boxes.json), with per-video statistics (frames seen,
+frames with a person, fallback). Videos that cannot be decoded are listed in OUT.skipped.csv.
+Resumable: finished videos are appended to OUT.partial as they complete, and a rerun skips them.
 
-Detectors: ``gt`` reads the boxes a dataset ships (the synthetic benchmark's annotations, score
-1.0). The Deformable R-FCN of the paper is not implemented yet.
+Detectors:
+- ``dcn_rfcn``: the paper's Deformable R-FCN, ResNet-101 (``symbols/rfcn.py``), with the COCO
+  weights the Deformable-ConvNets authors released (``--weights``, default
+  work/models/rfcn_dcn_coco-0000.params) and the release's test settings (shorter side 600,
+  longer <= 1000, class-agnostic boxes, NMS 0.3). ``dcn_rfcn_tiny`` is the same code at toy size.
+- ``gluoncv:NAME``: a GluonCV COCO detector, e.g. ``gluoncv:faster_rcnn_resnet101_v1d_coco``
+  (downloaded, or ``--weights`` a saved .params file).
+- ``gt``: the boxes a dataset ships (the synthetic benchmark's annotations, score 1.0).
+Frames (every ``--frame-stride``-th) go through the network ``--batch-size`` at a time.
 """
 import argparse
 import json
@@ -18,15 +27,22 @@ import logging
 import os
 import sys
 
+import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from data.index import atomic_write_text, read_annotation, read_index, write_boxes
+from data.index import (atomic_write_text, read_annotation, read_index, write_boxes,
+                        write_skipped)
 from data.protocols import DATASETS
 from data.transforms import full_frame_box, union_box
+from data.video import VideoError, iter_frames
 
 log = logging.getLogger("detect_persons")
-DETECTORS = ("gt",)
+GLUONCV = "gluoncv:"
+RFCN_DETECTORS = ("dcn_rfcn", "dcn_rfcn_tiny")
+DETECTORS = RFCN_DETECTORS + ("gt",)
+DEFAULT_WEIGHTS = {"dcn_rfcn": os.path.join("work", "models", "rfcn_dcn_coco-0000.params"),
+                   "dcn_rfcn_tiny": None}
 
 
 def video_box(frame_boxes, frame_scores, threshold, width, height):
@@ -58,53 +74,174 @@ def gt_detections(prepared, sample, frame_stride):
     return [b[None] for b in boxes], [np.ones(1, np.float32) for _ in boxes]
 
 
-def run(prepared, out, dataset, detector="gt", threshold=0.99, frame_stride=1, progress=True):
-    """Detect over every indexed video, resuming from OUT.partial. -> the videos dict."""
-    samples = read_index(prepared)
-    partial = out + ".partial"
+class DetectorError(Exception):
+    """A detector that cannot be built; the message says why and what to do."""
+
+
+def gluoncv_detector(name, weights, ctx):
+    """A GluonCV COCO detector as frames (B, H, W, 3) -> per frame (n, 5) person detections."""
+    from gluoncv import model_zoo
+    from gluoncv.data.transforms import presets
+    try:
+        net = model_zoo.get_model(name, pretrained=weights is None, pretrained_base=False)
+    except ValueError as err:
+        raise DetectorError(f"gluoncv:{name}: {str(err).splitlines()[0]}") from err
+    if weights is not None:
+        if not os.path.isfile(weights):
+            raise DetectorError(f"gluoncv:{name}: no weights file {weights}")
+        net.load_parameters(weights, ctx=ctx)
+    net.collect_params().reset_ctx(ctx)
+    net.hybridize(static_alloc=True)
+    person = net.classes.index("person")
+    # Each family's own test-time preset and input size.
+    preset, short = ((presets.yolo, 416) if name.startswith("yolo") else
+                     (presets.ssd, int(name.split("_")[1])) if name.startswith("ssd") else
+                     (presets.rcnn, 600))
+    kwargs = dict(max_size=1000) if preset is presets.rcnn else {}
+
+    def run_batch(frames):
+        out = []
+        for frame in frames:  # GluonCV's detectors resize per image
+            x, resized = preset.transform_test(mx.nd.array(frame), short=short, **kwargs)
+            ids, scores, boxes = (v[0].asnumpy() for v in net(x.as_in_context(ctx)))
+            keep = ids[:, 0] == person
+            scale = resized.shape[0] / frame.shape[0]
+            out.append(np.hstack([boxes[keep] / scale, scores[keep]]).astype(np.float32))
+        return out
+    return run_batch
+
+
+def rfcn_detector(name, weights, ctx):
+    from symbols import rfcn
+    if weights is None:
+        log.warning("%s without --weights: random weights, for testing the plumbing only", name)
+    try:
+        net = rfcn.get_detector(name, weights, ctx)
+    except FileNotFoundError as err:
+        raise DetectorError(str(err)) from err
+    except rfcn.CheckpointError as err:
+        raise DetectorError(f"{name}: {err}") from err
+    return lambda frames: rfcn.detect(net, frames, ctx)
+
+
+def frame_detections(detector, path, frame_stride, batch_size):
+    """Run ``detector`` over every ``frame_stride``-th frame of a video, ``batch_size`` frames
+    at a time. -> per frame boxes (n, 4) and scores (n,). Raises VideoError."""
+    boxes, scores, batch = [], [], []
+
+    def flush():
+        for dets in detector(np.stack(batch)):
+            boxes.append(dets[:, :4])
+            scores.append(dets[:, 4])
+        batch.clear()
+    for _, frame in iter_frames(path, step=frame_stride):
+        batch.append(frame)
+        if len(batch) == batch_size:
+            flush()
+    if batch:
+        flush()
+    return boxes, scores
+
+
+def make_source(detector, prepared, frame_stride=1, batch_size=4, weights=None, ctx=None):
+    """sample -> (per frame boxes, per frame scores) for the chosen detector."""
+    if detector == "gt":
+        return lambda sample: gt_detections(prepared, sample, frame_stride)
+    ctx = ctx or mx.cpu()
+    if detector.startswith(GLUONCV):
+        net = gluoncv_detector(detector[len(GLUONCV):], weights, ctx)
+    elif detector in RFCN_DETECTORS:
+        net = rfcn_detector(detector, weights or DEFAULT_WEIGHTS[detector], ctx)
+    else:
+        raise DetectorError(f"unknown detector {detector!r}; use one of "
+                            f"{', '.join(DETECTORS)} or gluoncv:NAME")
+    return lambda sample: frame_detections(net, os.path.join(prepared, sample["path"]),
+                                           frame_stride, batch_size)
+
+
+def _read_partial(partial):
+    """Records of a previous, interrupted run; a line a kill cut short is dropped (redone)."""
     done = {}
     if os.path.exists(partial):
         with open(partial) as f:
             for line in f:
                 try:
                     record = json.loads(line)
-                except json.JSONDecodeError:  # the line a kill cut short: redo that video
+                except json.JSONDecodeError:
                     continue
-                done[record["id"]] = record["result"]
+                done[record["id"]] = record
         # Keep only whole lines, so new records never continue a cut-off one.
-        atomic_write_text(partial, "".join(json.dumps(dict(id=k, result=v)) + "\n"
-                                           for k, v in done.items()))
+        atomic_write_text(partial, "".join(json.dumps(r) + "\n" for r in done.values()))
+    return done
+
+
+def run(prepared, out, dataset, detector="gt", threshold=0.99, frame_stride=1, progress=True,
+        batch_size=4, weights=None, ctx=None):
+    """Detect over every indexed video, resuming from OUT.partial. -> the videos dict."""
+    samples = read_index(prepared)
+    partial = out + ".partial"
+    done = _read_partial(partial)
     todo = [s for s in samples if s["id"] not in done]
     if done:
         log.info("resuming: %d videos done, %d to go", len(done), len(todo))
+    source = make_source(detector, prepared, frame_stride, batch_size, weights, ctx) \
+        if todo else None
     with open(partial, "a") as f:
         for sample in tqdm(todo, desc=f"detect {dataset}", disable=not progress):
-            boxes, scores = gt_detections(prepared, sample, frame_stride)
-            result = video_box(boxes, scores, threshold, sample["width"], sample["height"])
-            if result["fallback"]:
-                log.warning("%s: no person at confidence >= %g in %d frames; using the full "
-                            "frame", sample["id"], threshold, result["frames_seen"])
-            f.write(json.dumps(dict(id=sample["id"], result=result)) + "\n")
+            try:
+                boxes, scores = source(sample)
+                record = dict(id=sample["id"], result=video_box(
+                    boxes, scores, threshold, sample["width"], sample["height"]))
+                if record["result"]["fallback"]:
+                    log.warning("%s: no person at confidence >= %g in %d frames; using the "
+                                "full frame", sample["id"], threshold,
+                                record["result"]["frames_seen"])
+            except VideoError as err:
+                log.warning("%s: skipped: %s", sample["id"], err)
+                record = dict(id=sample["id"], skipped=str(err))
+            f.write(json.dumps(record) + "\n")
             f.flush()
-            done[sample["id"]] = result
-    videos = {s["id"]: done[s["id"]] for s in samples}
+            done[sample["id"]] = record
+    videos = {s["id"]: done[s["id"]]["result"] for s in samples if "result" in done[s["id"]]}
+    skipped = [(s["id"], done[s["id"]]["skipped"]) for s in samples if "skipped" in done[s["id"]]]
+    if skipped:
+        write_skipped(out + ".skipped.csv", skipped)
+        log.warning("%d videos could not be decoded; listed in %s", len(skipped),
+                    out + ".skipped.csv")
+    if not videos:
+        raise VideoError(f"no video of {prepared} could be decoded (see {out}.skipped.csv)")
     write_boxes(out, dataset, detector, threshold, videos)
     os.remove(partial)
     fallbacks = sum(v["fallback"] for v in videos.values())
-    log.info("%d videos, %d fell back to the full frame; boxes in %s", len(videos), fallbacks,
-             out)
+    log.info("%d videos, %d fell back to the full frame, %d skipped; boxes in %s", len(videos),
+             fallbacks, len(skipped), out)
     return videos
+
+
+def detector_name(value):
+    if value in DETECTORS or (value.startswith(GLUONCV) and len(value) > len(GLUONCV)):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r}: use one of {', '.join(DETECTORS)} or "
+                                     f"gluoncv:NAME")
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, choices=DATASETS)
     parser.add_argument("--prepared", required=True)
-    parser.add_argument("--detector", default="gt", choices=DETECTORS)
+    parser.add_argument("--detector", default="gt", type=detector_name,
+                        help=f"{', '.join(DETECTORS)} or gluoncv:NAME (default gt)")
+    parser.add_argument("--weights", help="detector weights; dcn_rfcn default: "
+                        + DEFAULT_WEIGHTS["dcn_rfcn"])
     parser.add_argument("--threshold", type=float, default=0.99)
     parser.add_argument("--frame-stride", type=int, default=1, help="detect every N-th frame")
+    parser.add_argument("--batch-size", type=int, default=4, help="frames per forward pass")
+    parser.add_argument("--gpu", type=int, help="GPU id (default: CPU)")
     parser.add_argument("--out", help="default: PREPARED/../boxes.json")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.frame_stride < 1 or args.batch_size < 1:
+        parser.error("--frame-stride and --batch-size must be >= 1")
+    return args
 
 
 def main(argv=None):
@@ -112,9 +249,11 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.prepared)),
                                    "boxes.json")
+    ctx = mx.cpu() if args.gpu is None else mx.gpu(args.gpu)
     try:
-        run(args.prepared, out, args.dataset, args.detector, args.threshold, args.frame_stride)
-    except FileNotFoundError as err:
+        run(args.prepared, out, args.dataset, args.detector, args.threshold, args.frame_stride,
+            batch_size=args.batch_size, weights=args.weights, ctx=ctx)
+    except (FileNotFoundError, DetectorError, VideoError) as err:
         sys.exit(f"error: {err}")
 
 

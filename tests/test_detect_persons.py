@@ -2,6 +2,7 @@
 import json
 import os
 
+import mxnet as mx
 import numpy as np
 import pytest
 
@@ -78,3 +79,76 @@ def test_resume_after_a_kill_lists_every_video_once(prepared, tmp_path):
     assert not os.path.exists(out + ".partial")
     with open(out) as f:
         assert sorted(json.load(f)["videos"]) == ids
+
+
+def test_rfcn_detector_over_the_videos_with_release_style_weights(prepared, tmp_path):
+    """The toy-size Deformable R-FCN, weights from a checkpoint in the release's naming: every
+    frame seen (stride 2 of 6 -> 3), batched; random weights find no confident person, so every
+    video falls back to its full frame, and says so."""
+    from symbols import rfcn
+    weights = str(tmp_path / "tiny.params")
+    rfcn.save_release_params(rfcn.get_detector("dcn_rfcn_tiny"), weights)
+    out = str(tmp_path / "boxes.json")
+    detect_persons.main(["--dataset", "synth", "--prepared", prepared, "--out", out,
+                         "--detector", "dcn_rfcn_tiny", "--weights", weights,
+                         "--frame-stride", "2", "--batch-size", "2"])
+    boxes, record = read_boxes(out)
+    samples = read_index(prepared)
+    assert sorted(boxes) == sorted(s["id"] for s in samples)
+    assert record["detector"] == "dcn_rfcn_tiny"
+    for s in samples:
+        v = record["videos"][s["id"]]
+        assert v["frames_seen"] == 3 and v["frames_with_person"] == 0 and v["fallback"]
+        assert v["box"] == [-0.5, -0.5, s["width"] - 0.5, s["height"] - 0.5]
+    # A threshold of 0 keeps every detection: real boxes, inside the frame.
+    low = str(tmp_path / "low.json")
+    detect_persons.run(prepared, low, "synth", "dcn_rfcn_tiny", threshold=0.0, weights=weights,
+                       progress=False)
+    for v in read_boxes(low)[1]["videos"].values():
+        assert not v["fallback"] and v["frames_with_person"] == 6
+
+
+def test_gluoncv_detector_over_the_videos(prepared, tmp_path):
+    from gluoncv import model_zoo
+    name = "yolo3_mobilenet0.25_coco"
+    net = model_zoo.get_model(name, pretrained=False, pretrained_base=False)
+    mx.random.seed(0)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 64, 64)))  # complete the deferred initialisation
+    weights = str(tmp_path / "yolo.params")
+    net.save_parameters(weights)
+    videos = detect_persons.run(prepared, str(tmp_path / "boxes.json"), "synth",
+                                "gluoncv:" + name, threshold=0.0, weights=weights,
+                                frame_stride=3, progress=False)
+    assert len(videos) == len(read_index(prepared))
+    # Random weights still rank some box as a person in every frame; the union stays inside.
+    for s in read_index(prepared):
+        v = videos[s["id"]]
+        assert v["frames_seen"] == 2 and v["frames_with_person"] == 2 and not v["fallback"]
+        assert v["box"][2] <= s["width"] - 0.5 and v["box"][3] <= s["height"] - 0.5
+
+
+def test_missing_detector_weights_is_a_one_line_error(prepared, tmp_path):
+    with pytest.raises(SystemExit, match="rfcn_dcn_coco-0000.params.*--weights"):
+        detect_persons.main(["--dataset", "synth", "--prepared", prepared, "--detector",
+                             "dcn_rfcn", "--weights", str(tmp_path / "none.params"),
+                             "--out", str(tmp_path / "boxes.json")])
+    with pytest.raises(SystemExit):
+        detect_persons.parse_args(["--dataset", "synth", "--prepared", prepared,
+                                   "--detector", "yolo"])
+
+
+def test_undecodable_video_is_skipped_and_listed(prepared, tmp_path):
+    import shutil
+    copy = str(tmp_path / "prepared")
+    shutil.copytree(prepared, copy)
+    samples = read_index(copy)
+    with open(os.path.join(copy, samples[0]["path"]), "wb") as f:
+        f.write(b"not a video")
+    out = str(tmp_path / "boxes.json")
+    videos = detect_persons.run(copy, out, "synth", "dcn_rfcn_tiny", threshold=0.0,
+                                progress=False)
+    assert sorted(videos) == sorted(s["id"] for s in samples[1:])
+    with open(out + ".skipped.csv") as f:
+        text = f.read()
+    assert samples[0]["id"] in text and "not a readable video" in text

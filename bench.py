@@ -8,6 +8,10 @@ Sections (``--sections``, comma-separated):
 - ``train``: time of one training step per clip, tiny and paper-size models (batch 2 on CPU),
   and the process's peak resident memory.
 - ``loader``: training clips/s of the clip pipeline with 0, 1 and 2 worker processes.
+- ``detector``: frames/s of the paper's person detector (Deformable R-FCN ResNet-101, random
+  weights, the release's test scale: shorter side 600, longer <= 1000), resize + network + NMS,
+  on N-UCLA-sized (640x480) and NTU-sized (1920x1080) frames, and what a pass over NTU's ~4 M
+  frames would take at that rate.
 Numbers are measurements of one run, never asserted anywhere.
 """
 import argparse
@@ -20,6 +24,7 @@ import tempfile
 import time
 
 import mxnet as mx
+import numpy as np
 from mxnet import autograd
 
 from data import synth
@@ -27,9 +32,9 @@ from data.index import read_annotation, read_index, read_splits, write_poses
 from data.loader import ClipDataset, make_loader
 from data.prepare import prepare
 from data.transforms import union_box
-from symbols import get_model
+from symbols import get_model, rfcn
 from symbols.action_machine import ActionMachineLoss
-from symbols.summary import count_params, summarize
+from symbols.summary import count_params, layer_macs, summarize
 
 LATENCY_MODELS = ("i3d_resnet50", "action_machine_r18", "action_machine_r50")
 
@@ -158,6 +163,53 @@ def bench_train_step(ctx, repeats=3):
     return dict(steps=rows, peak_rss_mib=peak)
 
 
+NTU_FRAMES = 4.0e6  # frames of NTU RGB+D 60 (issue #5), for the time a detection pass takes
+
+
+def detector_macs(x, im_info):
+    """Multiply-accumulates of one detector forward pass (convolutions, deformable ones too)."""
+    net = rfcn.DeformableRFCN(rfcn.DETECTORS["dcn_rfcn"])
+    net.initialize(mx.init.Normal(0.01))
+    total, handles = [0], []
+
+    def conv(block, inputs, output):
+        total[0] += layer_macs(block, inputs, output)
+
+    def deformable(block, inputs, output):
+        total[0] += output.size * int(np.prod(block.weight.shape[1:]))
+    for block in _blocks(net):
+        if isinstance(block, rfcn.DeformableConv3x3):
+            handles.append(block.register_forward_hook(deformable))
+        elif not block._children:
+            handles.append(block.register_forward_hook(conv))
+    net(mx.nd.array(x), mx.nd.array(im_info))
+    mx.nd.waitall()
+    for h in handles:
+        h.detach()
+    return total[0] // x.shape[0]
+
+
+def _blocks(block):
+    yield block
+    for child in block._children.values():
+        yield from _blocks(child)
+
+
+def bench_detector(ctx, sizes=((480, 640), (1080, 1920)), batch=1, repeats=2):
+    net = rfcn.get_detector("dcn_rfcn", None, ctx)
+    rows = []
+    for h, w in sizes:
+        frames = np.random.RandomState(0).randint(0, 256, (batch, h, w, 3)).astype(np.uint8)
+        x, im_info = rfcn.preprocess(frames, net.cfg)
+        macs = detector_macs(x, im_info)
+        seconds = timed(lambda: rfcn.detect(net, frames, ctx), repeats)
+        fps = batch / seconds
+        rows.append(dict(frame=f"{w}x{h}", input=f"{x.shape[3]}x{x.shape[2]}", batch=batch,
+                         frames_per_s=fps, macs=macs, gflops=2 * macs * fps / 1e9,
+                         ntu_pass_hours=NTU_FRAMES / fps / 3600))
+    return rows
+
+
 def markdown(results):
     lines = ["| section | setting | result |", "| --- | --- | ---: |"]
     if "matmul" in results:
@@ -177,6 +229,11 @@ def markdown(results):
     for row in results.get("loader", []):
         lines.append(f"| loader (train clips, pose targets) | {row['workers']} workers, "
                      f"{row['clip']} | {row['clips_per_s']:.1f} clips/s |")
+    for row in results.get("detector", []):
+        lines.append(f"| detector dcn_rfcn R-101 | frame {row['frame']} -> {row['input']}, "
+                     f"batch {row['batch']}, {row['macs'] / 1e9:.1f} GMACs | "
+                     f"{row['frames_per_s']:.3f} frames/s ({row['gflops']:.1f} GFLOP/s; NTU "
+                     f"4 M frames: {row['ntu_pass_hours']:.0f} h) |")
     return "\n".join(lines)
 
 
@@ -184,7 +241,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "am_bench"))
     parser.add_argument("--out", default="bench_results.json")
-    parser.add_argument("--sections", default="matmul,latency,train,loader")
+    parser.add_argument("--sections", default="matmul,latency,train,loader,detector")
     parser.add_argument("--gpus", help="a GPU id to run the model sections on")
     return parser.parse_args(argv)
 
@@ -202,6 +259,8 @@ def main(argv=None):
         results["train"] = bench_train_step(ctx)
     if "loader" in sections:
         results["loader"] = bench_loader(synthetic_prepared(args.work))
+    if "detector" in sections:
+        results["detector"] = bench_detector(ctx)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)
     print(f"machine: {results['machine']}")

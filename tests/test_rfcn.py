@@ -180,3 +180,24 @@ def test_nms_keeps_the_best_of_overlapping_boxes():
                      [0, 0, 9, 4, 0.3]], np.float64)  # IoU 45 / 105 with the best: dropped
     assert list(rfcn.nms(dets, 0.3)) == [1, 2]
     assert list(rfcn.nms(dets, 0.9)) == [1, 0, 2, 3]
+
+
+def test_proposal_anchors_are_the_releases():
+    """The RPN's 4A box channels follow the release's anchor order: ratios outer (0.5, 1, 2),
+    scales inner (4, 8, 16, 32), on a 16 x 16 base (w = round(sqrt(256 / r)), h = round(w r))."""
+    cfg = rfcn.DETECTORS["dcn_rfcn"]
+    a, size = cfg.num_anchors, 40
+    fg = np.zeros((1, a, size, size), np.float32)
+    fg[0, :, 20, 20] = np.linspace(1, 0.5, a)  # anchor i of one cell ranks i-th
+    rois = mx.nd.contrib.MultiProposal(
+        mx.nd.concat(mx.nd.zeros(fg.shape), mx.nd.array(fg), dim=1),
+        mx.nd.zeros((1, 4 * a, size, size)), mx.nd.array([[640, 640, 1]]),
+        feature_stride=16, scales=cfg.anchor_scales, ratios=cfg.anchor_ratios,
+        rpn_pre_nms_top_n=a, rpn_post_nms_top_n=a, threshold=1.0, rpn_min_size=0).asnumpy()
+    sizes = np.stack([rois[:, 3] - rois[:, 1] + 1, rois[:, 4] - rois[:, 2] + 1], axis=1)
+    expected = []
+    for r in cfg.anchor_ratios:
+        w = np.round(np.sqrt(256 / r))
+        expected += [(w * s, np.round(w * r) * s) for s in cfg.anchor_scales]
+    expected = np.minimum(expected, 640)  # clipped to the image
+    np.testing.assert_array_equal(sizes, expected)

@@ -19,16 +19,24 @@ Names are the release's: ``conv1``, ``bn_conv1``, ``res{stage}{unit}_branch{1,2a
 otherwise (res3b1..b3, res4b1..b22 in ResNet-101). Gluon's ``running_mean``/``running_var`` are the
 release's ``aux:..._moving_mean``/``..._moving_var``.
 
-The outputs are raw (proposals, class probabilities, box deltas); ``detect`` in this module turns
-them into boxes per image with the release's test settings (``RFCNConfig``).
+The outputs are raw (proposals, class probabilities, box deltas); ``symbols.detection.detect``
+turns them into boxes per image with the release's test settings (``RFCNConfig``). Checkpoint
+reading and writing: ``symbols.rfcn_release``. Both are re-exported here, so ``rfcn.detect`` and
+``rfcn.load_release_params`` are the module's interface.
 """
 import dataclasses
-import os
 
-import cv2
 import mxnet as mx
-import numpy as np
 from mxnet.gluon import HybridBlock, nn
+
+from .detection import decode_boxes, detect, image_scale, nms, postprocess, preprocess
+from .rfcn_release import (RELEASE_FILE, CheckpointError, load_release_params,
+                           missing_weights_message, save_release_params)
+
+__all__ = ["RFCNConfig", "DETECTORS", "DeformableRFCN", "DeformableConv3x3", "Bottleneck",
+           "get_detector", "unit_names", "decode_boxes", "detect", "image_scale", "nms",
+           "postprocess", "preprocess", "RELEASE_FILE", "CheckpointError",
+           "load_release_params", "missing_weights_message", "save_release_params"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,8 +83,6 @@ DETECTORS = {
     "dcn_rfcn_tiny": RFCNConfig(units=(1, 1, 1, 1), width=8, rpn_channels=16, head_channels=16,
                                 scale=128, max_size=224, rpn_pre_nms=500, rpn_post_nms=32),
 }
-RELEASE_FILE = "rfcn_dcn_coco-0000.params"
-RELEASE_URL = "https://github.com/msracver/Deformable-ConvNets#demo--deformable-model"
 
 
 def unit_names(stage, units):
@@ -220,144 +226,6 @@ class DeformableRFCN(HybridBlock):
         return rois, F.softmax(cls, axis=-1), bbox
 
 
-# --------------------------------------------------------------------------- release weights
-
-class CheckpointError(ValueError):
-    """A parameter file that does not fit the detector; the message names the parameter."""
-
-
-def release_name(gluon_name, is_aux):
-    """Gluon parameter name -> the release checkpoint's key."""
-    if is_aux:
-        return "aux:" + gluon_name.replace("_running_", "_moving_")
-    return "arg:" + gluon_name
-
-
-def _is_aux(param):
-    return param.grad_req == "null"
-
-
-def save_release_params(net, path):
-    """Write ``net``'s parameters as an MXNet checkpoint in the release's naming."""
-    mx.nd.save(path, {release_name(name, _is_aux(p)): p.data(mx.cpu())
-                      for name, p in net.collect_params().items()})
-
-
-def load_release_params(net, path, ctx=mx.cpu()):
-    """Load ``rfcn_dcn_coco-0000.params`` (or any checkpoint in its naming) into ``net``.
-
-    Every network parameter must be found with its shape and every file entry must be used;
-    ``arg:NAME_test`` entries (the release stores the test-time, de-normalised box regressor
-    beside the training one) replace ``arg:NAME``, as the release's loader does.
-    Raises CheckpointError naming the offending parameter."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(missing_weights_message(path))
-    try:
-        loaded = mx.nd.load(path)
-    except mx.base.MXNetError as err:
-        raise CheckpointError(f"{path}: not an MXNet parameter file ({str(err).splitlines()[0]})")
-    if not isinstance(loaded, dict) or not all(k.startswith(("arg:", "aux:")) for k in loaded):
-        raise CheckpointError(f"{path}: expected an MXNet checkpoint with arg:/aux: names")
-    for key in [k for k in loaded if k.endswith("_test")]:
-        loaded[key[:-len("_test")]] = loaded.pop(key)
-    params = net.collect_params()
-    expected = {release_name(name, _is_aux(p)): p for name, p in params.items()}
-    missing = sorted(set(expected) - set(loaded))
-    extra = sorted(set(loaded) - set(expected))
-    if missing:
-        raise CheckpointError(f"{path}: {len(missing)} parameter(s) missing, first "
-                              f"{missing[0]!r}" + (f"; {len(extra)} unexpected, first "
-                                                   f"{extra[0]!r}" if extra else ""))
-    if extra:
-        raise CheckpointError(f"{path}: {len(extra)} unexpected parameter(s), first "
-                              f"{extra[0]!r}")
-    for key, p in expected.items():
-        if loaded[key].shape != p.shape:
-            raise CheckpointError(f"{path}: {key} has shape {loaded[key].shape}, the network "
-                                  f"needs {p.shape}")
-    for key, p in expected.items():
-        p._load_init(loaded[key], ctx)
-    return len(expected)
-
-
-def missing_weights_message(path):
-    return (f"detector weights not found: {path}. Download {RELEASE_FILE} (Deformable-ConvNets "
-            f"'Demo & Deformable Model', OneDrive/BaiduYun links at {RELEASE_URL}) and put it "
-            f"there, or pass --weights PATH")
-
-
-# --------------------------------------------------------------------------- test-time use
-
-def image_scale(height, width, cfg):
-    """The release's resize rule: shorter side to ``scale`` unless the longer exceeds
-    ``max_size``."""
-    scale = cfg.scale / min(height, width)
-    if round(scale * max(height, width)) > cfg.max_size:
-        scale = cfg.max_size / max(height, width)
-    return scale
-
-
-def preprocess(frames, cfg):
-    """RGB uint8 frames (B, H, W, 3) of one size -> network input (B, 3, h, w), im_info (B, 3)."""
-    frames = np.asarray(frames)
-    b, h, w = frames.shape[:3]
-    scale = image_scale(h, w, cfg)
-    resized = [cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-               for f in frames]
-    x = np.stack(resized).astype(np.float32) - np.asarray(cfg.pixel_means, np.float32)
-    sh, sw = resized[0].shape[:2]
-    im_info = np.tile(np.array([[sh, sw, scale]], np.float32), (b, 1))
-    return x.transpose(0, 3, 1, 2), im_info
-
-
-def decode_boxes(rois, deltas):
-    """Apply (dx, dy, dw, dh) deltas to boxes (x1, y1, x2, y2), R-CNN convention (inclusive
-    pixel extents: width = x2 - x1 + 1)."""
-    w = rois[:, 2] - rois[:, 0] + 1.0
-    h = rois[:, 3] - rois[:, 1] + 1.0
-    cx, cy = rois[:, 0] + 0.5 * (w - 1.0), rois[:, 1] + 0.5 * (h - 1.0)
-    pcx, pcy = deltas[:, 0] * w + cx, deltas[:, 1] * h + cy
-    pw, ph = np.exp(deltas[:, 2]) * w, np.exp(deltas[:, 3]) * h
-    return np.stack([pcx - 0.5 * (pw - 1.0), pcy - 0.5 * (ph - 1.0),
-                     pcx + 0.5 * (pw - 1.0), pcy + 0.5 * (ph - 1.0)], axis=1)
-
-
-def nms(dets, threshold):
-    """Greedy non-maximum suppression of (n, 5) [x1, y1, x2, y2, score] -> kept indices,
-    best first; a box is dropped when its IoU (inclusive extents) with a kept one > threshold."""
-    order = np.argsort(-dets[:, 4], kind="stable")
-    x1, y1, x2, y2 = dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3]
-    area = (x2 - x1 + 1) * (y2 - y1 + 1)
-    keep = []
-    while order.size:
-        i, rest = order[0], order[1:]
-        keep.append(i)
-        iw = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
-        ih = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + 1)
-        inter = iw * ih
-        order = rest[inter / (area[i] + area[rest] - inter) <= threshold]
-    return np.array(keep, dtype=np.int64)
-
-
-def postprocess(rois, probs, deltas, im_info, cfg, class_id=None):
-    """Network outputs for B images -> per image an (n, 5) array [x1, y1, x2, y2, score] of
-    class ``class_id`` (default: person) in input-frame pixels, after NMS, best first."""
-    class_id = cfg.person_class if class_id is None else class_id
-    rois, probs, deltas = (np.asarray(v, np.float64) for v in (rois, probs, deltas))
-    reg = 1 if cfg.class_agnostic else class_id  # class-agnostic: column 1 is 'object'
-    out = []
-    for b, (h, w, scale) in enumerate(np.asarray(im_info, np.float64)):
-        mine = rois[:, 0] == b
-        boxes = decode_boxes(rois[mine, 1:], deltas[mine, 4 * reg:4 * reg + 4])
-        boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, w - 1)
-        boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, h - 1)
-        dets = np.hstack([boxes / scale, probs[mine, class_id:class_id + 1]])
-        dets = dets[dets[:, 4] >= cfg.score_floor]
-        dets = dets[nms(dets, cfg.nms)][:cfg.max_per_image]
-        out.append(dets.astype(np.float32))
-    return out
-
-
 def get_detector(name="dcn_rfcn", weights=None, ctx=mx.cpu(), **overrides):
     """A hybridized detector; ``weights``: a checkpoint in the release's naming, or None for
     random weights (tests, benchmarks)."""
@@ -371,12 +239,3 @@ def get_detector(name="dcn_rfcn", weights=None, ctx=mx.cpu(), **overrides):
         load_release_params(net, weights, ctx)
     net.hybridize(static_alloc=True)
     return net
-
-
-def detect(net, frames, ctx=mx.cpu(), class_id=None):
-    """RGB uint8 frames (B, H, W, 3) of one size -> per frame (n, 5) detections (see
-    ``postprocess``)."""
-    x, im_info = preprocess(frames, net.cfg)
-    rois, probs, deltas = net(mx.nd.array(x, ctx), mx.nd.array(im_info, ctx))
-    return postprocess(rois.asnumpy(), probs.asnumpy(), deltas.asnumpy(), im_info, net.cfg,
-                       class_id)

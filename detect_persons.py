@@ -84,8 +84,11 @@ def gluoncv_detector(name, weights, ctx):
     from gluoncv.data.transforms import presets
     try:
         net = model_zoo.get_model(name, pretrained=weights is None, pretrained_base=False)
-    except ValueError as err:
+    except ValueError as err:  # not a model of the zoo
         raise DetectorError(f"gluoncv:{name}: {str(err).splitlines()[0]}") from err
+    except OSError as err:  # the download (requests' errors are OSErrors)
+        raise DetectorError(f"gluoncv:{name}: could not download the weights ({err}); save "
+                            f"them where there is internet and pass --weights FILE") from err
     if weights is not None:
         if not os.path.isfile(weights):
             raise DetectorError(f"gluoncv:{name}: no weights file {weights}")
@@ -159,8 +162,9 @@ def make_source(detector, prepared, frame_stride=1, batch_size=4, weights=None, 
                                            frame_stride, batch_size)
 
 
-def _read_partial(partial):
-    """Records of a previous, interrupted run; a line a kill cut short is dropped (redone)."""
+def _read_partial(partial, settings):
+    """Records of a previous, interrupted run with the same ``settings``; a line a kill cut
+    short is dropped (redone). The file is rewritten to its whole lines, settings first."""
     done = {}
     if os.path.exists(partial):
         with open(partial) as f:
@@ -169,9 +173,15 @@ def _read_partial(partial):
                     record = json.loads(line)
                 except json.JSONDecodeError:
                     continue
+                if "settings" in record:
+                    if record["settings"] != settings:
+                        raise DetectorError(
+                            f"{partial} was written with {record['settings']}, this run has "
+                            f"{settings}: rerun with those settings to resume, or delete it")
+                    continue
                 done[record["id"]] = record
-        # Keep only whole lines, so new records never continue a cut-off one.
-        atomic_write_text(partial, "".join(json.dumps(r) + "\n" for r in done.values()))
+    lines = [dict(settings=settings)] + list(done.values())
+    atomic_write_text(partial, "".join(json.dumps(r) + "\n" for r in lines))
     return done
 
 
@@ -180,7 +190,8 @@ def run(prepared, out, dataset, detector="gt", threshold=0.99, frame_stride=1, p
     """Detect over every indexed video, resuming from OUT.partial. -> the videos dict."""
     samples = read_index(prepared)
     partial = out + ".partial"
-    done = _read_partial(partial)
+    done = _read_partial(partial, dict(detector=detector, threshold=threshold,
+                                       frame_stride=frame_stride))
     todo = [s for s in samples if s["id"] not in done]
     if done:
         log.info("resuming: %d videos done, %d to go", len(done), len(todo))

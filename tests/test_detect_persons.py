@@ -73,12 +73,25 @@ def test_resume_after_a_kill_lists_every_video_once(prepared, tmp_path):
     finally:
         detect_persons.gt_detections = real_gt
     with open(out + ".partial") as f:
-        assert [json.loads(line)["id"] for line in f] == ids[:5]  # every line whole
+        records = [json.loads(line) for line in f]  # every line whole
+    assert records[0] == dict(settings=dict(detector="gt", threshold=0.99, frame_stride=1))
+    assert [r["id"] for r in records[1:]] == ids[:5]
     videos = detect_persons.run(prepared, out, "synth", progress=False)
     assert sorted(videos) == ids and videos == full
     assert not os.path.exists(out + ".partial")
     with open(out) as f:
         assert sorted(json.load(f)["videos"]) == ids
+
+
+def test_resume_refuses_a_partial_file_of_other_settings(prepared, tmp_path):
+    out = str(tmp_path / "boxes.json")
+    with open(out + ".partial", "w") as f:
+        f.write(json.dumps(dict(settings=dict(detector="gt", threshold=0.99, frame_stride=1)))
+                + "\n")
+    with pytest.raises(detect_persons.DetectorError, match="threshold.*0.5.*delete it"):
+        detect_persons.run(prepared, out, "synth", threshold=0.5, progress=False)
+    videos = detect_persons.run(prepared, out, "synth", progress=False)  # the same settings
+    assert len(videos) == len(read_index(prepared))
 
 
 def test_rfcn_detector_over_the_videos_with_release_style_weights(prepared, tmp_path):

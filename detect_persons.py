@@ -20,6 +20,8 @@ Detectors:
   (downloaded, or ``--weights`` a saved .params file).
 - ``gt``: the boxes a dataset ships (the synthetic benchmark's annotations, score 1.0).
 Frames (every ``--frame-stride``-th) go through the network ``--batch-size`` at a time.
+Several GPUs: one process each, ``--gpu I --shard K/N``; each writes OUT's shard file
+(boxes.shardKofN.json) and the last to finish merges them into OUT.
 """
 import argparse
 import json
@@ -31,8 +33,8 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from data.index import (atomic_write_text, read_annotation, read_index, write_boxes,
-                        write_skipped)
+from data.index import (atomic_write_text, read_annotation, read_boxes, read_index,
+                        read_skipped, write_boxes, write_skipped)
 from data.protocols import DATASETS
 from data.transforms import full_frame_box, union_box
 from data.video import VideoError, iter_frames
@@ -185,10 +187,56 @@ def _read_partial(partial, settings):
     return done
 
 
+def shard_path(out, k, n):
+    root, ext = os.path.splitext(out)
+    return f"{root}.shard{k}of{n}{ext}"
+
+
+def merge_shards(prepared, out, n):
+    """Once all N shard files exist: check that together they hold every indexed video exactly
+    once (as boxes or as skipped) with one detector and threshold, and write OUT. -> the videos
+    dict, or None while shards are missing."""
+    paths = [shard_path(out, k, n) for k in range(1, n + 1)]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        log.info("waiting for %d other shard(s), e.g. %s; the last to finish writes %s",
+                 len(missing), missing[0], out)
+        return None
+    videos, skipped, settings = {}, [], set()
+    for p in paths:
+        record = read_boxes(p)[1]
+        settings.add((record["dataset"], record["detector"], record["threshold"]))
+        videos.update(record["videos"])
+        if os.path.exists(p + ".skipped.csv"):
+            skipped += read_skipped(p + ".skipped.csv")
+    if len(settings) > 1:
+        raise DetectorError(f"shards of {out} disagree on (dataset, detector, threshold): "
+                            f"{sorted(settings)}")
+    ids = [s["id"] for s in read_index(prepared)]
+    found = list(videos) + [i for i, _ in skipped]
+    if len(found) != len(ids) or set(found) != set(ids):
+        raise DetectorError(f"the {n} shard files of {out} do not hold each of the {len(ids)} "
+                            f"indexed videos once ({len(found)} entries): files of another run?")
+    (dataset, detector, threshold), = settings
+    if skipped:
+        write_skipped(out + ".skipped.csv", skipped)
+    write_boxes(out, dataset, detector, threshold, videos)
+    log.info("merged %d shards: %d videos, %d skipped; boxes in %s", n, len(videos),
+             len(skipped), out)
+    return videos
+
+
 def run(prepared, out, dataset, detector="gt", threshold=0.99, frame_stride=1, progress=True,
-        batch_size=4, weights=None, ctx=None):
-    """Detect over every indexed video, resuming from OUT.partial. -> the videos dict."""
+        batch_size=4, weights=None, ctx=None, shard=None):
+    """Detect over every indexed video, resuming from OUT.partial. -> the videos dict.
+
+    ``shard=(k, n)``: only every n-th video from the k-th (1-based), into OUT's shard file;
+    the last shard to finish merges all n into OUT (one process a GPU)."""
     samples = read_index(prepared)
+    merged_out = out
+    if shard is not None:
+        k, n = shard
+        samples, out = samples[k - 1::n], shard_path(out, k, n)
     partial = out + ".partial"
     done = _read_partial(partial, dict(detector=detector, threshold=threshold,
                                        frame_stride=frame_stride))
@@ -226,6 +274,8 @@ def run(prepared, out, dataset, detector="gt", threshold=0.99, frame_stride=1, p
     fallbacks = sum(v["fallback"] for v in videos.values())
     log.info("%d videos, %d fell back to the full frame, %d skipped; boxes in %s", len(videos),
              fallbacks, len(skipped), out)
+    if shard is not None:
+        merge_shards(prepared, merged_out, shard[1])
     return videos
 
 
@@ -234,6 +284,16 @@ def detector_name(value):
         return value
     raise argparse.ArgumentTypeError(f"{value!r}: use one of {', '.join(DETECTORS)} or "
                                      f"gluoncv:NAME")
+
+
+def shard_arg(value):
+    try:
+        k, n = (int(v) for v in value.split("/"))
+    except ValueError:
+        k = n = 0
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected K/N with 1 <= K <= N, e.g. 2/4")
+    return k, n
 
 
 def parse_args(argv=None):
@@ -248,6 +308,9 @@ def parse_args(argv=None):
     parser.add_argument("--frame-stride", type=int, default=1, help="detect every N-th frame")
     parser.add_argument("--batch-size", type=int, default=4, help="frames per forward pass")
     parser.add_argument("--gpu", type=int, help="GPU id (default: CPU)")
+    parser.add_argument("--shard", type=shard_arg, metavar="K/N",
+                        help="every N-th video from the K-th; run N processes (one a GPU), "
+                        "the last to finish writes the merged file")
     parser.add_argument("--out", help="default: PREPARED/../boxes.json")
     args = parser.parse_args(argv)
     if args.frame_stride < 1 or args.batch_size < 1:
@@ -263,7 +326,7 @@ def main(argv=None):
     ctx = mx.cpu() if args.gpu is None else mx.gpu(args.gpu)
     try:
         run(args.prepared, out, args.dataset, args.detector, args.threshold, args.frame_stride,
-            batch_size=args.batch_size, weights=args.weights, ctx=ctx)
+            batch_size=args.batch_size, weights=args.weights, ctx=ctx, shard=args.shard)
     except (FileNotFoundError, DetectorError, VideoError) as err:
         sys.exit(f"error: {err}")
 

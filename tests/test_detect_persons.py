@@ -165,3 +165,29 @@ def test_undecodable_video_is_skipped_and_listed(prepared, tmp_path):
     with open(out + ".skipped.csv") as f:
         text = f.read()
     assert samples[0]["id"] in text and "not a readable video" in text
+
+
+def test_shards_cover_every_video_once_and_the_last_merges(prepared, tmp_path):
+    whole = detect_persons.run(prepared, str(tmp_path / "whole.json"), "synth", progress=False)
+    out = str(tmp_path / "boxes.json")
+    parts = []
+    for k in (1, 2, 3):
+        args = ["--dataset", "synth", "--prepared", prepared, "--out", out, "--shard", f"{k}/3"]
+        detect_persons.main(args)
+        parts.append(read_boxes(str(tmp_path / f"boxes.shard{k}of3.json"))[0])
+        assert os.path.exists(out) == (k == 3)  # only the last shard merges
+    assert sum(len(p) for p in parts) == len(whole)
+    assert read_boxes(out)[1]["videos"] == whole
+    # A stray shard file of another run (fewer videos) is refused, not merged.
+    os.remove(out)
+    extra = detect_persons.shard_path(out, 1, 3)
+    with open(extra) as f:
+        record = json.load(f)
+    record["videos"].popitem()
+    with open(extra, "w") as f:
+        json.dump(record, f)
+    with pytest.raises(detect_persons.DetectorError, match="do not hold each"):
+        detect_persons.merge_shards(prepared, out, 3)
+    with pytest.raises(SystemExit):
+        detect_persons.parse_args(["--dataset", "synth", "--prepared", prepared,
+                                   "--shard", "4/3"])

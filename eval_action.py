@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from configs import CONFIG_DIR, ConfigError, load_config
+from configs import CONFIG_DIR, add_config_args, load_config_or_exit
 from data.index import atomic_write_text
 from data.loader import make_loader
 from data.protocols import get_dataset
@@ -32,10 +32,7 @@ from training import checkpoint_or_last
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
-    parser.add_argument("--gpus")
-    parser.add_argument("--cpus", type=int)
+    add_config_args(parser)
     return parser.parse_args(argv)
 
 
@@ -169,10 +166,7 @@ def evaluate(cfg, ctxs, log):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        cfg = load_config(args.config, args.overrides)
-    except ConfigError as err:
-        sys.exit(f"error: {err}")
+    cfg = load_config_or_exit(args.config, args.overrides)
     log = setup_logging(cfg["out"], "eval")
     try:
         return evaluate(cfg, contexts(args.gpus, args.cpus), log)

@@ -21,7 +21,7 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from configs import POSE_BASE, ConfigError, load_config
+from configs import POSE_BASE, add_config_args, load_config_or_exit
 from data.index import atomic_write_text
 from data.keypoints import flip_pose_maps
 from data.loader import make_loader
@@ -127,13 +127,11 @@ def evaluate(cfg, ctx, log, untrained=False):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", help="a pose config (configs/pose/): run the model")
-    parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
+    add_config_args(parser, required=False, cpus=False)  # --config: run a pose model
     parser.add_argument("--ann", help="with --results: the ground-truth keypoints file")
     parser.add_argument("--results", help="score this COCO results file, no model")
     parser.add_argument("--untrained", action="store_true",
                         help="score the freshly initialised model (the baseline)")
-    parser.add_argument("--gpus")
     return parser.parse_args(argv)
 
 
@@ -150,10 +148,7 @@ def main(argv=None):
         return stats
     if not args.config:
         sys.exit("error: give --config (run a model) or --ann and --results (score a file)")
-    try:
-        cfg = load_config(args.config, args.overrides, base=POSE_BASE)
-    except ConfigError as err:
-        sys.exit(f"error: {err}")
+    cfg = load_config_or_exit(args.config, args.overrides, base=POSE_BASE)
     log = setup_logging(cfg["out"], "eval_coco")
     try:
         return evaluate(cfg, contexts(args.gpus)[0], log, args.untrained)

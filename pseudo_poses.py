@@ -20,7 +20,7 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from configs import POSE_BASE, ConfigError, load_config
+from configs import POSE_BASE, ConfigError, add_config_args, load_config
 from data.coco import crop_box, image_to_network
 from data.index import read_boxes, read_index, write_poses, write_skipped
 from data.keypoints import flip_pose_maps
@@ -86,13 +86,11 @@ def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="the pose model's config")
-    parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
+    add_config_args(parser, cpus=False)  # --config: the pose model's
     parser.add_argument("--prepared", required=True)
     parser.add_argument("--boxes", required=True)
     parser.add_argument("--out", required=True, help="poses directory")
     parser.add_argument("--checkpoint", help="default: the pose run's last epoch")
-    parser.add_argument("--gpus")
     return parser.parse_args(argv)
 
 

@@ -146,6 +146,24 @@ def load_config(path, overrides=(), base=BASE):
     return _fill(cfg, names)
 
 
+def add_config_args(parser, required=True, cpus=True):
+    """The arguments every config-driven script shares: --config, key=value overrides, devices."""
+    parser.add_argument("--config", required=required, help="an experiment config file")
+    parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
+    parser.add_argument("--gpus", help="GPU ids, e.g. 0,1,2,3")
+    if cpus:
+        parser.add_argument("--cpus", type=int,
+                            help="N CPU contexts (the multi-device path on CPU)")
+
+
+def load_config_or_exit(path, overrides=(), base=BASE):
+    """``load_config`` for a script's main: a bad config ends the run with its one-line error."""
+    try:
+        return load_config(path, overrides, base)
+    except ConfigError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
 def save_config(cfg, path):
     from data.index import atomic_write_text
     atomic_write_text(path, yaml.safe_dump(cfg, sort_keys=False))

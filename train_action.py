@@ -19,21 +19,18 @@ import mxnet as mx
 
 from tqdm import tqdm
 
-from configs import ConfigError, load_config, save_config
+from configs import add_config_args, load_config_or_exit, save_config
 from data.loader import make_loader
 from experiment import (build_model, clip_dataset, contexts, load_weights, setup_logging,
                         split_samples)
 from symbols.action_machine import ActionMachineLoss
-from training import (add_parts, append_metrics, end_epoch, finish, resume, sgd_trainer,
-                      start_epoch, train_step)
+from training import (add_parts, append_metrics, end_epoch, epoch_metrics, finish, resume,
+                      sgd_trainer, start_epoch, train_step)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
-    parser.add_argument("--gpus", help="GPU ids, e.g. 0,1,2,3")
-    parser.add_argument("--cpus", type=int, help="N CPU contexts (the multi-device path on CPU)")
+    add_config_args(parser)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     parser.add_argument("--abort-after-steps", type=int, help=argparse.SUPPRESS)  # tests: a kill
     return parser.parse_args(argv)
@@ -104,21 +101,15 @@ def train(cfg, ctxs, log, resume_run=False, abort_after_steps=None):
                                          lr=trainer.learning_rate))
             if abort_after_steps is not None and steps >= abort_after_steps:
                 os._exit(3)  # an abrupt death, as a kill would be: no cleanup, no checkpoint
-        metrics = dict(kind="epoch", epoch=epoch, lr=trainer.learning_rate,
-                       seconds=time.time() - tic, train_rgb_top1=correct / max(seen, 1),
-                       **{f"loss_{k}": v / max(seen, 1) for k, v in sums.items()})
+        metrics = epoch_metrics(epoch, trainer, tic, seen, sums,
+                                train_rgb_top1=correct / max(seen, 1))
         last_good = end_epoch(out, epoch, net, trainer, cfg, metrics, log)
-    final = finish(out, last_good)
-    log.info("done: %s", final)
-    return final
+    return finish(out, last_good, log)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        cfg = load_config(args.config, args.overrides)
-    except ConfigError as err:
-        sys.exit(f"error: {err}")
+    cfg = load_config_or_exit(args.config, args.overrides)
     if cfg["model"]["sync_bn"] and not args.gpus:
         sys.exit("error: model.sync_bn needs GPUs (--gpus): MXNet's SyncBatchNorm hangs on CPU "
                  "contexts; use per-device batch norm (model.sync_bn=false) on CPU")

@@ -15,22 +15,19 @@ import mxnet as mx
 
 from tqdm import tqdm
 
-from configs import POSE_BASE, ConfigError, load_config, save_config
+from configs import POSE_BASE, add_config_args, load_config_or_exit, save_config
 from data.coco import CocoPose
 from data.loader import make_loader
 from experiment import contexts, load_weights, setup_logging
 from symbols import get_pose_model
 from symbols.pose_loss import PoseLoss
-from training import (add_parts, append_metrics, end_epoch, finish, resume, sgd_trainer,
-                      start_epoch, train_step)
+from training import (add_parts, append_metrics, end_epoch, epoch_metrics, finish, resume,
+                      sgd_trainer, start_epoch, train_step)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
-    parser.add_argument("--gpus")
-    parser.add_argument("--cpus", type=int)
+    add_config_args(parser)
     parser.add_argument("--resume", action="store_true")
     return parser.parse_args(argv)
 
@@ -88,21 +85,14 @@ def train(cfg, ctxs, log, resume_run=False):
             if steps % t["log_interval"] == 0:
                 append_metrics(out, dict(kind="step", epoch=epoch, step=steps, loss=loss,
                                          lr=trainer.learning_rate))
-        metrics = dict(kind="epoch", epoch=epoch, lr=trainer.learning_rate,
-                       seconds=time.time() - tic,
-                       **{f"loss_{k}": v / max(seen, 1) for k, v in sums.items()})
+        metrics = epoch_metrics(epoch, trainer, tic, seen, sums)
         last_good = end_epoch(out, epoch, net, trainer, cfg, metrics, log)
-    final = finish(out, last_good)
-    log.info("done: %s", final)
-    return final
+    return finish(out, last_good, log)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        cfg = load_config(args.config, args.overrides, base=POSE_BASE)
-    except ConfigError as err:
-        sys.exit(f"error: {err}")
+    cfg = load_config_or_exit(args.config, args.overrides, base=POSE_BASE)
     log = setup_logging(cfg["out"], "train")
     save_config(cfg, os.path.join(cfg["out"], "config.yaml"))
     try:

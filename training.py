@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import shutil
+import time
 
 import mxnet as mx
 import numpy as np
@@ -66,12 +67,19 @@ def resume(out, net, trainer, ctxs, log):
     return done + 1, prefix + ".params"
 
 
-def finish(out, last_params):
+def finish(out, last_params, log):
     """Copy the last epoch's parameters to OUT/final.params (atomically)."""
     final = os.path.join(out, "final.params")
     shutil.copyfile(last_params, final + ".tmp")
     os.replace(final + ".tmp", final)
+    log.info("done: %s", final)
     return final
+
+
+def epoch_metrics(epoch, trainer, tic, seen, sums, **extra):
+    """The epoch's metrics.jsonl record: lr, seconds, ``extra``, and mean losses a sample."""
+    return dict(kind="epoch", epoch=epoch, lr=trainer.learning_rate, seconds=time.time() - tic,
+                **extra, **{f"loss_{k}": v / max(seen, 1) for k, v in sums.items()})
 
 
 def end_epoch(out, epoch, net, trainer, cfg, metrics, log):

@@ -1,0 +1,53 @@
+"""One line a person can act on, for every failure that comes from the input rather than a bug.
+
+Every script's ``main`` runs its work inside ``exit_on_error(log)``: an expected error (a missing
+or unwritable file, a full disk, a bad config value, an unreadable video, a non-finite loss or
+output, a checkpoint that does not fit the model) becomes ``error: <one line>`` on stderr, the
+log's last line, and exit status 1 - never a traceback. An OSError's line names its path.
+"""
+import contextlib
+import os
+import sys
+
+from data.video import VideoError
+
+EXPECTED = (OSError, ValueError, RuntimeError, FloatingPointError, VideoError)
+
+
+def one_line(err):
+    """The error as one line; an OSError names its path and reason ("PATH: No space left")."""
+    if isinstance(err, OSError) and err.filename is not None:
+        target = err.filename if err.filename2 is None else f"{err.filename} -> {err.filename2}"
+        return f"{target}: {err.strerror or err}"
+    text = " ".join(str(err).split())  # MXNet's messages span lines
+    return text or type(err).__name__
+
+
+@contextlib.contextmanager
+def exit_on_error(log=None):
+    """Turn an expected error into ``error: <one line>`` and exit status 1."""
+    try:
+        yield
+    except EXPECTED as err:
+        line = one_line(err)
+        if log is not None:
+            log.error("%s", line)
+        raise SystemExit(f"error: {line}") from None
+
+
+def check_writable(folder):
+    """Create ``folder`` if needed and prove a file can be written there (OSError otherwise), so
+    an unwritable output folder stops a run before any work."""
+    os.makedirs(folder, exist_ok=True)
+    probe = os.path.join(folder, f".write-test-{os.getpid()}")
+    try:
+        with open(probe, "w") as f:
+            f.write("ok")
+    finally:
+        if os.path.exists(probe):
+            os.remove(probe)
+
+
+def fail(message):
+    """Stop a script with one line (for checks made before any work)."""
+    sys.exit(f"error: {message}")

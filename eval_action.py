@@ -15,7 +15,6 @@ is the arg-max over the mapped NTU classes and is right when it maps to the vide
 import argparse
 import json
 import os
-import sys
 
 import cv2
 import numpy as np
@@ -23,16 +22,20 @@ from tqdm import tqdm
 
 from configs import CONFIG_DIR, add_config_args, load_config_or_exit
 from data.index import atomic_write_text
-from data.loader import make_loader
+from data.loader import Skippable, make_loader
 from data.protocols import get_dataset
-from experiment import build_model, clip_dataset, contexts, load_weights, setup_logging
-from experiment import split_samples
-from training import checkpoint_or_last
+from errors import check_writable, exit_on_error
+from experiment import (build_model, checked_against_checkpoint, clip_dataset, contexts,
+                        load_weights, setup_logging, split_samples)
+from checkpoints import checkpoint_or_last
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_args(parser)
+    parser.add_argument("--skip-unreadable", action="store_true",
+                        help="list an undecodable test video as skipped (with the reason) and "
+                             "score the rest; by default it stops the evaluation")
     return parser.parse_args(argv)
 
 
@@ -106,7 +109,10 @@ def confusion_png(matrix, classes, path, cell=28):
 
 
 def markdown_row(results):
-    cells = [results["experiment"], f"{100 * results['top1']['rgb']:.1f}"]
+    name = results["experiment"]
+    if results["videos"] < results["test_videos"]:
+        name += f" (scored {results['videos']} of {results['test_videos']})"
+    cells = [name, f"{100 * results['top1']['rgb']:.1f}"]
     if "pose" in results["top1"]:
         cells.append(f"{100 * results['top1']['pose']:.1f} / {100 * results['top1']['fused']:.1f}")
     else:
@@ -114,10 +120,15 @@ def markdown_row(results):
     return "| " + " | ".join(cells) + " |"
 
 
-def evaluate(cfg, ctxs, log):
+def check_finite(scores_or_logits, what):
+    if not np.isfinite(scores_or_logits).all():
+        raise FloatingPointError(f"the model produced non-finite {what}: no score is reported")
+
+
+def evaluate(cfg, ctxs, log, ckpt, skip_unreadable=False):
+    """Score ``ckpt`` on the config's test videos -> the results dict (also written to OUT)."""
     ctx = ctxs[0]
     net = build_model(cfg, [ctx])
-    ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
     load_weights(net, ckpt, [ctx], log)
     net.hybridize(static_alloc=True)
     dataset = get_dataset(cfg["data"]["dataset"])
@@ -128,10 +139,17 @@ def evaluate(cfg, ctxs, log):
     if mapping is not None:
         samples = [s for s in samples if s["label"] in mapping]
     data = clip_dataset(cfg, samples, "test", with_poses=False)
+    if skip_unreadable:
+        data = Skippable(data)
     loader = make_loader(data, 1, workers=cfg["data"]["workers"])
-    scores, labels, per_video = {}, [], []
+    scores, labels, per_video, skipped = {}, [], [], []
     for i, (views, label) in enumerate(tqdm(loader, desc="eval", disable=None)):
+        if views.shape[1] == 0:  # Skippable's unreadable video
+            skipped.append(dict(id=samples[i]["id"], reason=data.reason(i)))
+            log.warning("skipped unreadable test video %s: %s", *skipped[-1].values())
+            continue
         s = video_scores(net, views[0], ctx, cfg["eval"]["views_per_batch"])
+        check_finite(np.stack(list(s.values())), f"scores for test video {samples[i]['id']}")
         if "pose" in s:
             s["fused"] = s["rgb"] + s["pose"]  # Sec. 3: predictions fused by summation
         for head, v in s.items():
@@ -139,9 +157,12 @@ def evaluate(cfg, ctxs, log):
         labels.append(int(label.asscalar()))
         per_video.append(dict(id=samples[i]["id"], label=labels[-1],
                               **{h: int(np.argmax(v)) for h, v in s.items()}))
+    if not labels:
+        raise ValueError(f"none of the {len(samples)} test videos could be read")
     labels = np.array(labels)
     scores = {h: np.stack(v) for h, v in scores.items()}
     results = dict(experiment=cfg["experiment"], checkpoint=ckpt, videos=len(labels),
+                   test_videos=len(samples), skipped=skipped,
                    views=cfg["eval"]["num_clips"] * 3,
                    top1={h: top1(v, labels, mapping) for h, v in scores.items()})
     best = "fused" if "fused" in scores else "rgb"
@@ -159,7 +180,7 @@ def evaluate(cfg, ctxs, log):
                       "".join(json.dumps(r) + "\n" for r in per_video))
     table = "| model | RGB | Pose / Fused |\n| --- | ---: | ---: |\n" + markdown_row(results)
     atomic_write_text(os.path.join(out, "results.md"), table + "\n")
-    log.info("top-1 over %d videos: %s", len(labels),
+    log.info("top-1, scored %d of %d test videos: %s", len(labels), len(samples),
              ", ".join(f"{h} {100 * v:.1f}%" for h, v in results["top1"].items()))
     return results
 
@@ -167,12 +188,14 @@ def evaluate(cfg, ctxs, log):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config_or_exit(args.config, args.overrides)
-    log = setup_logging(cfg["out"], "eval")
-    try:
-        return evaluate(cfg, contexts(args.gpus, args.cpus), log)
-    except (FileNotFoundError, ValueError) as err:
-        log.error("%s", err)
-        sys.exit(f"error: {err}")
+    with exit_on_error():
+        ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
+        cfg = checked_against_checkpoint(cfg, ckpt)
+        split_samples(cfg, "test")
+        check_writable(cfg["out"])
+        log = setup_logging(cfg["out"], "eval")
+    with exit_on_error(log):
+        return evaluate(cfg, contexts(args.gpus, args.cpus), log, ckpt, args.skip_unreadable)
 
 
 if __name__ == "__main__":

@@ -3,16 +3,19 @@
 The scripts (train_action.py, eval_action.py) own logging, devices and seeds; this module is the
 one place that reads config keys to build things, so a key means the same in every script.
 """
+import copy
 import logging
 import os
 import sys
 
 import mxnet as mx
 
+from data.coco import CocoPose
 from data.index import read_boxes, read_index, read_splits
 from data.loader import ClipDataset
 from data.protocols import get_dataset
-from symbols import get_model, model_config
+from checkpoints import checkpoint_config, load_weights  # noqa: F401  (strict, for scripts)
+from symbols import get_model, get_pose_model, model_config
 
 
 def contexts(gpus=None, cpus=None):
@@ -68,6 +71,23 @@ def clip_dataset(cfg, samples, mode, with_poses):
         num_clips=cfg["eval"]["num_clips"], seed=cfg["train"]["seed"], backend=d["backend"])
 
 
+def build_pose_model(cfg, ctxs):
+    """The 2D pose model of a pose config (configs/pose/) on ``ctxs``, with its initial weights."""
+    m = cfg["model"]
+    return get_pose_model(m["name"], pretrained=m["pretrained"], ctx=ctxs, **m["options"])
+
+
+def coco_dataset(cfg, split, detections=None):
+    """The pose config's COCO train or val set; ``detections``: test boxes (COCO results)."""
+    d = cfg["data"]
+    ann, images = (d["train_ann"], d["train_images"]) if split == "train" else \
+        (d["val_ann"], d["val_images"])
+    return CocoPose(ann, images, mode="train" if split == "train" else "test",
+                    input_size=d["input_size"], scale=d["scale"], rotation=d["rotation"],
+                    flip=d["flip"], detections=detections, seed=cfg["train"]["seed"],
+                    heatmap_stride=32 // 2 ** cfg["model"]["options"].get("num_deconv", 2))
+
+
 def model_options(cfg, num_devices=1):
     m = cfg["model"]
     options = dict(m["options"], input_size=cfg["data"]["size"],
@@ -84,28 +104,60 @@ def build_model(cfg, ctx):
                      **model_options(cfg, len(ctx)))
 
 
-def load_weights(net, path, ctx, log=None):
-    """Load a checkpoint by name. Parameters it lacks (a new pose CNN) keep their init; ones whose
-    shape differs (another dataset's classifier) are skipped; both are logged."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    saved = mx.nd.load(path)
-    params = net._collect_params_with_prefix()
-    loaded, kept, skipped = 0, [], []
-    for name, param in params.items():
-        if name not in saved:
-            kept.append(name)
-        elif saved[name].shape != param.shape:
-            skipped.append(f"{name} {saved[name].shape} -> {param.shape}")
-        else:
-            param.set_data(saved[name].as_in_context(mx.cpu()))
-            loaded += 1
-    extra = [k for k in saved if k not in params]
-    if log:
-        log.info("loaded %d parameters from %s; %d kept their init, %d shape-skipped, %d unused",
-                 loaded, path, len(kept), len(skipped), len(extra))
-        for row in skipped:
-            log.info("  skipped %s", row)
-    if loaded == 0:
-        raise ValueError(f"{path} shares no parameter with the model")
-    return loaded, kept, skipped
+def checked_against_checkpoint(cfg, ckpt):
+    """The config to evaluate ``ckpt`` with: its model must be the one the checkpoint's own
+    config (``checkpoints.checkpoint_config``) describes, with the same classes. A cross-dataset
+    config (Table 13) takes the number of classes from the checkpoint (the source dataset's)."""
+    saved = checkpoint_config(ckpt)
+    cfg = copy.deepcopy(cfg)
+    mine, theirs = cfg["model"], saved["model"]
+    mapping = cfg["eval"]["cross_dataset"]
+    source = mapping.rsplit("_", 1)[-1] if mapping else cfg["data"]["dataset"]
+    if saved["data"]["dataset"] != source:
+        raise ValueError(f"{ckpt} holds a model of {saved['data']['dataset']}'s classes; this "
+                         f"config needs one trained on {source}")
+    if mapping:
+        mine["options"]["num_classes"] = model_config(theirs["name"],
+                                                      **theirs["options"]).num_classes
+    want = model_config(mine["name"], **mine["options"])
+    have = model_config(theirs["name"], **theirs["options"])
+    if mine["name"] != theirs["name"] or want != have:
+        diff = [f for f in want.__dataclass_fields__ if getattr(want, f) != getattr(have, f)]
+        field = diff[0] if diff else "name"
+        raise ValueError(f"{ckpt} holds model {theirs['name']} with {field}="
+                         f"{getattr(have, field, theirs['name'])!r}; the config asks for "
+                         f"{mine['name']} with {field}={getattr(want, field, mine['name'])!r}")
+    for key in ("size", "clip_len"):
+        if saved["data"][key] != cfg["data"][key]:
+            raise ValueError(f"{ckpt} was trained with data.{key}={saved['data'][key]}; the "
+                             f"config has {cfg['data'][key]}")
+    return cfg
+
+
+def missing_pose_files(cfg, samples):
+    """Ids of ``samples`` with no pose file in data.poses (checked before any work)."""
+    poses = cfg["data"]["poses"]
+    return [s["id"] for s in samples if not os.path.isfile(os.path.join(poses, s["id"] + ".npy"))]
+
+
+def check_training_inputs(cfg, samples, with_poses):
+    """Every file a training run reads, before the model is built or anything is written."""
+    if with_poses:
+        missing = missing_pose_files(cfg, samples)
+        if missing:
+            raise FileNotFoundError(
+                f"{len(missing)} of {len(samples)} training videos have no pose file in "
+                f"{cfg['data']['poses']}, first {missing[0]!r}: run pseudo_poses.py (make "
+                f"pseudo-poses) for this dataset")
+    init = cfg["train"]["init_from"]
+    if init and not os.path.isfile(init):
+        raise FileNotFoundError(f"train.init_from: no checkpoint at {init}: train that run first")
+
+
+def init_fresh(cfg):
+    """Name prefixes of the parameters that do not come from train.init_from: the config's
+    train.init_fresh, or by default the pose CNN in stage 2 and nothing in the joint stage."""
+    fresh = cfg["train"]["init_fresh"]
+    if fresh is None:
+        fresh = ["pose_cnn."] if cfg["train"]["stage"] == "pose_cnn" else []
+    return tuple(fresh)

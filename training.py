@@ -1,21 +1,25 @@
-"""What every training script shares: the lr schedule, the metrics log, atomic checkpoints and
-resuming from them, and the multi-device step.
+"""The training loop both training scripts share: lr schedule, the multi-device step, the metrics
+log, checkpoints after every epoch, and resuming from them (checkpoint files: ``checkpoints``).
 
-A checkpoint of epoch E is OUT/checkpoints/epoch-EEE.{params,states,json}; the .json (epoch,
-resolved config, that epoch's metrics) is written last, so its presence marks a complete
-checkpoint. metrics.jsonl holds one JSON object a line ({"kind": "step" | "epoch", ...}).
+OUT/metrics.jsonl holds one JSON object a line, {"kind": "step" | "epoch", "epoch", ...}; after a
+resume it holds each step once (the lines of the epoch that was cut short are dropped).
 """
-import glob
 import json
 import os
-import shutil
 import time
 
 import mxnet as mx
 import numpy as np
+import yaml
 from mxnet import autograd, gluon
+from tqdm import tqdm
 
+from checkpoints import (checkpoint_or_last, epochs_on_disk, first_difference,  # noqa: F401
+                         last_checkpoint, load_weights, newest_intact, prefix_of, save_checkpoint,
+                         write_final)
+from configs import save_config
 from data.index import atomic_write_text
+from data.loader import make_loader
 
 
 def lr_at(train_cfg, epoch):
@@ -31,74 +35,69 @@ def sgd_trainer(params, train_cfg, num_devices):
         clip_gradient=t["clip_gradient"]), kvstore="device" if num_devices > 1 else "local")
 
 
-def last_checkpoint(out):
-    """The newest complete checkpoint's epoch, or None."""
-    metas = sorted(glob.glob(os.path.join(out, "checkpoints", "epoch-*.json")))
-    return int(os.path.basename(metas[-1])[6:9]) if metas else None
+def check_devices(train_cfg, ctxs):
+    """Every device needs at least one clip of each batch."""
+    if train_cfg["batch_size"] < len(ctxs):
+        raise ValueError(f"train.batch_size {train_cfg['batch_size']} is smaller than the number "
+                         f"of devices ({len(ctxs)}): each device needs a clip")
 
 
-def checkpoint_prefix(out, epoch):
-    return os.path.join(out, "checkpoints", f"epoch-{epoch:03d}")
+def start_fresh(out):
+    """A new run must not overwrite another run's checkpoints; its metrics log starts empty."""
+    done = epochs_on_disk(out)
+    if done:
+        raise ValueError(f"{out} already holds checkpoints (up to epoch {done[0]}): continue it "
+                         f"with --resume, or train into another out=")
+    path = os.path.join(out, "metrics.jsonl")
+    if os.path.exists(path):
+        os.remove(path)
 
 
-def save_checkpoint(out, epoch, net, trainer, cfg, metrics):
-    """params, then states, then the .json marker; each written to a temporary and renamed."""
-    prefix = checkpoint_prefix(out, epoch)
-    os.makedirs(os.path.dirname(prefix), exist_ok=True)
-    net.save_parameters(prefix + ".params.tmp")
-    os.replace(prefix + ".params.tmp", prefix + ".params")
-    trainer.save_states(prefix + ".states.tmp")
-    os.replace(prefix + ".states.tmp", prefix + ".states")
-    atomic_write_text(prefix + ".json", json.dumps(dict(epoch=epoch, config=cfg,
-                                                        metrics=metrics), indent=1))
-    return prefix + ".params"
+def check_resumable(out, cfg, saved, what):
+    """Refuse a resume whose config differs from the run's where it matters."""
+    found = first_difference(saved, cfg)
+    if found:
+        key, old, new = found
+        raise ValueError(f"--resume: the config differs from {what} at {key!r} ({old!r} -> "
+                         f"{new!r}); resume with the run's config or train into another out=")
 
 
-def resume(out, net, trainer, ctxs, log):
-    """Load the last complete checkpoint; -> (first epoch to run, its .params path or None)."""
-    done = last_checkpoint(out)
-    if done is None:
-        log.info("--resume: no checkpoint in %s, starting at epoch 0", out)
-        return 0, None
-    prefix = checkpoint_prefix(out, done)
-    net.load_parameters(prefix + ".params", ctx=ctxs)
-    trainer.load_states(prefix + ".states")
-    log.info("resumed after epoch %d from %s", done, prefix)
-    return done + 1, prefix + ".params"
-
-
-def finish(out, last_params, log):
-    """Copy the last epoch's parameters to OUT/final.params (atomically)."""
-    final = os.path.join(out, "final.params")
-    shutil.copyfile(last_params, final + ".tmp")
-    os.replace(final + ".tmp", final)
-    log.info("done: %s", final)
-    return final
-
-
-def epoch_metrics(epoch, trainer, tic, seen, sums, **extra):
-    """The epoch's metrics.jsonl record: lr, seconds, ``extra``, and mean losses a sample."""
-    return dict(kind="epoch", epoch=epoch, lr=trainer.learning_rate, seconds=time.time() - tic,
-                **extra, **{f"loss_{k}": v / max(seen, 1) for k, v in sums.items()})
-
-
-def end_epoch(out, epoch, net, trainer, cfg, metrics, log):
-    """Checkpoint the epoch, log its metrics; -> the checkpoint's .params path."""
-    params = save_checkpoint(out, epoch, net, trainer, cfg, metrics)
-    append_metrics(out, metrics)
-    log.info("epoch %d: %s", epoch, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
-                                             if isinstance(v, float)))
-    return params
-
-
-def checkpoint_or_last(out, path=None):
-    """``path`` if given, else the last complete checkpoint of the run in ``out``."""
-    if path:
-        return path
-    epoch = last_checkpoint(out)
+def resume(out, cfg, net, trainer, ctxs, log):
+    """Load the newest whole checkpoint -> (first epoch to run, its .params path or None).
+    Corrupt newer checkpoints are skipped (and logged); metrics.jsonl is cut back to match."""
+    epoch, marker = newest_intact(out, log)
     if epoch is None:
-        raise FileNotFoundError(f"no checkpoint in {out}/checkpoints: train first")
-    return checkpoint_prefix(out, epoch) + ".params"
+        saved = os.path.join(out, "config.yaml")
+        if os.path.isfile(saved):
+            with open(saved) as f:
+                check_resumable(out, cfg, yaml.safe_load(f), saved)
+        log.info("--resume: no whole checkpoint in %s, starting at epoch 0", out)
+        start_fresh_metrics(out, -1)
+        return 0, None
+    prefix = prefix_of(out, epoch)
+    check_resumable(out, cfg, marker["config"], prefix + ".json")
+    load_weights(net, prefix + ".params", ctxs)
+    trainer.load_states(prefix + ".states")
+    start_fresh_metrics(out, epoch)
+    log.info("resumed after epoch %d from %s", epoch, prefix)
+    return epoch + 1, prefix + ".params"
+
+
+def start_fresh_metrics(out, last_epoch):
+    """Keep the metrics lines of epochs up to ``last_epoch``; drop the rest and any torn line."""
+    path = os.path.join(out, "metrics.jsonl")
+    if not os.path.exists(path):
+        return
+    kept = []
+    with open(path) as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("epoch", last_epoch + 1) <= last_epoch:
+                kept.append(line if line.endswith("\n") else line + "\n")
+    atomic_write_text(path, "".join(kept))
 
 
 def append_metrics(out, record):
@@ -116,8 +115,8 @@ def start_epoch(epoch, trainer, train_cfg, *resettable):
 
 
 def forward_backward(net, loss_fn, batch, ctxs):
-    """One batch split over ``ctxs``: ``loss_fn(net, *shard) -> (total (n,), extras)`` under
-    autograd, then backward. -> the per-device (total, extras) list; gradients stay in the
+    """One batch split over ``ctxs``: ``loss_fn(net, *shard) -> (total (n,), parts)`` under
+    autograd, then backward. -> the per-device (total, parts) list; gradients stay in the
     parameters (summed over devices by the trainer)."""
     shards = [gluon.utils.split_and_load(part, ctxs, even_split=False) for part in batch]
     results = []
@@ -128,25 +127,82 @@ def forward_backward(net, loss_fn, batch, ctxs):
     return results
 
 
-def train_step(net, loss_fn, batch, ctxs, trainer, epoch, step, last_good):
+def train_step(net, loss_fn, batch, ctxs, trainer, where, last_good):
     """Forward and backward over the devices, one SGD step, and the finite-loss check.
-    -> (mean loss of the batch, the per-device extras of ``loss_fn``)."""
+    -> (mean loss of the batch, the per-device parts of ``loss_fn``)."""
     results = forward_backward(net, loss_fn, batch, ctxs)
     n = batch[0].shape[0]
     trainer.step(n)
     loss = sum(float(r[0].sum().asscalar()) for r in results) / n
-    check_finite(loss, epoch, step, last_good)
+    if not np.isfinite(loss):
+        raise FloatingPointError(
+            f"non-finite loss ({loss}) at {where}; stopped. The last good checkpoint is "
+            f"{last_good or 'none (no epoch finished)'}")
     return loss, [r[1] for r in results]
 
 
 def add_parts(sums, parts):
-    """Accumulate per-clip loss parts (name -> (n,) arrays) into running sums."""
+    """Accumulate per-sample values (name -> (n,) arrays) into running sums."""
     for k, v in parts.items():
         sums[k] = sums.get(k, 0.0) + float(v.sum().asscalar())
 
 
-def check_finite(loss, epoch, step, last_good):
-    if not np.isfinite(loss):
-        raise FloatingPointError(
-            f"non-finite loss ({loss}) at epoch {epoch} step {step}; stopped. The last good "
-            f"checkpoint is {last_good or 'none (no epoch finished)'}")
+def check_unreadable(count, total, fraction, epoch):
+    """Training may replace an unreadable sample, but only up to ``fraction`` of an epoch."""
+    if count > fraction * total:
+        raise RuntimeError(f"{count} unreadable samples in epoch {epoch} (of {total}; "
+                           f"train.max_unreadable allows {fraction:g}): check the prepared data, "
+                           f"the log names each one")
+
+
+def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False):
+    """Train ``net`` on ``dataset`` with ``loss_fn(net, *batch) -> (total (n,), parts)``, whose
+    parts (name -> (n,) per-sample values) are averaged into each epoch's metrics. The dataset's
+    items end with an ``unreadable`` flag (``data.loader.Substitutes``). Checkpoints after every
+    epoch; -> OUT/final.params."""
+    out, t = cfg["out"], cfg["train"]
+    loader = make_loader(dataset, t["batch_size"], shuffle=True, workers=cfg["data"]["workers"],
+                         last_batch="discard", seed=t["seed"])
+    trainable = {k: p for k, p in net.collect_params().items() if p.grad_req != "null"}
+    trainer = sgd_trainer(trainable, t, len(ctxs))
+    if resume_run:
+        start, last_good = resume(out, cfg, net, trainer, ctxs, log)
+    else:
+        start_fresh(out)
+        start, last_good = 0, None
+    save_config(cfg, os.path.join(out, "config.yaml"))  # after the resume check compared it
+    net.hybridize(static_alloc=True)
+    log.info("%d training samples, %d steps an epoch, devices %s", len(dataset), len(loader),
+             ctxs)
+    steps = start * len(loader)
+    for epoch in range(start, t["epochs"]):
+        start_epoch(epoch, trainer, t, dataset, loader.sampler)
+        sums, seen, unreadable, tic = {}, 0, 0, time.time()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False, disable=None)
+        for batch in bar:
+            *batch, bad = batch
+            unreadable += int(bad.sum().asscalar())
+            check_unreadable(unreadable, len(dataset), t["max_unreadable"], epoch)
+            loss, parts = train_step(net, loss_fn, batch, ctxs, trainer,
+                                     f"epoch {epoch} step {steps}", last_good)
+            for p in parts:
+                add_parts(sums, p)
+            seen += batch[0].shape[0]
+            steps += 1
+            bar.set_postfix(loss=f"{loss:.3f}")
+            if steps % t["log_interval"] == 0:
+                append_metrics(out, dict(kind="step", epoch=epoch, step=steps, loss=loss,
+                                         lr=trainer.learning_rate))
+        metrics = dict(kind="epoch", epoch=epoch, lr=trainer.learning_rate,
+                       seconds=time.time() - tic, unreadable=unreadable,
+                       **{k: v / max(seen, 1) for k, v in sums.items()})
+        last_good = save_checkpoint(out, epoch, net, trainer, cfg, metrics)
+        append_metrics(out, metrics)
+        log.info("epoch %d: %s", epoch, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
+                                                 if isinstance(v, float)))
+    if last_good is None:
+        raise ValueError(f"nothing to train: the run in {out} already finished epoch "
+                         f"{start - 1} of {t['epochs']}")
+    final = write_final(out, last_good, cfg)
+    log.info("done: %s", final)
+    return final

@@ -88,6 +88,9 @@ class CocoPose(gluon.data.Dataset):
     def __len__(self):
         return len(self.records)
 
+    def name_of(self, index):
+        return f"image {self.records[index]['image_id']}"
+
     def image(self, image_id):
         info = self.coco.loadImgs(image_id)[0]
         return read_image(os.path.join(self.image_dir, info["file_name"]))

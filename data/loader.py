@@ -23,7 +23,12 @@ from .index import read_poses
 from .video import VideoError, read_frames
 
 log = logging.getLogger(__name__)
-MAX_SUBSTITUTES = 8  # a bad video is replaced by the next one, at most this many times in a row
+UNREADABLE = (VideoError, OSError)  # a video or image that cannot be decoded
+MAX_SUBSTITUTES = 8  # a bad sample is replaced by the next one, at most this many times in a row
+
+
+class PoseFileError(ValueError):
+    """A missing or malformed pose file: an input error, never replaced by another sample."""
 
 
 class ClipDataset(gluon.data.Dataset):
@@ -60,15 +65,10 @@ class ClipDataset(gluon.data.Dataset):
         return len(self.samples)
 
     def __getitem__(self, index):
-        for attempt in range(MAX_SUBSTITUTES + 1):
-            i = (index + attempt) % len(self.samples)
-            try:
-                return self._train_item(i) if self.mode == "train" else self._test_item(i)
-            except (VideoError, OSError) as err:
-                log.warning("unreadable sample %s (%s); using the next one",
-                            self.samples[i]["id"], err)
-        raise RuntimeError(f"{MAX_SUBSTITUTES + 1} unreadable samples in a row from "
-                           f"{self.samples[index]['id']}: check the prepared videos")
+        return self._train_item(index) if self.mode == "train" else self._test_item(index)
+
+    def name_of(self, index):
+        return self.samples[index]["id"]
 
     # -- helpers --------------------------------------------------------------------------------
     def _frames(self, sample, indices):
@@ -78,7 +78,17 @@ class ClipDataset(gluon.data.Dataset):
         """(len(indices), K, 3) from the pose file, or None."""
         if self.poses_dir is None:
             return None
-        poses = read_poses(self.poses_dir, sample["id"])
+        try:
+            poses = read_poses(self.poses_dir, sample["id"])
+        except (OSError, ValueError) as err:  # a missing pose file is an error, never a skip
+            raise PoseFileError(f"pose file of {sample['id']} in {self.poses_dir}: "
+                                f"{getattr(err, 'strerror', None) or err}") from None
+        if poses.ndim != 3 or poses.shape[1:] != (self.num_keypoints, 3) or not len(poses):
+            raise PoseFileError(f"pose file of {sample['id']} in {self.poses_dir} has shape "
+                                f"{poses.shape}, not (frames, {self.num_keypoints}, 3)")
+        if not np.isfinite(poses).all():
+            raise PoseFileError(f"pose file of {sample['id']} in {self.poses_dir} holds "
+                                f"non-finite values")
         return poses[np.minimum(indices, len(poses) - 1)]
 
     def _train_item(self, i):
@@ -120,6 +130,61 @@ class ClipDataset(gluon.data.Dataset):
             for box in boxes:
                 views.append(T.to_network(T.crop_frames(frames[idx], box, self.size)))
         return np.stack(views), np.int32(sample["label"])
+
+
+class Substitutes(gluon.data.Dataset):
+    """Training only: an unreadable sample is replaced by the next readable one and counted.
+
+    Items are the wrapped dataset's plus a last ``unreadable`` flag (0 or 1), which the training
+    loop sums per epoch (and stops past ``train.max_unreadable``). Evaluation never substitutes.
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def set_epoch(self, epoch):
+        self.dataset.set_epoch(epoch)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        for attempt in range(MAX_SUBSTITUTES + 1):
+            i = (index + attempt) % len(self.dataset)
+            try:
+                return (*self.dataset[i], np.int32(attempt > 0))
+            except UNREADABLE as err:
+                log.warning("unreadable sample %s (%s): replaced by the next one",
+                            self.dataset.name_of(i), err)
+        raise RuntimeError(f"{MAX_SUBSTITUTES + 1} unreadable samples in a row from "
+                           f"{self.dataset.name_of(index)}: check the prepared data")
+
+
+class Skippable(gluon.data.Dataset):
+    """Evaluation with an explicit skip option: an unreadable test video gives zero views
+    (``reason(index)`` says why), so the caller can list it and score the rest."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        try:
+            return self.dataset[index]
+        except UNREADABLE:
+            d = self.dataset
+            empty = np.zeros((0, 3, d.clip_len, d.size, d.size), np.float32)
+            return empty, np.int32(d.samples[index]["label"])
+
+    def reason(self, index):
+        """Why item ``index`` is unreadable (decoded again, in this process), or None."""
+        try:
+            self.dataset[index]
+        except UNREADABLE as err:
+            return str(err) or type(err).__name__
+        return None
 
 
 class EpochSampler(gluon.data.Sampler):

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from configs import CONFIG_DIR, add_config_args, load_config_or_exit
 from data.index import atomic_write_text
-from data.loader import Skippable, make_loader
+from data.loader import UNREADABLE_LABEL, Skippable, make_loader
 from data.protocols import get_dataset
 from errors import check_writable, exit_on_error
 from experiment import (build_model, checked_against_checkpoint, clip_dataset, contexts,
@@ -144,7 +144,7 @@ def evaluate(cfg, ctxs, log, ckpt, skip_unreadable=False):
     loader = make_loader(data, 1, workers=cfg["data"]["workers"])
     scores, labels, per_video, skipped = {}, [], [], []
     for i, (views, label) in enumerate(tqdm(loader, desc="eval", disable=None)):
-        if views.shape[1] == 0:  # Skippable's unreadable video
+        if int(label.asscalar()) == UNREADABLE_LABEL:
             skipped.append(dict(id=samples[i]["id"], reason=data.reason(i)))
             log.warning("skipped unreadable test video %s: %s", *skipped[-1].values())
             continue

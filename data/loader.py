@@ -24,6 +24,7 @@ from .video import VideoError, read_frames
 
 log = logging.getLogger(__name__)
 UNREADABLE = (VideoError, OSError)  # a video or image that cannot be decoded
+UNREADABLE_LABEL = -1  # Skippable's mark of a video that could not be read
 MAX_SUBSTITUTES = 8  # a bad sample is replaced by the next one, at most this many times in a row
 
 
@@ -65,7 +66,11 @@ class ClipDataset(gluon.data.Dataset):
         return len(self.samples)
 
     def __getitem__(self, index):
-        return self._train_item(index) if self.mode == "train" else self._test_item(index)
+        try:
+            return self._train_item(index) if self.mode == "train" else self._test_item(index)
+        except UNREADABLE as err:  # say which video: the error may surface in another process
+            raise VideoError(f"unreadable video {self.samples[index]['id']} "
+                             f"({self.samples[index]['path']}): {err}") from None
 
     def name_of(self, index):
         return self.samples[index]["id"]
@@ -154,15 +159,15 @@ class Substitutes(gluon.data.Dataset):
             try:
                 return (*self.dataset[i], np.int32(attempt > 0))
             except UNREADABLE as err:
-                log.warning("unreadable sample %s (%s): replaced by the next one",
-                            self.dataset.name_of(i), err)
+                log.warning("%s: replaced by the next sample", err)
         raise RuntimeError(f"{MAX_SUBSTITUTES + 1} unreadable samples in a row from "
                            f"{self.dataset.name_of(index)}: check the prepared data")
 
 
 class Skippable(gluon.data.Dataset):
-    """Evaluation with an explicit skip option: an unreadable test video gives zero views
-    (``reason(index)`` says why), so the caller can list it and score the rest."""
+    """Evaluation with an explicit skip option: an unreadable test video gives the label
+    ``UNREADABLE_LABEL`` and one blank view (MXNet's batching cannot carry zero views), so the
+    caller can list it, with ``reason(index)``, and score the rest."""
 
     def __init__(self, dataset):
         self.dataset = dataset
@@ -175,8 +180,8 @@ class Skippable(gluon.data.Dataset):
             return self.dataset[index]
         except UNREADABLE:
             d = self.dataset
-            empty = np.zeros((0, 3, d.clip_len, d.size, d.size), np.float32)
-            return empty, np.int32(d.samples[index]["label"])
+            return np.zeros((1, 3, d.clip_len, d.size, d.size), np.float32), \
+                np.int32(UNREADABLE_LABEL)
 
     def reason(self, index):
         """Why item ``index`` is unreadable (decoded again, in this process), or None."""

@@ -11,3 +11,10 @@ def seed():
     random.seed(0)
     np.random.seed(0)
     mx.random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def synth_work(tmp_path_factory):
+    """A tiny prepared synthetic dataset with boxes and poses, shared by the training tests."""
+    from helpers import make_synth_work
+    return make_synth_work(str(tmp_path_factory.mktemp("synth_work")))

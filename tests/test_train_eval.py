@@ -13,46 +13,19 @@ import numpy as np
 import pytest
 from mxnet import gluon
 
-import detect_persons
 import eval_action
 import train_action
 import training
 from configs import load_config
-from data import synth
-from data.index import read_annotation, read_index, write_poses
-from data.prepare import prepare
 from experiment import build_model, clip_dataset, split_samples
+from helpers import ROOT, config, overrides, params_of
 from symbols.action_machine import ActionMachineLoss
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("train"))
-    raw, prepared = os.path.join(root, "raw"), os.path.join(root, "prepared")
-    synth.generate(raw, subjects=1, repetitions=1, frames=12, progress=False)
-    prepare("synth", raw, prepared, workers=1, progress=False)
-    detect_persons.run(prepared, os.path.join(root, "boxes.json"), "synth", progress=False)
-    for s in read_index(prepared):
-        kps, _ = read_annotation(os.path.join(prepared, "annotations", s["id"] + ".npz"))
-        write_poses(os.path.join(root, "poses"), s["id"], kps)
-    return root
-
-
-def overrides(work, out, *extra):
-    return [f"data.prepared={work}/prepared", f"data.boxes={work}/boxes.json",
-            f"data.poses={work}/poses", f"out={out}", "data.workers=0", "data.clip_len=4",
-            "train.batch_size=4", "train.epochs=2", "train.lr_steps=[1]", "eval.num_clips=2",
-            *extra]
-
-
-def config(row):
-    return os.path.join(ROOT, "configs", f"synth_xview3_{row}.yaml")
-
-
-def params_of(path):
-    return {k: v.asnumpy() for k, v in mx.nd.load(path).items()}
+@pytest.fixture
+def work(synth_work):
+    return synth_work
 
 
 def test_train_then_eval_writes_every_output(work, tmp_path):

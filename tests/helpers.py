@@ -1,0 +1,39 @@
+"""Shared by the tests that train and evaluate on a tiny synthetic dataset."""
+import os
+
+import mxnet as mx
+
+import detect_persons
+from data import synth
+from data.index import read_annotation, read_index, write_poses
+from data.prepare import prepare
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_synth_work(root):
+    """20 tiny synthetic videos, prepared, with ground-truth boxes and poses -> ``root``."""
+    raw, prepared = os.path.join(root, "raw"), os.path.join(root, "prepared")
+    synth.generate(raw, subjects=1, repetitions=1, frames=12, progress=False)
+    prepare("synth", raw, prepared, workers=1, progress=False)
+    detect_persons.run(prepared, os.path.join(root, "boxes.json"), "synth", progress=False)
+    for s in read_index(prepared):
+        kps, _ = read_annotation(os.path.join(prepared, "annotations", s["id"] + ".npz"))
+        write_poses(os.path.join(root, "poses"), s["id"], kps)
+    return root
+
+
+def overrides(work, out, *extra):
+    """A 2-epoch run of 4-frame clips on ``work``'s data, writing to ``out``."""
+    return [f"data.prepared={work}/prepared", f"data.boxes={work}/boxes.json",
+            f"data.poses={work}/poses", f"out={out}", "data.workers=0", "data.clip_len=4",
+            "train.batch_size=4", "train.epochs=2", "train.lr_steps=[1]", "eval.num_clips=2",
+            *extra]
+
+
+def config(row):
+    return os.path.join(ROOT, "configs", f"synth_xview3_{row}.yaml")
+
+
+def params_of(path):
+    return {k: v.asnumpy() for k, v in mx.nd.load(path).items()}

@@ -149,8 +149,11 @@ def checkpoint_config(path):
     stem = os.path.splitext(path)[0]
     for candidate in (stem + ".yaml", stem + ".json"):
         if os.path.isfile(candidate):
-            with open(candidate) as f:
-                record = yaml.safe_load(f) if candidate.endswith(".yaml") else json.load(f)
+            try:
+                with open(candidate) as f:
+                    record = yaml.safe_load(f) if candidate.endswith(".yaml") else json.load(f)
+            except (yaml.YAMLError, ValueError):
+                raise ValueError(f"{candidate} is not readable (cut short?)") from None
             if not isinstance(record, dict):
                 raise ValueError(f"{candidate} is not a config")
             return record.get("config", record) if candidate.endswith(".json") else record

@@ -3,12 +3,16 @@
 ``configs/base.yaml`` holds every key with its default and says what it means. An experiment file
 (``configs/nucla_xview1_kps.yaml``; its name is the experiment) lists ``bases`` (merged in order,
 paths relative to this folder) and holds only what differs. ``key=value`` overrides (dotted keys,
-YAML values) come last. An unknown key, a value of the wrong type or outside its choices is a
-one-line ConfigError naming it and what is valid. ``{dataset}``, ``{protocol}`` and
-``{experiment}`` in string values are filled in once everything is merged.
+YAML values) come last. ``{dataset}``, ``{protocol}`` and ``{experiment}`` in string values are
+filled in once everything is merged.
+
+Everything is checked before a script does any work: a file that is not YAML (named with its
+line), not a mapping, an unknown key, a value of the wrong type, outside its choices or outside its
+range (RANGES) is a one-line ConfigError naming the key and what is valid.
 """
 import copy
 import difflib
+import math
 import os
 import re
 
@@ -26,19 +30,114 @@ CHOICES = {
     "train.stage": ("joint", "pose_cnn"),
     "train.heatmap_loss": ("smooth_l1", "logistic"),
 }
+# Every numeric key of base.yaml and pose/base.yaml (tests/test_configs.py checks that none is
+# missing). The text is the error message's and is read by _range_check: "a"/"an" one value,
+# "N ..." a list of N, "a list of ..." any length; integer or number (always finite); ">= x",
+# "> x" or "in [lo, hi)"; then optionally "a multiple of n".
+RANGES = {
+    "data.clip_len": "an integer >= 1",
+    "data.stride": "null or an integer >= 1",  # null: the dataset's own stride
+    "data.size": "an integer >= 32, a multiple of 32",  # the backbone halves the input 5 times
+    "data.jitter_center": "a number in [0, 1)",  # fractions of the box; 1 could leave it empty
+    "data.jitter_size": "a number in [0, 1)",
+    "data.workers": "an integer >= 0",
+    "data.input_size": "2 integers >= 32, each a multiple of 32",  # pose (width, height), as size
+    "data.scale": "a number in [0, 1)",  # the crop is scaled by 1 +- scale, so 1 could be empty
+    "data.rotation": "a number in [0, 180]",  # +- degrees
+    "train.max_unreadable": "a number in [0, 1]",  # a share of an epoch's samples
+    "train.epochs": "an integer >= 1",
+    "train.lr": "a finite number > 0",
+    "train.lr_steps": "a list of integers >= 0",  # epochs
+    "train.lr_factor": "a number in (0, 1]",
+    "train.momentum": "a number in [0, 1)",
+    "train.wd": "a finite number >= 0",
+    "train.clip_gradient": "a finite number > 0",
+    "train.batch_size": "an integer >= 1",
+    "train.loss_weights": "3 finite numbers >= 0",  # Eq. (8): RGB action, pose, pose action
+    "train.seed": "an integer in [0, 4294967295]",  # NumPy's RandomState takes 32-bit seeds
+    "train.log_interval": "an integer >= 1",
+    "eval.num_clips": "an integer >= 1",
+    "eval.views_per_batch": "an integer >= 1",
+    "eval.batch_size": "an integer >= 1",
+}
 FREE_FORM = ("model.options",)  # dicts checked by their consumer (symbols.model_config)
 
 
 _SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+_NON_FINITE = re.compile(r"^[-+]?(nan|inf|infinity)$", re.IGNORECASE)
+_RANGE_FORM = re.compile(r"""
+    (?P<null>null\ or\ )?
+    (?:(?P<list>a\ list\ of\ )|(?P<count>\d+)\ |an?\ )
+    (?:finite\ )?(?P<kind>integer|number)s?[ ]
+    (?:(?P<op>>=|>)\ (?P<min>[-\d.]+)
+      |in\ (?P<left>[\[(])(?P<lo>[-\d.]+),\ (?P<hi>[-\d.]+)(?P<right>[\])]))
+    (?:,\ (?:each\ )?a\ multiple\ of\ (?P<step>\d+))?""", re.VERBOSE)
 
 
 class ConfigError(ValueError):
     pass
 
 
+def _range_check(text):
+    """RANGES' text -> a function telling whether a value is in that range."""
+    m = _RANGE_FORM.fullmatch(text)
+    if m is None:
+        raise ValueError(f"configs.RANGES: cannot read {text!r}")
+    if m["op"]:
+        lo, hi, lo_open, hi_open = float(m["min"]), math.inf, m["op"] == ">", True
+    else:
+        lo, hi = float(m["lo"]), float(m["hi"])
+        lo_open, hi_open = m["left"] == "(", m["right"] == ")"
+    kind = int if m["kind"] == "integer" else (int, float)
+    step = int(m["step"] or 1)
+
+    def number_ok(v):
+        return (isinstance(v, kind) and not isinstance(v, bool) and math.isfinite(v)
+                and (lo < v if lo_open else lo <= v) and (v < hi if hi_open else v <= hi)
+                and (kind is not int or v % step == 0))
+
+    def ok(value):
+        if value is None:
+            return bool(m["null"])
+        if m["list"] or m["count"]:
+            return (isinstance(value, list) and all(number_ok(v) for v in value)
+                    and (m["list"] or len(value) == int(m["count"])))
+        return number_ok(value)
+    return ok
+
+
+_IN_RANGE = {key: _range_check(text) for key, text in RANGES.items()}
+
+
+def _yaml_error(path, err):
+    """A YAML parse error as one line naming the file and the (1-based) line."""
+    problem, context = getattr(err, "problem", None), getattr(err, "context", None)
+    at, near = getattr(err, "problem_mark", None), getattr(err, "context_mark", None)
+    if problem is None:
+        return ConfigError(f"{path} is not valid YAML: {' '.join(str(err).split())}")
+    at = at or near
+    text = f"{path}, line {at.line + 1}: not valid YAML: {problem}" if at else \
+        f"{path}: not valid YAML: {problem}"
+    if context:
+        text += f" ({context} on line {near.line + 1})" if near and near.line != at.line else \
+            f" ({context})"
+    return ConfigError(" ".join(text.split()))
+
+
 def _read(path):
-    with open(path) as f:
-        return yaml.safe_load(f) or {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as err:
+        raise _yaml_error(path, err) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text (UTF-8) file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} holds a {type(data).__name__} at the top level; a config "
+                          f"file is a mapping of keys (key: value)")
+    return data
 
 
 def _merge(into, update, prefix=""):
@@ -61,13 +160,18 @@ def flatten(cfg, prefix=""):
 
 
 def _load_layers(path, seen=()):
+    path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise ConfigError(f"config file not found: {path}")
     if path in seen:
         raise ConfigError(f"config bases loop through {path}")
     layer = _read(path)
+    bases = layer.pop("bases", [])
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ConfigError(f"{path}: bases is {bases!r}; it must be a list of config files "
+                          f"relative to {CONFIG_DIR}")
     merged = {}
-    for base in layer.pop("bases", []):
+    for base in bases:
         _merge(merged, _load_layers(os.path.join(CONFIG_DIR, base), seen + (path,)))
     return _merge(merged, layer)
 
@@ -90,7 +194,11 @@ def parse_override(text):
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise ConfigError(f"override {text!r} is not key=value")
-    parsed = yaml.safe_load(value) if value.strip() else None
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or " ".join(str(err).split())
+        raise ConfigError(f"override {text!r}: the value is not valid YAML ({problem})") from None
     if isinstance(parsed, str) and _SCIENTIFIC.match(parsed):
         parsed = float(parsed)  # YAML 1.1 reads 1e-4 (no dot) as a string
     return key.strip(), parsed
@@ -100,14 +208,22 @@ def validate(cfg, base=BASE):
     defaults = flatten(_read(base))
     for key, value in flatten(cfg).items():
         if key not in defaults:
+            section = sorted(k for k in defaults if k.startswith(key + "."))
+            if section:
+                raise ConfigError(f"config section {key!r} takes a mapping of its keys "
+                                  f"({', '.join(section)}), got {value!r}")
             close = difflib.get_close_matches(key, list(defaults), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"unknown config key {key!r}{hint}; valid keys: "
                               f"{', '.join(sorted(defaults))}")
+        if key in RANGES and isinstance(value, str) and _NON_FINITE.match(value):
+            value = float(value)  # YAML 1.1 reads nan and inf (no dot) as strings
         _check_type(key, value, defaults[key])
         if key in CHOICES and value not in CHOICES[key]:
             raise ConfigError(f"config key {key!r} is {value!r}; choose one of "
                               f"{', '.join(CHOICES[key])}")
+        if key in RANGES and not _IN_RANGE[key](value):
+            raise ConfigError(f"config key {key!r} is {value!r}; it must be {RANGES[key]}")
     if "protocol" not in cfg.get("data", {}):
         return
     from data.protocols import get_dataset
@@ -117,13 +233,18 @@ def validate(cfg, base=BASE):
                           f"{cfg['data']['dataset']} has {', '.join(protocols)}")
 
 
-def _fill(value, names):
+def _fill(value, names, key=""):
     if isinstance(value, str):
-        return value.format(**names)
+        try:
+            return value.format(**names)
+        except (KeyError, IndexError, ValueError, AttributeError):
+            raise ConfigError(f"config key {key!r} is {value!r}; the only placeholders are "
+                              f"{{dataset}}, {{protocol}} and {{experiment}} (write {{{{ for "
+                              f"a brace)") from None
     if isinstance(value, dict):
-        return {k: _fill(v, names) for k, v in value.items()}
+        return {k: _fill(v, names, f"{key}.{k}" if key else k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_fill(v, names) for v in value]
+        return [_fill(v, names, key) for v in value]
     return value
 
 

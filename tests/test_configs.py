@@ -1,10 +1,15 @@
 """The config mechanism: bases, overrides, and one-line errors that name the key."""
 import glob
 import os
+import re
+import subprocess
+import sys
 
 import pytest
+import yaml
 
-from configs import CONFIG_DIR, ConfigError, flatten, load_config, save_config
+from configs import (BASE, CONFIG_DIR, POSE_BASE, RANGES, ConfigError, flatten, load_config,
+                     save_config)
 
 
 def experiment_files():
@@ -87,3 +92,172 @@ def test_cross_dataset_mappings_follow_the_appendix_names():
             assert [ntu.CLASSES[s] for s in sources] == [mapping["names"][classes[int(label)]]]
         sizes[target] = len(mapping["classes"])
     assert sizes == {"nucla": 5, "msr": 8, "utd": 2}  # appendix Tables 10, 11, 12
+
+
+# --- Configs fail before any work: YAML errors, non-mappings, values outside their range ---
+
+ROOT = os.path.dirname(CONFIG_DIR)
+SYNTH = os.path.join(CONFIG_DIR, "synth_xview3_kps.yaml")
+# Keys whose default is null or [] and whose values are not numbers (so need no range).
+NOT_NUMERIC = {"experiment", "model.pretrained", "data.detections", "train.init_from",
+               "train.init_fresh", "eval.checkpoint", "eval.cross_dataset"}
+BAD_LINE_3 = "data: {dataset: synth, protocol: xview3}\ntrain:\n  epochs: 3: 4\n"
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("where", ["experiment", "a base it names", "base.yaml"])
+def test_a_yaml_syntax_error_names_the_file_and_its_line(tmp_path, where):
+    bad = write(tmp_path, "bad.yaml", BAD_LINE_3)
+    with pytest.raises(ConfigError) as err:
+        if where == "experiment":
+            load_config(bad)
+        elif where == "a base it names":
+            load_config(write(tmp_path, "exp.yaml", f"bases: [{bad}]\n"))
+        else:
+            load_config(SYNTH, base=bad)
+    message = str(err.value)
+    assert message.startswith(f"{bad}, line 3: ") and "mapping values" in message
+    assert "\n" not in message
+
+
+def test_an_error_noticed_a_line_late_also_names_the_line_it_began_on(tmp_path):
+    bad = write(tmp_path, "bad.yaml", "data: {dataset: synth, protocol: xview3}\nepochs\n"
+                                      "train: {epochs: 3}\n")
+    with pytest.raises(ConfigError, match=r"line 3: .*expected ':' \(while scanning a simple "
+                                          r"key on line 2\)$"):
+        load_config(bad)
+
+
+def test_an_override_that_is_not_yaml_names_the_override():
+    with pytest.raises(ConfigError, match=r"override 'train.lr_steps=\[1,': the value is not "
+                                          r"valid YAML"):
+        load_config(SYNTH, ["train.lr_steps=[1,"])
+
+
+@pytest.mark.parametrize("text,kind", [("- train.epochs: 3\n", "list"), ("3\n", "int"),
+                                       ("just words\n", "str")])
+def test_a_file_that_is_not_a_mapping_names_the_file(tmp_path, text, kind):
+    bad = write(tmp_path, "flat.yaml", text)
+    with pytest.raises(ConfigError, match=f"{bad} holds a {kind} at the top level; a config "
+                                          f"file is a mapping"):
+        load_config(bad)
+
+
+@pytest.mark.parametrize("bases", ["datasets/synth.yaml", "[1, 2]", "{a: b}", "null"])
+def test_bases_must_be_a_list_of_files(tmp_path, bases):
+    bad = write(tmp_path, "exp.yaml", f"bases: {bases}\n")
+    with pytest.raises(ConfigError, match=f"{bad}: bases is .*; it must be a list of config "
+                                          f"files"):
+        load_config(bad)
+
+
+def test_a_section_given_a_value_names_the_section():
+    with pytest.raises(ConfigError, match=r"config section 'train' takes a mapping of its keys "
+                                          r"\(train.batch_size, .*\), got 5$"):
+        load_config(SYNTH, ["train=5"])
+
+
+@pytest.mark.parametrize("override,message", [
+    ("train.epochs=0", "'train.epochs' is 0; it must be an integer >= 1"),
+    ("train.epochs=", "'train.epochs' is None; it must be an integer >= 1"),
+    ("train.batch_size=0", "'train.batch_size' is 0; it must be an integer >= 1"),
+    ("train.lr=.nan", "'train.lr' is nan; it must be a finite number > 0"),
+    ("train.lr=nan", "'train.lr' is nan; it must be a finite number > 0"),
+    ("train.lr=-inf", "'train.lr' is -inf; it must be a finite number > 0"),
+    ("train.lr=-1", "'train.lr' is -1; it must be a finite number > 0"),
+    ("train.lr_factor=0", "'train.lr_factor' is 0; it must be a number in (0, 1]"),
+    ("train.momentum=1", "'train.momentum' is 1; it must be a number in [0, 1)"),
+    ("train.wd=.inf", "'train.wd' is inf; it must be a finite number >= 0"),
+    ("train.max_unreadable=1.5", "'train.max_unreadable' is 1.5; it must be a number in [0, 1]"),
+    ("train.loss_weights=[1, 1]", "it must be 3 finite numbers >= 0"),
+    ("train.loss_weights=[1, .nan, 1]", "it must be 3 finite numbers >= 0"),
+    ("train.lr_steps=[4, -1]", "'train.lr_steps' is [4, -1]; it must be a list of integers >= 0"),
+    ("train.seed=-1", "'train.seed' is -1; it must be an integer in [0, 4294967295]"),
+    ("data.stride=0", "'data.stride' is 0; it must be null or an integer >= 1"),
+    ("data.stride=two", "'data.stride' is 'two'; it must be null or an integer >= 1"),
+    ("data.size=100", "'data.size' is 100; it must be an integer >= 32, a multiple of 32"),
+    ("data.jitter_size=1", "'data.jitter_size' is 1; it must be a number in [0, 1)"),
+    ("data.workers=-1", "'data.workers' is -1; it must be an integer >= 0"),
+    ("eval.num_clips=0", "'eval.num_clips' is 0; it must be an integer >= 1"),
+])
+def test_values_outside_their_range_name_the_key_and_the_range(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message) + "$"):
+        load_config(SYNTH, [override])
+
+
+def test_a_non_finite_number_in_a_file_is_an_error(tmp_path):
+    exp = write(tmp_path, "exp.yaml", "bases: [datasets/synth.yaml, rows/kps.yaml]\n"
+                                      "train: {lr: .nan}\n")
+    with pytest.raises(ConfigError, match=r"'train.lr' is nan; it must be a finite number > 0"):
+        load_config(exp)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("data.input_size=[100, 128]", "it must be 2 integers >= 32, each a multiple of 32"),
+    ("data.input_size=[96]", "it must be 2 integers >= 32, each a multiple of 32"),
+    ("data.scale=1", "'data.scale' is 1; it must be a number in [0, 1)"),
+    ("data.rotation=181", "'data.rotation' is 181; it must be a number in [0, 180]"),
+    ("eval.batch_size=0", "'eval.batch_size' is 0; it must be an integer >= 1"),
+])
+def test_pose_values_outside_their_range_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message) + "$"):
+        load_config(os.path.join(CONFIG_DIR, "pose", "synth_tiny.yaml"), [override],
+                    base=POSE_BASE)
+
+
+def is_numeric(value):
+    number = (isinstance(value, (int, float)) and not isinstance(value, bool))
+    return number or (isinstance(value, list) and bool(value) and all(map(is_numeric, value)))
+
+
+@pytest.mark.parametrize("base", [BASE, POSE_BASE])
+def test_every_numeric_key_of_the_base_files_has_a_range(base):
+    with open(base) as f:
+        defaults = flatten(yaml.safe_load(f))
+    numeric = {k for k, v in defaults.items() if is_numeric(v)}
+    assert numeric and numeric <= set(RANGES), f"no range for {sorted(numeric - set(RANGES))}"
+    # a key that is null or [] by default says nothing of its type: it is named here or ranged
+    unset = {k for k, v in defaults.items() if v is None or v == []}
+    assert unset <= set(RANGES) | NOT_NUMERIC, f"add {sorted(unset - set(RANGES) - NOT_NUMERIC)}"
+
+
+def test_every_range_is_of_a_key_in_a_base_file():
+    keys = set()
+    for base in (BASE, POSE_BASE):
+        with open(base) as f:
+            keys |= set(flatten(yaml.safe_load(f)))
+    assert set(RANGES) <= keys and NOT_NUMERIC <= keys
+
+
+def test_every_shipped_pose_experiment_file_validates():
+    files = sorted(glob.glob(os.path.join(CONFIG_DIR, "pose", "*.yaml")))
+    files.remove(POSE_BASE)
+    assert files
+    for f in files:
+        assert load_config(f, base=POSE_BASE)["train"]["epochs"] >= 1
+
+
+def test_an_unknown_placeholder_names_the_key():
+    with pytest.raises(ConfigError, match=r"config key 'out' is 'runs/\{exp\}'; the only "
+                                          r"placeholders are \{dataset\}"):
+        load_config(SYNTH, ["out=runs/{exp}"])
+
+
+@pytest.mark.parametrize("bad_file,overrides,names", [
+    (True, [], "bad.yaml, line 3: not valid YAML: mapping values are not allowed here"),
+    (False, ["train.epochs=0"], "config key 'train.epochs' is 0; it must be an integer >= 1"),
+])
+def test_train_action_stops_on_a_bad_config_with_one_line(tmp_path, bad_file, overrides, names):
+    config = write(tmp_path, "bad.yaml", BAD_LINE_3) if bad_file else SYNTH
+    out = tmp_path / "run"
+    run = subprocess.run([sys.executable, "train_action.py", "--config", config, *overrides,
+                          f"out={out}"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode != 0
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and names in lines[0], run.stderr
+    assert "Traceback" not in run.stderr and not out.exists()

@@ -9,41 +9,187 @@ or data.detections: a COCO results file of person detections), averages the heat
 of each crop and of its mirror, decodes the keypoints (argmax + offset), maps them back to the
 image, writes OUT/keypoints_val.json (COCO results format) and scores it. Scores: AP (mean over
 10 OKS thresholds), AP50, AP75, APm, APl, AR, written to OUT/coco_eval.json.
+
+Both forms check the results before scoring (``check_results``): pycocotools counts a NaN
+similarity as a match, so NaN keypoints would score AP 100. A bad entry, a model that outputs
+NaN or inf, or a bad detections file is one line ``error: ...`` and exit status 1, never a score.
 """
 import argparse
+import collections
 import contextlib
 import io
 import json
+import math
+import numbers
 import os
-import sys
 
 import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from configs import POSE_BASE, add_config_args, load_config_or_exit
+from configs import POSE_BASE, add_config_args, load_config
 from data.index import atomic_write_text
 from data.keypoints import flip_pose_maps
 from data.loader import make_loader
 from data.transforms import apply_affine, invert_affine
+from errors import exit_on_error, fail, one_line
 from experiment import contexts, load_weights, setup_logging
 from symbols.pose_decoder import KeypointDecoder
 from training import checkpoint_or_last
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 
+# What every result or detection must refer to: an image of the ground truth, its person category.
+Truth = collections.namedtuple("Truth", "image_ids person_id num_keypoints")
+
+
+def quiet():
+    return contextlib.redirect_stdout(io.StringIO())  # pycocotools prints as it goes
+
+
+def read_json(path):
+    """The JSON value in ``path``; a file that is not JSON is a one-line ValueError naming it."""
+    with open(path) as f:
+        try:
+            return json.load(f)
+        except ValueError as err:  # bad JSON, or bytes that are not UTF-8 text
+            raise ValueError(f"{path} is not a JSON file ({one_line(err)})") from None
+
+
+def load_ground_truth(ann_file):
+    """-> (pycocotools COCO of a keypoints file, its Truth). Built from our own read so that a
+    malformed file is a ValueError naming it rather than an assertion inside pycocotools."""
+    from pycocotools.coco import COCO
+    data = read_json(ann_file)
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list)
+                                             for k in ("images", "annotations", "categories")):
+        raise ValueError(f"{ann_file} is not a COCO keypoints file (it needs lists 'images', "
+                         f"'annotations' and 'categories')")
+    person = [c for c in data["categories"] if isinstance(c, dict) and c.get("name") == "person"]
+    if not person or not isinstance(person[0].get("keypoints"), list):
+        raise ValueError(f"{ann_file} has no 'person' category with a list of keypoints")
+    gt = COCO()
+    gt.dataset = data
+    try:
+        with quiet():
+            gt.createIndex()
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{ann_file}: malformed COCO entry ({type(err).__name__}: {err})") \
+            from None
+    return gt, Truth(set(gt.getImgIds()), person[0]["id"], len(person[0]["keypoints"]))
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _number_problem(v):
+    """'a non-finite value (NaN)' if ``v`` is not a finite number, else None. Booleans are not
+    numbers here, although Python says they are."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        return f"a non-number ({_short(v)})"
+    if not math.isfinite(v):
+        return f"a non-finite value ({'NaN' if v != v else 'Infinity' if v > 0 else '-Infinity'})"
+    return None
+
+
+def _first_bad_number(values):
+    """'a non-finite value (NaN) at index 5' for the first bad entry of ``values``, else None."""
+    for j, v in enumerate(values):
+        problem = _number_problem(v)
+        if problem:
+            return f"{problem} at index {j}"
+    return None
+
+
+def _check_list(entries, name):
+    if not isinstance(entries, list):
+        raise ValueError(f"{name} must be a JSON list of dicts, not a {type(entries).__name__}")
+    if not entries:
+        raise ValueError(f"{name} is an empty list")
+
+
+def _check_entry(where, entry, keys, truth):
+    """The checks a result and a detection share: a dict with ``keys``, a known image, a score."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where} is not a dict but a {type(entry).__name__}")
+    missing = [k for k in keys if k not in entry]
+    if missing:
+        raise ValueError(f"{where} has no {missing[0]!r}")
+    try:
+        known = not isinstance(entry["image_id"], bool) and entry["image_id"] in truth.image_ids
+    except TypeError:  # an unhashable image_id
+        known = False
+    if not known:
+        raise ValueError(f"{where}: image_id {_short(entry['image_id'])} is not one of the "
+                         f"{len(truth.image_ids)} images of the ground truth")
+    bad = _number_problem(entry["score"])
+    if bad:
+        raise ValueError(f"{where}: score is {bad}")
+
+
+def check_results(results, truth, name="results"):
+    """A one-line ValueError at the first entry pycocotools would not score as meant: it counts a
+    NaN keypoint similarity as a match (a NaN model scores AP 100) and takes short keypoint
+    lists, unknown images or other categories without a word."""
+    _check_list(results, name)
+    for i, r in enumerate(results):
+        where = f"{name}[{i}]"
+        _check_entry(where, r, ("image_id", "category_id", "keypoints", "score"), truth)
+        if r["category_id"] != truth.person_id:
+            raise ValueError(f"{where}: category_id {_short(r['category_id'])} is not the ground "
+                             f"truth's person category ({truth.person_id})")
+        kps, count = r["keypoints"], 3 * truth.num_keypoints
+        if not isinstance(kps, list) or len(kps) != count:
+            got = f"{len(kps)} values" if isinstance(kps, list) else f"a {type(kps).__name__}"
+            raise ValueError(f"{where}: keypoints must be a list of {count} numbers (x, y, v for "
+                             f"each of {truth.num_keypoints} keypoints), not {got}")
+        bad = _first_bad_number(kps)
+        if bad:
+            raise ValueError(f"{where}: keypoints hold {bad}")
+
+
+def check_detections(detections, truth, name="detections"):
+    """Person boxes of a COCO results list of detections -> (those entries, how many boxes of
+    other categories were dropped). Checked as ``check_results``: a NaN or empty box would crop
+    nothing and still be scored."""
+    _check_list(detections, name)
+    for i, d in enumerate(detections):
+        where = f"{name}[{i}]"
+        _check_entry(where, d, ("image_id", "bbox", "score"), truth)
+        box = d["bbox"]
+        if not isinstance(box, list) or len(box) != 4:
+            raise ValueError(f"{where}: bbox must be a list [x, y, w, h], not {_short(box)}")
+        bad = _first_bad_number(box)
+        if bad:
+            raise ValueError(f"{where}: bbox holds {bad}")
+        if box[2] <= 0 or box[3] <= 0:
+            raise ValueError(f"{where}: bbox {box} has a width or height <= 0")
+    # A detector's file may hold every class; an entry without a category is taken as a person.
+    people = [d for d in detections if d.get("category_id", truth.person_id) == truth.person_id]
+    if not people:
+        raise ValueError(f"{name} hold no box of the person category ({truth.person_id})")
+    return people, len(detections) - len(people)
+
+
+def read_detections(path, ann_file):
+    """data.detections -> (checked person boxes, number of other-category boxes dropped)."""
+    _, truth = load_ground_truth(ann_file)
+    return check_detections(read_json(path), truth, f"{path}: detections")
+
 
 def score(ann_file, results):
-    """COCOeval keypoints stats of ``results`` (a path or a list) against ``ann_file``."""
-    from pycocotools.coco import COCO
+    """COCOeval keypoints stats of ``results`` (a path or a list) against ``ann_file``; the
+    results are checked first (``check_results``), so a bad one is an error, never a score."""
     from pycocotools.cocoeval import COCOeval
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints as it goes
-        gt = COCO(ann_file)
-        if isinstance(results, str):
-            with open(results) as f:
-                results = json.load(f)
-        if not results:
-            raise ValueError("the results file holds no detection")
+    gt, truth = load_ground_truth(ann_file)
+    name = "results"
+    if isinstance(results, str):
+        name = f"{results}: results"
+        results = read_json(results)
+    check_results(results, truth, name)
+    with quiet():
         dt = gt.loadRes(results)
         ev = COCOeval(gt, dt, "keypoints")
         ev.evaluate()
@@ -61,18 +207,33 @@ def decode_maps(heat, offsets, stride, radius):
     return kps
 
 
-def predict(net, dataset, ctx, batch_size=32, flip=True, workers=0):
-    """COCO results (list of dicts) for every box of a test-mode ``CocoPose``."""
+def first_non_finite(heat, offsets):
+    """Index (along N) of the first crop whose heatmaps or offsets hold a NaN or an inf, else
+    None. Such maps decode to an arbitrary cell (argmax of NaN is 0), so they must stop the run."""
+    ok = np.isfinite(heat.reshape(len(heat), -1)).all(axis=1) & \
+        np.isfinite(offsets.reshape(len(offsets), -1)).all(axis=1)
+    return None if ok.all() else int(np.argmin(ok))
+
+
+def predict(net, dataset, ctx, batch_size=32, flip=True, workers=0, model="the model"):
+    """COCO results (list of dicts) for every box of a test-mode ``CocoPose``; ``model`` names
+    the weights in the FloatingPointError raised when they output NaN or inf."""
     loader = make_loader(dataset, batch_size, workers=workers)
     stride = net.stride
     results = []
     for image, mirrored, index in tqdm(loader, desc="predict", disable=None):
+        index = index.asnumpy().astype(int)
         heat, offsets = (x.asnumpy() for x in net(image.as_in_context(ctx)))
         if flip:
             fh, fo = (x.asnumpy() for x in net(mirrored.as_in_context(ctx)))
             fh, fo = flip_pose_maps(fh, fo)
             heat, offsets = (heat + fh) / 2, (offsets + fo) / 2
-        results += maps_to_results(dataset, index.asnumpy().astype(int), heat, offsets, stride)
+        bad = first_non_finite(heat, offsets)
+        if bad is not None:
+            image_id = dataset.records[index[bad]]["image_id"]
+            raise FloatingPointError(f"{model} outputs non-finite heatmaps or offsets (NaN or "
+                                     f"inf) for image {image_id}: no keypoints written")
+        results += maps_to_results(dataset, index, heat, offsets, stride)
     return results
 
 
@@ -99,6 +260,13 @@ def evaluate(cfg, ctx, log, untrained=False):
     """Run the model on the val boxes and score it; ``untrained``: the freshly initialised model
     (seeded), the baseline a trained model's AP is compared with."""
     from train_pose import build_pose_model, coco_dataset
+    d = cfg["data"]
+    detections = None
+    if d["detections"]:
+        detections, dropped = read_detections(d["detections"], d["val_ann"])
+        log.info("%s: %d person boxes; dropped %d boxes of other categories",
+                 d["detections"], len(detections), dropped)
+    dataset = coco_dataset(cfg, "val", detections)
     mx.random.seed(cfg["train"]["seed"])
     net = build_pose_model(cfg, [ctx])
     if untrained:
@@ -107,20 +275,16 @@ def evaluate(cfg, ctx, log, untrained=False):
         ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
         load_weights(net, ckpt, [ctx], log)
     net.hybridize(static_alloc=True)
-    detections = None
-    if cfg["data"]["detections"]:
-        with open(cfg["data"]["detections"]) as f:
-            detections = [d for d in json.load(f) if d.get("category_id", 1) == 1]
-    dataset = coco_dataset(cfg, "val", detections)
     results = predict(net, dataset, ctx, cfg["eval"]["batch_size"], cfg["eval"]["flip"],
-                      cfg["data"]["workers"])
+                      d["workers"], model=ckpt)
     tag = "_untrained" if untrained else ""
     path = os.path.join(cfg["out"], f"keypoints_val{tag}.json")
-    atomic_write_text(path, json.dumps(results))
-    stats = score(cfg["data"]["val_ann"], path)
-    stats.update(checkpoint=ckpt, boxes=cfg["data"]["detections"] or "ground truth")
+    # allow_nan=False: strict JSON, so no reader ever meets a bare NaN.
+    atomic_write_text(path, json.dumps(results, allow_nan=False))
+    stats = score(d["val_ann"], path)
+    stats.update(checkpoint=ckpt, boxes=d["detections"] or "ground truth")
     atomic_write_text(os.path.join(cfg["out"], f"coco_eval{tag}.json"),
-                      json.dumps(stats, indent=1))
+                      json.dumps(stats, indent=1, allow_nan=False))
     log.info("COCO keypoints on %d boxes:\n%s", len(results), table(stats))
     return stats
 
@@ -139,22 +303,18 @@ def main(argv=None):
     args = parse_args(argv)
     if args.results:
         if not args.ann:
-            sys.exit("error: --results needs --ann (the ground-truth keypoints file)")
-        try:
+            fail("--results needs --ann (the ground-truth keypoints file)")
+        with exit_on_error():
             stats = score(args.ann, args.results)
-        except (OSError, ValueError) as err:
-            sys.exit(f"error: {err}")
         print(table(stats))
         return stats
     if not args.config:
-        sys.exit("error: give --config (run a model) or --ann and --results (score a file)")
-    cfg = load_config_or_exit(args.config, args.overrides, base=POSE_BASE)
-    log = setup_logging(cfg["out"], "eval_coco")
-    try:
+        fail("give --config (run a model) or --ann and --results (score a file)")
+    with exit_on_error():
+        cfg = load_config(args.config, args.overrides, base=POSE_BASE)
+        log = setup_logging(cfg["out"], "eval_coco")
+    with exit_on_error(log):
         return evaluate(cfg, contexts(args.gpus)[0], log, args.untrained)
-    except (FileNotFoundError, ValueError) as err:
-        log.error("%s", err)
-        sys.exit(f"error: {err}")
 
 
 if __name__ == "__main__":

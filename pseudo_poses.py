@@ -9,24 +9,26 @@ Each frame is cropped by its video's union person box (made 4:3 as in COCO train
 heatmaps (averaged with its mirror's) are decoded, and the keypoints are mapped back to pixels of
 the prepared video: one (T, 17, 3) array a video, (x, y, probability), in OUT/ID.npy, the format
 train_action.py reads. Resumable (a finished video's file is skipped); a video that cannot be
-read is skipped and listed in OUT/skipped.csv with the reason.
+read is skipped and listed in OUT/skipped.csv with the reason. A model that outputs NaN or inf
+stops the run naming the video, and nothing is written for it: such keypoints are not labels.
+Every bad input (a missing or malformed file, an unwritable folder) is one line ``error: ...``.
 """
 import argparse
 import logging
 import os
-import sys
 
 import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from configs import POSE_BASE, ConfigError, add_config_args, load_config
+from configs import POSE_BASE, add_config_args, load_config
 from data.coco import crop_box, image_to_network
 from data.index import read_boxes, read_index, write_poses, write_skipped
 from data.keypoints import flip_pose_maps
 from data.transforms import affine_crop_matrix, apply_affine, invert_affine, warp
 from data.video import VideoError, read_video
-from eval_coco import decode_maps
+from errors import exit_on_error, one_line
+from eval_coco import decode_maps, first_non_finite
 from experiment import contexts, load_weights
 from symbols.pose_targets import disk_radius
 from training import checkpoint_or_last
@@ -35,7 +37,8 @@ log = logging.getLogger("pseudo_poses")
 
 
 def label_video(net, frames, box, input_size, radius, ctx, batch_size=64, flip=True):
-    """frames (T, H, W, 3), union box (x1, y1, x2, y2) -> keypoints (T, 17, 3) in frame pixels."""
+    """frames (T, H, W, 3), union box (x1, y1, x2, y2) -> keypoints (T, 17, 3) in frame pixels;
+    FloatingPointError at the first frame whose maps hold NaN or inf (they decode to nonsense)."""
     x1, y1, x2, y2 = box
     centre, size = crop_box([x1, y1, x2 - x1, y2 - y1])
     m = affine_crop_matrix(centre, size, input_size)
@@ -48,18 +51,43 @@ def label_video(net, frames, box, input_size, radius, ctx, batch_size=64, flip=T
             fh, fo = (a.asnumpy() for a in net(x.flip(axis=3)))
             fh, fo = flip_pose_maps(fh, fo)
             heat, offsets = (heat + fh) / 2, (offsets + fo) / 2
+        bad = first_non_finite(heat, offsets)
+        if bad is not None:
+            raise FloatingPointError(f"non-finite heatmaps or offsets (NaN or inf) at frame "
+                                     f"{start + bad}")
         out.append(decode_maps(heat, offsets, net.stride, radius))
     return apply_affine(np.concatenate(out), invert_affine(m))
 
 
+def read_inputs(prepared, boxes_file):
+    """-> (samples, {id: box}); a malformed index or boxes file is a one-line ValueError naming
+    it (data.index's readers take well-formed files for granted)."""
+    index = os.path.join(prepared, "index.jsonl")
+    try:
+        samples = read_index(prepared)
+    except ValueError as err:
+        raise ValueError(f"{index} is not a sample index ({one_line(err)})") from None
+    if not all(isinstance(s, dict) and "id" in s and "path" in s for s in samples):
+        raise ValueError(f"{index}: a line has no 'id' or 'path'")
+    try:
+        boxes, _ = read_boxes(boxes_file)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"{boxes_file} is not a person boxes file ({type(err).__name__}: "
+                         f"{one_line(err)})") from None
+    for vid, box in boxes.items():  # a NaN box would crop nothing and map keypoints to NaN
+        if box.shape != (4,) or not np.isfinite(box).all():
+            raise ValueError(f"{boxes_file}: video {vid}'s box {box.tolist()} is not 4 finite "
+                             f"numbers")
+    return samples, boxes
+
+
 def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True):
     from train_pose import build_pose_model
+    samples, boxes = read_inputs(prepared, boxes_file)
     net = build_pose_model(cfg, [ctx])
     checkpoint = checkpoint_or_last(cfg["out"], checkpoint)
     load_weights(net, checkpoint, [ctx], log)
     net.hybridize(static_alloc=True)
-    boxes, _ = read_boxes(boxes_file)
-    samples = read_index(prepared)
     input_size = tuple(cfg["data"]["input_size"])
     radius = disk_radius(input_size[1], net.stride)
     os.makedirs(out, exist_ok=True)
@@ -75,8 +103,12 @@ def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True):
         except VideoError as err:
             skipped.append((s["id"], str(err)))
             continue
-        kps = label_video(net, frames, boxes[s["id"]], input_size, radius, ctx,
-                          flip=cfg["eval"]["flip"])
+        try:
+            kps = label_video(net, frames, boxes[s["id"]], input_size, radius, ctx,
+                              flip=cfg["eval"]["flip"])
+        except FloatingPointError as err:
+            raise FloatingPointError(f"video {s['id']}: {checkpoint} outputs {err}; nothing "
+                                     f"written for it") from None
         write_poses(out, s["id"], kps)
     write_skipped(os.path.join(out, "skipped.csv"), skipped)
     if len(skipped) == len(samples):
@@ -97,12 +129,10 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    try:
+    with exit_on_error(log):
         cfg = load_config(args.config, args.overrides, base=POSE_BASE)
         done, skipped = run(cfg, args.prepared, args.boxes, args.out, contexts(args.gpus)[0],
                             args.checkpoint)
-    except (ConfigError, FileNotFoundError, RuntimeError) as err:
-        sys.exit(f"error: {err}")
     log.info("labelled %d videos, skipped %d (see %s/skipped.csv)", done, len(skipped), args.out)
 
 

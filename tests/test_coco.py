@@ -3,17 +3,20 @@ image round trip, and train_pose / eval_coco end to end on the synthetic COCO se
 import json
 import os
 
+import mxnet as mx
 import numpy as np
 import pytest
 
 import eval_coco
 import train_pose
+from configs import POSE_BASE, load_config
 from data.coco import CocoPose, crop_box
 from data.synth import generate_coco
 from data.transforms import apply_affine
 from symbols.pose_targets import encode_pose
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, "configs", "pose", "synth_tiny.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -103,12 +106,26 @@ def test_maps_of_the_true_keypoints_go_back_to_the_image(coco):
     assert eval_coco.score(ann(coco, "val"), results)["AP"] == pytest.approx(1.0)
 
 
+def pose_args(coco, out):
+    return ["--config", TINY, f"data.train_ann={ann(coco, 'train')}",
+            f"data.val_ann={ann(coco, 'val')}", f"data.train_images={coco}/images",
+            f"data.val_images={coco}/images", f"out={out}", "train.epochs=2",
+            "train.lr_steps=[1]", "data.workers=0"]
+
+
+def nan_checkpoint(path):
+    """The tiny pose model with every parameter NaN, saved as a checkpoint: a diverged run."""
+    net = train_pose.build_pose_model(load_config(TINY, base=POSE_BASE), [mx.cpu()])
+    net(mx.nd.zeros((1, 3, 128, 96)))  # finish deferred shape inference
+    for p in net.collect_params().values():
+        p.set_data(mx.nd.full(p.shape, np.nan))
+    net.save_parameters(path)
+    return path
+
+
 def test_train_pose_then_eval_coco(coco, tmp_path):
     out = str(tmp_path / "pose")
-    args = ["--config", os.path.join(ROOT, "configs", "pose", "synth_tiny.yaml"),
-            f"data.train_ann={ann(coco, 'train')}", f"data.val_ann={ann(coco, 'val')}",
-            f"data.train_images={coco}/images", f"data.val_images={coco}/images",
-            f"out={out}", "train.epochs=2", "train.lr_steps=[1]", "data.workers=0"]
+    args = pose_args(coco, out)
     final = train_pose.main(args)
     assert os.path.isfile(final)
     epochs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))
@@ -117,7 +134,8 @@ def test_train_pose_then_eval_coco(coco, tmp_path):
     stats = eval_coco.main(args)
     assert set(eval_coco.STAT_NAMES) <= set(stats) and 0.0 <= stats["AP"] <= 1.0
     # A detections file (COCO results format) holding the ground-truth boxes, plus one non-person
-    # detection that must be ignored, gives the same keypoints as the ground-truth boxes.
+    # detection that must be ignored (and counted), gives the same keypoints as the ground-truth
+    # boxes.
     with open(ann(coco, "val")) as f:
         dets = [dict(image_id=a["image_id"], category_id=1, bbox=a["bbox"], score=1.0)
                 for a in json.load(f)["annotations"]]
@@ -127,8 +145,42 @@ def test_train_pose_then_eval_coco(coco, tmp_path):
         json.dump(dets, f)
     from_dets = eval_coco.main(args + [f"data.detections={det_file}"])
     assert from_dets["AP"] == pytest.approx(stats["AP"]) and from_dets["boxes"] == det_file
+    with open(os.path.join(out, "eval_coco.log")) as f:
+        assert "60 person boxes; dropped 1 boxes of other categories" in f.read()
     untrained = eval_coco.main(args + ["--untrained"])
     assert untrained["checkpoint"] == "untrained"
     assert os.path.isfile(os.path.join(out, "coco_eval_untrained.json"))
     with open(os.path.join(out, "keypoints_val.json")) as f:
         assert len(json.load(f)) == 60  # one result per ground-truth box
+
+
+def test_a_nan_model_is_an_error_not_a_score(coco, tmp_path, capsys):
+    """pycocotools counts NaN keypoints as a perfect match: a NaN model used to score AP 100."""
+    out = str(tmp_path / "pose")
+    ckpt = nan_checkpoint(str(tmp_path / "nan.params"))
+    with pytest.raises(SystemExit) as exit_:
+        eval_coco.main(pose_args(coco, out) + [f"eval.checkpoint={ckpt}"])
+    line = str(exit_.value.code)
+    assert line.startswith(f"error: {ckpt} outputs non-finite heatmaps") and "\n" not in line
+    first_image = CocoPose(ann(coco, "val"), f"{coco}/images", mode="test").records[0]["image_id"]
+    assert f"for image {first_image}:" in line
+    assert "AP" not in capsys.readouterr().out
+    assert not os.path.exists(os.path.join(out, "keypoints_val.json"))
+    assert not os.path.exists(os.path.join(out, "coco_eval.json"))
+
+
+def test_a_bad_detections_file_is_an_error_not_a_score(coco, tmp_path):
+    with open(ann(coco, "val")) as f:
+        dets = [dict(image_id=a["image_id"], category_id=1, bbox=a["bbox"], score=1.0)
+                for a in json.load(f)["annotations"]]
+    dets[4]["bbox"][2] = float("nan")  # used to be dropped silently, the rest scored
+    det_file = str(tmp_path / "dets.json")
+    with open(det_file, "w") as f:
+        json.dump(dets, f)
+    out = str(tmp_path / "pose")
+    args = pose_args(coco, out) + [f"data.detections={det_file}", "--untrained"]
+    with pytest.raises(SystemExit) as exit_:
+        eval_coco.main(args)
+    assert str(exit_.value.code) == (f"error: {det_file}: detections[4]: bbox holds a non-finite "
+                                     f"value (NaN) at index 2")
+    assert not os.path.exists(os.path.join(out, "keypoints_val_untrained.json"))

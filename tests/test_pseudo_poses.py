@@ -1,8 +1,20 @@
-"""The pseudo-pose pass: crop by the union box, decode, map back to the video's pixels."""
+"""The pseudo-pose pass: crop by the union box, decode, map back to the video's pixels; a model
+that outputs NaN and malformed inputs are one-line errors, and nothing is written."""
+import os
+
 import numpy as np
 import mxnet as mx
+import pytest
 
+import pseudo_poses
+from configs import POSE_BASE, load_config
+from data.index import write_boxes, write_index
+from data.video import write_video
 from pseudo_poses import label_video
+from train_pose import build_pose_model
+
+TINY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
+                    "pose", "synth_tiny.yaml")
 
 
 class BlobFinder:
@@ -34,3 +46,64 @@ def test_keypoints_come_back_in_frame_pixels():
         err = np.hypot(kps[t, :, 0] - x, kps[t, :, 1] - y)
         assert err.max() < 5.0, (t, kps[t, 0], (x, y))
     assert ((kps[..., 2] > 0) & (kps[..., 2] < 1)).all()  # probabilities
+
+
+def nan_checkpoint(path):
+    """The tiny pose model with every parameter NaN, saved as a checkpoint: a diverged run."""
+    net = build_pose_model(load_config(TINY, base=POSE_BASE), [mx.cpu()])
+    net(mx.nd.zeros((1, 3, 128, 96)))  # finish deferred shape inference
+    for p in net.collect_params().values():
+        p.set_data(mx.nd.full(p.shape, np.nan))
+    net.save_parameters(path)
+    return path
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    """One 4-frame prepared video with its union box, and the NaN checkpoint -> main's args."""
+    prepared = tmp_path / "prepared"
+    os.makedirs(prepared / "videos")
+    frames = np.random.RandomState(0).randint(0, 255, (4, 96, 128, 3)).astype(np.uint8)
+    write_video(str(prepared / "videos" / "v1.avi"), frames, 10)
+    write_index(str(prepared), [dict(id="v1", path="videos/v1.avi", label=0, frames=4)])
+    boxes = str(tmp_path / "boxes.json")
+    write_boxes(boxes, "synth", "test", 0.5, {"v1": dict(box=[20, 10, 100, 90], frames_seen=4,
+                                                         frames_with_person=4, fallback=False)})
+    ckpt = nan_checkpoint(str(tmp_path / "nan.params"))
+    return ["--config", TINY, "--prepared", str(prepared), "--boxes", boxes,
+            "--out", str(tmp_path / "poses"), "--checkpoint", ckpt]
+
+
+def error_line(args):
+    with pytest.raises(SystemExit) as exit_:
+        pseudo_poses.main(args)
+    line = str(exit_.value.code)
+    assert line.startswith("error: ") and "\n" not in line
+    return line
+
+
+def test_a_nan_model_is_an_error_naming_the_video(inputs, tmp_path):
+    line = error_line(inputs)
+    assert line.startswith("error: video v1: ") and "nan.params outputs non-finite" in line
+    assert not os.path.exists(tmp_path / "poses" / "v1.npy")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("not json {", "is not a person boxes file (JSONDecodeError"),
+    ('{"dataset": "synth"}', "is not a person boxes file (KeyError: 'videos')"),
+    ('{"videos": {"v1": {"box": [1, 2, NaN, 4]}}}', "video v1's box [1.0, 2.0, nan, 4.0] is not "
+                                                    "4 finite numbers"),
+])
+def test_a_malformed_boxes_file_is_one_line(inputs, tmp_path, text, expected):
+    boxes = inputs[inputs.index("--boxes") + 1]
+    with open(boxes, "w") as f:
+        f.write(text)
+    line = error_line(inputs)
+    assert line.startswith(f"error: {boxes}") and expected in line
+
+
+def test_a_malformed_index_is_one_line(inputs):
+    index = os.path.join(inputs[inputs.index("--prepared") + 1], "index.jsonl")
+    with open(index, "a") as f:
+        f.write("{not json\n")
+    assert error_line(inputs).startswith(f"error: {index} is not a sample index")

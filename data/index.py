@@ -12,20 +12,72 @@
                          box a video (detect_persons.py); fallback: no person, the full frame
     POSES/ID.npy         per-frame keypoints (T, 17, 3) as (x, y, confidence or visible) in
                          pixels of the resized video: the video model's pose targets
+
+Every file is written to PATH.tmpPID, checked, and renamed to PATH only when whole, so a full disk
+or a killed run never leaves a partial file under a final name. Any failure removes the temporary
+and is an OSError whose ``filename`` is PATH (errors.one_line prints "PATH: reason").
 """
 import csv
+import errno
+import io
 import json
 import os
 
 import numpy as np
 
 
+def write_via_temporary(write, path, suffix="", make_parent=False):
+    """``write(tmp)`` then rename ``tmp`` to ``path``. ``suffix`` ends the temporary's name for
+    writers that choose a format by extension (OpenCV); ``make_parent`` creates the folder."""
+    tmp = f"{path}.tmp{os.getpid()}{suffix}"
+    try:
+        if make_parent:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as err:
+        _remove_quietly(tmp)
+        # makedirs(exist_ok=True) says "File exists" when a parent is a regular file.
+        code = errno.ENOTDIR if isinstance(err, FileExistsError) else err.errno or errno.EIO
+        reason = os.strerror(code) if code == errno.ENOTDIR else err.strerror or str(err)
+        raise OSError(code, reason, path) from None
+    except BaseException:  # a failed check or an interrupt: no temporary is left behind either
+        _remove_quietly(tmp)
+        raise
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass  # never written, or the folder is gone: nothing to clean, and the first error counts
+
+
+def atomic_write_bytes(path, data, make_parent=False):
+    """Write ``data`` whole to ``path`` or not at all; a short write (full disk) is an OSError."""
+    def write(tmp):
+        view = memoryview(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            done = 0
+            while done < len(view):  # os.write may write less than asked
+                done += os.write(fd, view[done:])
+        finally:
+            os.close(fd)  # raises too: network filesystems report a full disk at close
+        if os.path.getsize(tmp) != len(data):
+            raise OSError(errno.EIO, f"wrote {os.path.getsize(tmp)} of {len(data)} bytes")
+    write_via_temporary(write, path, make_parent=make_parent)
+
+
 def atomic_write_text(path, text):
     """Write via a temporary file and rename, so a reader never sees half a file."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _npy_bytes(save, *args, **kwargs):
+    buffer = io.BytesIO()
+    save(buffer, *args, **kwargs)
+    return buffer.getvalue()
 
 
 def write_index(prepared, samples):
@@ -53,17 +105,23 @@ def read_splits(prepared):
 
 def write_skipped(path, rows):
     """rows: (name, reason). Always written, so an empty report says 'nothing was skipped'."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["name", "reason"])
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(["name", "reason"])
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
 
 
 def read_skipped(path):
     with open(path, newline="") as f:
         return [tuple(row) for row in list(csv.reader(f))[1:]]
+
+
+def write_annotation(path, keypoints, boxes, **extra):
+    """ID.npz: keypoints (T, 17, 3), boxes (T, 4), and any ``extra`` arrays (the synthetic
+    benchmark's object_class and object_box)."""
+    atomic_write_bytes(path, _npy_bytes(np.savez, keypoints=keypoints, boxes=boxes, **extra),
+                       make_parent=True)
 
 
 def read_annotation(path):
@@ -73,11 +131,9 @@ def read_annotation(path):
 
 
 def write_poses(poses_dir, sample_id, keypoints):
-    os.makedirs(poses_dir, exist_ok=True)
     path = os.path.join(poses_dir, sample_id + ".npy")
-    tmp = f"{path}.tmp{os.getpid()}.npy"
-    np.save(tmp, np.asarray(keypoints, np.float32))
-    os.replace(tmp, path)
+    atomic_write_bytes(path, _npy_bytes(np.save, np.asarray(keypoints, np.float32)),
+                       make_parent=True)
 
 
 def read_poses(poses_dir, sample_id):
@@ -86,10 +142,9 @@ def read_poses(poses_dir, sample_id):
 
 def write_boxes(path, dataset, detector, threshold, videos):
     """``videos``: id -> dict(box=[x1, y1, x2, y2], frames_seen, frames_with_person, fallback)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     text = json.dumps(dict(dataset=dataset, detector=detector, threshold=threshold,
                            videos=videos), indent=1, sort_keys=True)
-    atomic_write_text(path, text)
+    atomic_write_bytes(path, text.encode("utf-8"), make_parent=True)
 
 
 def read_boxes(path):

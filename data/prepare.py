@@ -6,24 +6,32 @@ to OUT/videos/ID.avi; ground-truth sidecars (RAW/STEM.npz, the synthetic benchma
 along. Work runs in parallel with a progress bar and is resumable: a finished video leaves a
 marker, and a rerun only does what is missing. Inputs that cannot be used (unparseable name,
 missing, zero-byte, truncated or non-video file) are listed with the reason in OUT/skipped.csv;
-a run with no usable sample fails.
+a run with no usable sample fails. Every output is written whole or not at all (data/index.py);
+a write that fails (full disk, unwritable folder) stops the run with one line naming the path.
 """
 import argparse
 import json
 import logging
 import multiprocessing
 import os
-import sys
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .index import atomic_write_text, write_index, write_skipped, write_splits
+from errors import check_writable, exit_on_error
+
+from .index import atomic_write_text, write_annotation, write_index, write_skipped, write_splits
 from .protocols import DATASETS, all_splits, counts, get_dataset, list_names, parse_names
 from .video import VideoError, read_video, write_video
 
 log = logging.getLogger("prepare")
+_stop = None  # in a pool worker: the parent's Event, set when the run has failed
+
+
+def _init_worker(stop):
+    global _stop
+    _stop = stop
 
 
 def scale_annotation(src, dst, sx, sy):
@@ -37,19 +45,23 @@ def scale_annotation(src, dst, sx, sy):
     boxes[:, [0, 2]] = (boxes[:, [0, 2]] + 0.5) * sx - 0.5
     boxes[:, [1, 3]] = (boxes[:, [1, 3]] + 0.5) * sy - 0.5
     data.update(keypoints=kps, boxes=boxes)
-    np.savez(dst + ".tmp.npz", **data)
-    os.replace(dst + ".tmp.npz", dst)
+    write_annotation(dst, **data)
 
 
 def target_size(width, height, resize):
-    """(w, h): the table's height, the video's aspect ratio, even sizes for codecs."""
+    """(w, h): the table's height and the video's aspect ratio, the width rounded down to an
+    even number (codecs want even sizes). Table 2: 1920x1080 -> 454x256, 640x480 -> 340x256;
+    rounding to the nearest even width would give 456 and 342."""
     h = resize[1]
-    w = int(round(width * h / height / 2.0)) * 2
+    w = width * h // height // 2 * 2  # integers: no float error at exact multiples
     return w, h
 
 
 def prepare_one(job):
-    """-> ('ok', sample) or ('skip', (name, reason)). Never raises for a bad video."""
+    """-> ('ok', sample) or ('skip', (name, reason)); ('stopped', None) once the run has
+    failed. Never raises for a bad input; raises OSError for an output it cannot write."""
+    if _stop is not None and _stop.is_set():
+        return "stopped", None
     sample, out, resize, fps_default = job
     marker = os.path.join(out, ".done", sample["id"] + ".json")
     if os.path.exists(marker):
@@ -66,8 +78,7 @@ def prepare_one(job):
     fps = fps or fps_default
     rel = os.path.join("videos", sample["id"] + ".avi")
     dst = os.path.join(out, rel)
-    write_video(dst + ".tmp.avi", frames, fps)
-    os.replace(dst + ".tmp.avi", dst)
+    write_video(dst, frames, fps)
     sidecar = os.path.splitext(sample["path"])[0] + ".npz"
     if os.path.exists(sidecar):
         scale_annotation(sidecar, os.path.join(out, "annotations", sample["id"] + ".npz"),
@@ -89,7 +100,8 @@ def prepare(dataset_name, raw, out, workers=2, progress=True):
     samples = []
     bar = tqdm(total=len(jobs), desc=f"prepare {dataset.NAME}", disable=not progress)
     if workers > 1:
-        pool = multiprocessing.Pool(workers)
+        stop = multiprocessing.Event()
+        pool = multiprocessing.Pool(workers, _init_worker, (stop,))
         results = pool.imap_unordered(prepare_one, jobs, chunksize=4)
     else:
         pool, results = None, map(prepare_one, jobs)
@@ -97,6 +109,12 @@ def prepare(dataset_name, raw, out, workers=2, progress=True):
         for status, value in results:
             (samples if status == "ok" else skipped).append(value)
             bar.update()
+    except BaseException:
+        # A full disk fails every job: the queued ones return at once, and the running ones
+        # finish their video (terminating would leave it half-written under a temporary name).
+        if pool is not None:
+            stop.set()
+        raise
     finally:
         bar.close()
         if pool is not None:
@@ -124,10 +142,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    try:
+    with exit_on_error(log):
+        check_writable(args.out)
         samples, skipped = prepare(args.dataset, args.raw, args.out, args.workers)
-    except (RuntimeError, FileNotFoundError) as err:
-        sys.exit(f"error: {err}")
     dataset = get_dataset(args.dataset)
     log.info("%d samples prepared, %d skipped (see %s/skipped.csv)", len(samples), len(skipped),
              args.out)

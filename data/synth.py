@@ -13,17 +13,23 @@ view but ``test_view`` it appears with probability ``bias`` (else another class'
 person's square crop, so a model that looks at the scene is fooled on the test view and a
 person-centric one is not. Use the protocol xview{test_view} (default xview3).
 
-As a dataset adapter it has the same fields as data/ntu.py and friends.
+As a dataset adapter it has the same fields as data/ntu.py and friends. Every file is written
+whole or not at all (data/index.py), so a full disk stops the run with one line naming the path
+and a rerun renders only what is missing.
 """
 import argparse
 import json
+import logging
 import os
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
+from errors import exit_on_error
+
 from . import nucla
+from .index import atomic_write_bytes, atomic_write_text, write_annotation
 from .synth_body import ACTIONS, draw_person, project, random_body, skeleton
 from .transforms import square_box, union_box
 from .video import write_video
@@ -162,16 +168,14 @@ def generate(out, subjects=8, repetitions=2, frames=36, bias=0.9, test_view=3, s
                 continue
             obj = object_for(a, view, rng, bias, test_view, classes)
             clip, kps, boxes, obj_box = render_view(motion, view, rng, frames, obj, width, height)
-            write_video(video + ".tmp.avi", clip, FPS)
-            np.savez(ann + ".tmp.npz", keypoints=kps, boxes=boxes, object_class=obj,
-                     object_box=obj_box)
-            os.replace(ann + ".tmp.npz", ann)  # annotation first: a video implies its labels
-            os.replace(video + ".tmp.avi", video)
+            # The annotation first: a video on disk implies its labels.
+            write_annotation(ann, kps, boxes, object_class=obj, object_box=obj_box)
+            write_video(video, clip, FPS)
             written += 1
-    with open(os.path.join(out, "synth.json"), "w") as f:
-        json.dump(dict(subjects=subjects, repetitions=repetitions, frames=frames, bias=bias,
-                       test_view=test_view, seed=seed, width=width, height=height,
-                       classes=list(CLASSES[:classes])), f, indent=2)
+    atomic_write_text(os.path.join(out, "synth.json"), json.dumps(dict(
+        subjects=subjects, repetitions=repetitions, frames=frames, bias=bias,
+        test_view=test_view, seed=seed, width=width, height=height,
+        classes=list(CLASSES[:classes])), indent=2))
     return written
 
 
@@ -197,9 +201,12 @@ def generate_coco(out, subjects=4, val_subjects=1, frames=36, every=6, seed=100,
                 image_id = len(splits["train"]["images"]) + len(splits["val"]["images"]) + 1
                 name = f"a{a:02d}_s{s:02d}_v{view}_t{t:03d}.jpg"
                 path = os.path.join(out, "images", name)
-                if not os.path.exists(path):
-                    cv2.imwrite(path, cv2.cvtColor(clip[t], cv2.COLOR_RGB2BGR),
-                                [cv2.IMWRITE_JPEG_QUALITY, 95])
+                if not os.path.exists(path):  # imwrite reports no reason: encode, then write
+                    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(clip[t], cv2.COLOR_RGB2BGR),
+                                            [cv2.IMWRITE_JPEG_QUALITY, 95])
+                    if not ok:
+                        raise ValueError(f"{path}: OpenCV cannot encode the frame as JPEG")
+                    atomic_write_bytes(path, jpeg.tobytes())
                 x1, y1, x2, y2 = (float(v) for v in boxes[t])
                 split["images"].append(dict(id=image_id, file_name=name, width=width,
                                             height=height))
@@ -209,8 +216,7 @@ def generate_coco(out, subjects=4, val_subjects=1, frames=36, every=6, seed=100,
                     num_keypoints=int((kps[t, :, 2] > 0).sum()),
                     keypoints=[round(float(v), 2) for v in kps[t].reshape(-1)]))
     for name, data in splits.items():
-        with open(os.path.join(out, f"person_keypoints_{name}.json"), "w") as f:
-            json.dump(data, f)
+        atomic_write_text(os.path.join(out, f"person_keypoints_{name}.json"), json.dumps(data))
     return {k: len(v["annotations"]) for k, v in splits.items()}
 
 
@@ -231,12 +237,15 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    n = generate(args.out, args.subjects, args.repetitions, args.frames, args.bias,
-                 args.test_view, args.seed)
-    print(f"wrote {n} videos to {args.out}")
-    if args.coco:
-        counts = generate_coco(args.coco)
-        print(f"wrote a COCO keypoints set to {args.coco}: {counts}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    log = logging.getLogger("synth")
+    with exit_on_error(log):
+        n = generate(args.out, args.subjects, args.repetitions, args.frames, args.bias,
+                     args.test_view, args.seed)
+        print(f"wrote {n} videos to {args.out}")
+        if args.coco:
+            counts = generate_coco(args.coco)
+            print(f"wrote a COCO keypoints set to {args.coco}: {counts}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
 """Reading and writing videos. Frames are RGB uint8 arrays of layout (T, H, W, 3).
 
 Decoding uses OpenCV (``backend="cv2"``) or decord (``backend="decord"``, faster random access).
-Every failure is a VideoError with a one-line reason, so callers can skip and report the file.
+Every reading failure is a VideoError with a one-line reason, so callers can skip and report
+the file; a writing failure is an OSError naming the output, which should stop the run.
 """
+import errno
 import os
 
 import cv2
 import numpy as np
+
+from .index import write_via_temporary
 
 WRITE_FOURCC = "MJPG"  # intra-frame only: exact seeking, and every frame decodes on its own
 
@@ -85,13 +89,45 @@ def read_frames(path, indices, backend="cv2"):
 
 
 def write_video(path, frames, fps):
-    """Write RGB frames (T, H, W, 3) with the project's codec (MJPG in an .avi container)."""
-    T, H, W, _ = frames.shape
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*WRITE_FOURCC), float(fps), (W, H))
-    if not writer.isOpened():
-        raise VideoError(f"cannot open {path} for writing")
+    """Write RGB frames (T, H, W, 3) with the project's codec (MJPG in an .avi container), whole
+    or not at all: to a temporary, read back, renamed to ``path`` only when every frame decodes
+    at the size written. A failure (unwritable folder, full disk) leaves no file and is an
+    OSError naming ``path``."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or not len(frames):
+        raise ValueError(f"{path}: frames must be non-empty uint8 (T, H, W, 3), got "
+                         f"{frames.dtype} {frames.shape}")
+
+    def write(tmp):
+        open(tmp, "wb").close()  # OpenCV reports no reason; this raises the OS's (ENOTDIR...)
+        T, H, W, _ = frames.shape
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*WRITE_FOURCC), float(fps), (W, H))
+        if not writer.isOpened():
+            raise OSError(errno.EIO, "OpenCV cannot open it for writing")
+        try:
+            for frame in frames:
+                writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
+        # VideoWriter never reports a failed write: a full disk shows only as missing frames.
+        decoded = count_frames(tmp, (H, W))
+        if decoded != T:
+            raise OSError(errno.EIO, f"video reads back {decoded} of {T} frames of {W}x{H} "
+                                     "(disk full?)")
+
+    write_via_temporary(write, path, suffix=os.path.splitext(path)[1])
+
+
+def count_frames(path, size):
+    """How many frames of ``path`` decode, up to the first one that fails or is not (H, W)."""
+    cap = cv2.VideoCapture(path)
+    n = 0
     try:
-        for frame in frames:
-            writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
+        while cap.isOpened():
+            ok, frame = cap.read()
+            if not ok or frame.shape[:2] != tuple(size):
+                break
+            n += 1
     finally:
-        writer.release()
+        cap.release()
+    return n

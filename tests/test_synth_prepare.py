@@ -1,13 +1,19 @@
-"""The synthetic benchmark and the prepare stage, including every kind of bad input."""
+"""The synthetic benchmark and the prepare stage, including every kind of bad input and output."""
+import errno
+import glob
 import os
 import shutil
+import subprocess
+import sys
 
+import cv2
 import numpy as np
 import pytest
 
-from data import synth
+from data import msr, ntu, nucla, synth, utd
+from data import prepare as prepare_module
 from data.index import read_annotation, read_index, read_skipped, read_splits
-from data.prepare import prepare
+from data.prepare import prepare, target_size
 from data.protocols import parse_names
 from data.transforms import square_box, union_box
 from data.video import read_video
@@ -85,6 +91,7 @@ def test_prepare_skips_and_reports_every_bad_input(raw, tmp_path):
     assert reasons["holiday.avi"].startswith("unparseable name")
     index = read_index(out)
     assert len(index) == 60 and all(s["frames"] == 12 for s in index)
+    assert {(s["width"], s["height"]) for s in index} == {(192, 144)}  # rendered at that size
     assert read_splits(out)["protocols"]["xview3"] == {
         "train": [s["id"] for s in index if s["view"] != 3],
         "test": [s["id"] for s in index if s["view"] == 3]}
@@ -123,3 +130,111 @@ def test_prepare_with_nothing_usable_fails(tmp_path):
     with pytest.raises(RuntimeError, match="no usable"):
         prepare("synth", str(src), str(tmp_path / "out"), workers=1, progress=False)
     assert os.path.exists(tmp_path / "out" / "skipped.csv")
+
+
+@pytest.mark.parametrize("dataset, source, table", [
+    (ntu, (1920, 1080), (454, 256)),  # Table 2; rounding to the nearest even width gives 456
+    (nucla, (640, 480), (340, 256)),  # 341.3 -> 340, not 342
+    (msr, (640, 480), (340, 256)),
+    (utd, (640, 480), (340, 256)),
+    (synth, (192, 144), (192, 144)),  # the demo's videos are not resized
+])
+def test_target_size_is_table_2(dataset, source, table):
+    assert target_size(*source, dataset.RESIZE) == table == dataset.RESIZE
+
+
+def test_target_size_rounds_down_to_even():
+    # 100 x 256 / 90 = 284.4 -> 284; 101 x 256 / 90 = 287.3 -> 286 (odd floor 287 -> 286)
+    assert target_size(100, 90, (0, 256)) == (284, 256)
+    assert target_size(101, 90, (0, 256)) == (286, 256)
+
+
+class HalfWriter:
+    """cv2.VideoWriter as on a disk that fills half-way: the rest is lost without a word."""
+
+    def __init__(self, path, fourcc, fps, size):
+        self.writer, self.written = REAL_WRITER(path, fourcc, fps, size), 0
+
+    def isOpened(self):  # noqa: N802, OpenCV's name
+        return self.writer.isOpened()
+
+    def write(self, frame):
+        if self.written < 2:  # the clips here have 4 or 12 frames
+            self.writer.write(frame)
+        self.written += 1
+
+    def release(self):
+        self.writer.release()
+
+
+REAL_WRITER = cv2.VideoWriter
+
+
+def temporaries(folder):
+    return glob.glob(os.path.join(str(folder), "**", "*.tmp*"), recursive=True)
+
+
+def test_prepare_with_videos_cut_short_stops_and_names_one(raw, tmp_path, monkeypatch):
+    monkeypatch.setattr(cv2, "VideoWriter", HalfWriter)  # forked workers inherit it
+    out = str(tmp_path / "prepared")
+    with pytest.raises(OSError) as info:
+        prepare("synth", raw, out, workers=2, progress=False)
+    name = info.value.filename
+    assert os.path.dirname(name) == os.path.join(out, "videos") and name.endswith(".avi")
+    assert "reads back 2 of 12 frames" in info.value.strerror
+    assert os.listdir(os.path.join(out, "videos")) == [] and temporaries(out) == []
+    assert not os.path.exists(os.path.join(out, "index.jsonl"))
+
+
+def test_prepare_main_on_a_full_disk_is_one_line(raw, tmp_path, monkeypatch):
+    real_write = os.write
+
+    def full(fd, data):
+        if fd <= 2:
+            return real_write(fd, data)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full)
+    out = str(tmp_path / "prepared")
+    with pytest.raises(SystemExit) as info:
+        prepare_module.main(["--dataset", "synth", "--raw", raw, "--out", out, "--workers", "1"])
+    # The first sample's video is written by OpenCV; its annotation is the first os.write.
+    first = os.path.join(out, "annotations", "a01_s01_e01_v01.npz")
+    assert info.value.code == f"error: {first}: No space left on device"
+    assert not os.path.exists(first) and temporaries(out) == []
+
+
+def test_prepare_into_an_unwritable_folder_exits_with_one_line(raw, tmp_path):
+    # Root ignores chmod: a folder below a regular file is unwritable for everyone.
+    (tmp_path / "file").write_text("a regular file")
+    out = str(tmp_path / "file" / "prepared")
+    run = subprocess.run([sys.executable, "-m", "data.prepare", "--dataset", "synth", "--raw", raw,
+                          "--out", out], capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {out}: Not a directory"]
+
+
+def test_synth_with_videos_cut_short_leaves_no_video_and_resumes(tmp_path, monkeypatch):
+    out = str(tmp_path / "synth")
+    monkeypatch.setattr(cv2, "VideoWriter", HalfWriter)
+    with pytest.raises(OSError) as info:
+        synth.generate(out, subjects=1, repetitions=1, frames=4, classes=2, progress=False)
+    assert info.value.filename == os.path.join(out, "a01_s01_e01_v01.avi")
+    assert not glob.glob(os.path.join(out, "*.avi")) and temporaries(out) == []
+    monkeypatch.undo()
+    assert synth.generate(out, subjects=1, repetitions=1, frames=4, classes=2,
+                          progress=False) == 6  # the rerun renders every video
+    assert sorted(os.listdir(out)) == sorted(
+        [f"a{a:02d}_s01_e01_v{v:02d}.{ext}" for a in synth.ACTION_CODES[:2] for v in (1, 2, 3)
+         for ext in ("avi", "npz")] + ["synth.json"])
+
+
+def test_synth_main_into_an_unwritable_folder_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("a regular file")
+    out = str(tmp_path / "file" / "synth")
+    with pytest.raises(SystemExit) as info:
+        synth.main(["--out", out, "--subjects", "1", "--repetitions", "1", "--frames", "4"])
+    assert info.value.code == f"error: {out}: Not a directory"

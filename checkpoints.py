@@ -12,6 +12,7 @@ Every file is written to a temporary and renamed when complete. A checkpoint cou
 marker parses and both files match the marker's checksums; ``--resume`` skips a corrupt one and
 says so.
 """
+import errno
 import glob
 import hashlib
 import json
@@ -21,7 +22,7 @@ import shutil
 import mxnet as mx
 import yaml
 
-from data.index import atomic_write_text
+from data.index import atomic_write_text, write_via_temporary
 
 # Keys that cannot change a run's weights: a resume may change them.
 RESULT_NEUTRAL = ("experiment", "out", "data.workers", "train.log_interval", "eval.")
@@ -40,18 +41,15 @@ def sha256(path):
 
 
 def _write_via_temporary(write, path):
-    """``write(tmp)`` then rename to ``path``; any failure is an OSError naming ``path`` and leaves
-    neither a temporary nor a partial file under the final name."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except (OSError, mx.base.MXNetError) as err:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else \
-            " ".join(str(err).split())[:200]
-        raise OSError(getattr(err, "errno", None) or 5, f"cannot write: {reason}", path) from None
+    """``data.index.write_via_temporary`` for MXNet's writers, whose failures (a full disk) are
+    MXNetErrors: they become OSErrors naming ``path``."""
+    def guarded(tmp):
+        try:
+            write(tmp)
+        except mx.base.MXNetError as err:
+            raise OSError(errno.EIO, f"cannot write: {' '.join(str(err).split())[:200]}",
+                          tmp) from None
+    write_via_temporary(guarded, path)
 
 
 def save_checkpoint(out, epoch, net, trainer, cfg, metrics):
@@ -161,11 +159,12 @@ def checkpoint_config(path):
                             f"or .json): it does not say which model it holds")
 
 
-def load_weights(net, path, ctx, log=None, fresh=()):
-    """Load ``net``'s parameters from ``path`` by name, strictly: every parameter must be in the
-    file with its shape, except those whose name starts with one of ``fresh`` (they keep their
-    initialisation). The first missing or mismatched one is a ValueError naming the file.
-    Entries the model does not use are allowed and logged. -> the names loaded."""
+def load_weights(net, path, ctx, log=None, fresh=(), only=("",)):
+    """Load ``net``'s parameters from ``path`` by name, strictly: every parameter whose name
+    starts with one of ``only`` (default: all) must be in the file with its shape, except those
+    whose name starts with one of ``fresh`` (they keep their initialisation). The first missing
+    or mismatched one is a ValueError naming the file. Entries the model does not use are
+    allowed and logged. -> the names loaded."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
@@ -173,7 +172,8 @@ def load_weights(net, path, ctx, log=None, fresh=()):
     except mx.base.MXNetError:
         raise ValueError(f"{path} is not a readable parameter file (cut short?)") from None
     fresh = tuple(fresh)
-    params = net._collect_params_with_prefix()
+    params = {k: p for k, p in net._collect_params_with_prefix().items()
+              if k.startswith(tuple(only))}
     for name, param in params.items():
         if name.startswith(fresh):
             continue

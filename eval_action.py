@@ -70,12 +70,13 @@ def load_mapping(name, num_source_classes):
     return mapping
 
 
-def top1(scores, labels, mapping=None):
+def top1(scores, labels, mapping=None, restricted=True):
     """Fraction correct. With a cross-dataset ``mapping`` (target -> source labels), scores are
-    over the source classes and only the mapped ones compete."""
+    over the source classes and only the mapped ones compete (``restricted``), or all do."""
     if mapping is None:
         return float(np.mean(scores.argmax(axis=1) == labels))
-    allowed = sorted({s for v in mapping.values() for s in v})
+    allowed = sorted({s for v in mapping.values() for s in v}) if restricted else \
+        list(range(scores.shape[1]))
     pred = np.array(allowed)[scores[:, allowed].argmax(axis=1)]
     return float(np.mean([p in mapping[l] for p, l in zip(pred, labels)]))
 
@@ -164,7 +165,9 @@ def evaluate(cfg, ctxs, log, ckpt, skip_unreadable=False):
     results = dict(experiment=cfg["experiment"], checkpoint=ckpt, videos=len(labels),
                    test_videos=len(samples), skipped=skipped,
                    views=cfg["eval"]["num_clips"] * 3,
-                   top1={h: top1(v, labels, mapping) for h, v in scores.items()})
+                   top1={h: top1(v, labels, mapping,
+                                 cfg["eval"]["cross_dataset_argmax"] == "restricted")
+                         for h, v in scores.items()})
     best = "fused" if "fused" in scores else "rgb"
     if mapping is None:
         classes = list(dataset.CLASSES)

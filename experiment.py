@@ -16,6 +16,7 @@ from data.loader import ClipDataset
 from data.protocols import get_dataset
 from checkpoints import checkpoint_config, load_weights  # noqa: F401  (strict, for scripts)
 from symbols import get_model, get_pose_model, model_config
+from symbols.pose_targets import disk_radius
 
 
 def contexts(gpus=None, cpus=None):
@@ -59,6 +60,21 @@ def heatmap_stride(cfg):
     return 32 // 2 ** model_config(cfg["model"]["name"], **cfg["model"]["options"]).num_deconv
 
 
+def disk_radius_of(cfg):
+    """The disk radius M (input pixels) of a video config: model.options.radius, or the G-RMI
+    ruling scaled to data.size. The targets and the model's decoder both take it from here."""
+    radius = model_config(cfg["model"]["name"], **cfg["model"]["options"]).radius
+    return radius if radius is not None else disk_radius(cfg["data"]["size"], heatmap_stride(cfg))
+
+
+def pose_radius_of(cfg):
+    """The disk radius M (input pixels) of a pose config: data.radius, or the ruling scaled to
+    the input height."""
+    d = cfg["data"]
+    stride = 32 // 2 ** cfg["model"]["options"].get("num_deconv", 2)
+    return d["radius"] if d["radius"] is not None else disk_radius(d["input_size"][1], stride)
+
+
 def clip_dataset(cfg, samples, mode, with_poses):
     d = cfg["data"]
     dataset = get_dataset(d["dataset"])
@@ -67,8 +83,11 @@ def clip_dataset(cfg, samples, mode, with_poses):
         d["prepared"], samples, boxes=boxes, mode=mode, crop=d["crop"],
         poses_dir=d["poses"] if with_poses else None, clip_len=d["clip_len"],
         stride=d["stride"] or dataset.STRIDE, size=d["size"], heatmap_stride=heatmap_stride(cfg),
-        jitter=(d["jitter_center"], d["jitter_size"]), mirror=d["mirror"],
-        num_clips=cfg["eval"]["num_clips"], seed=cfg["train"]["seed"], backend=d["backend"])
+        radius=disk_radius_of(cfg), jitter=(d["jitter_center"], d["jitter_size"]),
+        mirror=d["mirror"], num_clips=cfg["eval"]["num_clips"], seed=cfg["train"]["seed"],
+        backend=d["backend"], crop_aspect=d["crop_aspect"],
+        random_crop_scale=d["random_crop_scale"], test_crop_scale=cfg["eval"]["test_crop_scale"],
+        min_confidence=d["pose_min_confidence"])
 
 
 def build_pose_model(cfg, ctxs):
@@ -85,13 +104,16 @@ def coco_dataset(cfg, split, detections=None):
     return CocoPose(ann, images, mode="train" if split == "train" else "test",
                     input_size=d["input_size"], scale=d["scale"], rotation=d["rotation"],
                     flip=d["flip"], detections=detections, seed=cfg["train"]["seed"],
-                    heatmap_stride=32 // 2 ** cfg["model"]["options"].get("num_deconv", 2))
+                    heatmap_stride=32 // 2 ** cfg["model"]["options"].get("num_deconv", 2),
+                    radius=pose_radius_of(cfg), aspect=d["aspect"],
+                    rotation_prob=d["rotation_prob"])
 
 
 def model_options(cfg, num_devices=1):
     m = cfg["model"]
     options = dict(m["options"], input_size=cfg["data"]["size"],
-                   num_frames=cfg["data"]["clip_len"], global_stats=m["global_stats"])
+                   num_frames=cfg["data"]["clip_len"], global_stats=m["global_stats"],
+                   radius=disk_radius_of(cfg))
     if m["sync_bn"]:
         options["sync_devices"] = num_devices
     return options
@@ -149,9 +171,10 @@ def check_training_inputs(cfg, samples, with_poses):
                 f"{len(missing)} of {len(samples)} training videos have no pose file in "
                 f"{cfg['data']['poses']}, first {missing[0]!r}: run pseudo_poses.py (make "
                 f"pseudo-poses) for this dataset")
-    init = cfg["train"]["init_from"]
-    if init and not os.path.isfile(init):
-        raise FileNotFoundError(f"train.init_from: no checkpoint at {init}: train that run first")
+    for key in ("init_from", "pose_cnn_init"):
+        path = cfg["train"][key]
+        if path and not os.path.isfile(path):
+            raise FileNotFoundError(f"train.{key}: no checkpoint at {path}: train that run first")
 
 
 def init_fresh(cfg):

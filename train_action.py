@@ -81,9 +81,13 @@ def train(cfg, ctxs, log, dataset, resume_run=False):
     net = build_model(cfg, ctxs)
     if t["init_from"]:
         load_weights(net, t["init_from"], ctxs, log, fresh=init_fresh(cfg))
+    if t["pose_cnn_init"]:
+        load_weights(net, t["pose_cnn_init"], ctxs, log, only=("pose_cnn.",),
+                     fresh=("pose_cnn.fc.",))
     freeze_for_stage(net, cfg)
     terms = loss_terms(cfg, net.config.heads)
-    criterion = ActionMachineLoss(terms, t["loss_weights"], heatmap_loss=t["heatmap_loss"])
+    criterion = ActionMachineLoss(terms, t["loss_weights"], *t["pose_loss_weights"],
+                                  heatmap_loss=t["heatmap_loss"], frames=t["pose_loss_frames"])
     log.info("losses %s", "+".join(terms))
     return fit(cfg, net, dataset, action_loss(criterion), ctxs, log, resume_run)
 

@@ -42,7 +42,7 @@ def train(cfg, ctxs, log, dataset, resume_run=False):
     net = build_pose_model(cfg, ctxs)
     if t["init_from"]:
         load_weights(net, t["init_from"], ctxs, log, fresh=t["init_fresh"])
-    loss_fn = pose_loss(PoseLoss(heatmap_loss=t["heatmap_loss"]))
+    loss_fn = pose_loss(PoseLoss(*t["pose_loss_weights"], heatmap_loss=t["heatmap_loss"]))
     return fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run)
 
 

@@ -29,6 +29,8 @@ CHOICES = {
     "model.global_stats": ("none", "backbone", "all"),
     "train.stage": ("joint", "pose_cnn"),
     "train.heatmap_loss": ("smooth_l1", "logistic"),
+    "train.pose_loss_frames": ("mean", "sum"),
+    "eval.cross_dataset_argmax": ("restricted", "all"),
 }
 # Every numeric key of base.yaml and pose/base.yaml (tests/test_configs.py checks that none is
 # missing). The text is the error message's and is read by _range_check: "a"/"an" one value,
@@ -45,6 +47,14 @@ RANGES = {
     "data.scale": "a number in [0, 1)",  # the crop is scaled by 1 +- scale, so 1 could be empty
     "data.rotation": "a number in [0, 180]",  # +- degrees
     "train.max_unreadable": "a number in [0, 1]",  # a share of an epoch's samples
+    "data.pose_min_confidence": "a number in [0, 1]",  # visibility 0/1/2 or a probability
+    "data.crop_aspect": "a finite number > 0",  # height : width
+    "data.aspect": "a finite number > 0",  # pose: height : width
+    "data.random_crop_scale": "2 numbers in (0, 1]",  # (low, high) share of the short side
+    "data.rotation_prob": "a number in [0, 1]",
+    "data.radius": "null or a finite number > 0",  # pose: input pixels
+    "train.pose_loss_weights": "2 finite numbers >= 0",  # Eq. (5): heatmap, offset
+    "eval.test_crop_scale": "a number in [1, 4]",  # 1: three identical crops
     "train.epochs": "an integer >= 1",
     "train.lr": "a finite number > 0",
     "train.lr_steps": "a list of integers >= 0",  # epochs
@@ -219,7 +229,7 @@ def validate(cfg, base=BASE):
         if key in RANGES and isinstance(value, str) and _NON_FINITE.match(value):
             value = float(value)  # YAML 1.1 reads nan and inf (no dot) as strings
         _check_type(key, value, defaults[key])
-        if key in CHOICES and value not in CHOICES[key]:
+        if key in CHOICES and value not in CHOICES[key] and not (value is None and defaults[key] is None):
             raise ConfigError(f"config key {key!r} is {value!r}; choose one of "
                               f"{', '.join(CHOICES[key])}")
         if key in RANGES and not _IN_RANGE[key](value):
@@ -239,7 +249,7 @@ def _fill(value, names, key=""):
             return value.format(**names)
         except (KeyError, IndexError, ValueError, AttributeError):
             raise ConfigError(f"config key {key!r} is {value!r}; the only placeholders are "
-                              f"{{dataset}}, {{protocol}} and {{experiment}} (write {{{{ for "
+                              f"{{dataset}}, {{protocol}}, {{experiment}} and {{runs}} (write {{{{ for "
                               f"a brace)") from None
     if isinstance(value, dict):
         return {k: _fill(v, names, f"{key}.{k}" if key else k) for k, v in value.items()}
@@ -264,7 +274,16 @@ def load_config(path, overrides=(), base=BASE):
     validate(cfg, base)
     names = dict(dataset=cfg["data"].get("dataset"), protocol=cfg["data"].get("protocol"),
                  experiment=cfg["experiment"])
-    return _fill(cfg, names)
+    names["runs"] = _fill(cfg.get("runs", "runs"), names, "runs")
+    cfg = _fill(cfg, names)
+    if "stage" in cfg.get("train", {}):  # the video model's configs
+        from .stage import derive
+        derive(cfg, _raise)
+    return cfg
+
+
+def _raise(message):
+    raise ConfigError(message)
 
 
 def add_config_args(parser, required=True, cpus=True):
@@ -281,8 +300,9 @@ def load_config_or_exit(path, overrides=(), base=BASE):
     """``load_config`` for a script's main: a bad config ends the run with its one-line error."""
     try:
         return load_config(path, overrides, base)
-    except ConfigError as err:
-        raise SystemExit(f"error: {err}") from None
+    except (ConfigError, OSError) as err:
+        from errors import one_line
+        raise SystemExit(f"error: {one_line(err)}") from None
 
 
 def save_config(cfg, path):

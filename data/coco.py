@@ -20,7 +20,8 @@ from symbols.pose_targets import disk_radius, encode_pose
 from . import transforms as T
 from .keypoints import flip_keypoints
 
-ASPECT = 4.0 / 3.0  # height : width of the person crop
+ASPECT = 4.0 / 3.0  # height : width of the person crop (pose config data.aspect)
+ROTATION_PROB = 0.6  # share of training crops that are rotated (pose config data.rotation_prob)
 
 
 def crop_box(box, aspect=ASPECT):
@@ -56,13 +57,15 @@ class CocoPose(gluon.data.Dataset):
 
     def __init__(self, ann_file, image_dir, mode="train", input_size=(288, 384),
                  heatmap_stride=8, radius=None, scale=0.3, rotation=30.0, flip=True,
-                 detections=None, min_keypoints=1, seed=0):
+                 detections=None, min_keypoints=1, seed=0, aspect=ASPECT,
+                 rotation_prob=ROTATION_PROB):
         from pycocotools.coco import COCO
         self.coco = COCO(ann_file)
         self.image_dir, self.mode, self.input_size = image_dir, mode, tuple(input_size)
         self.heatmap_stride = heatmap_stride
         self.radius = radius if radius is not None else disk_radius(input_size[1], heatmap_stride)
         self.scale, self.rotation, self.flip = scale, rotation, flip
+        self.aspect, self.rotation_prob = aspect, rotation_prob
         self.seed, self.epoch = seed, 0
         person = self.coco.getCatIds(catNms=["person"])
         self.records = []
@@ -97,11 +100,12 @@ class CocoPose(gluon.data.Dataset):
 
     def matrix(self, index, rng=None):
         """The crop's 2x3 map; with ``rng``, randomly scaled and rotated (training)."""
-        centre, size = crop_box(self.records[index]["box"])
+        centre, size = crop_box(self.records[index]["box"], self.aspect)
         s, r = 1.0, 0.0
         if rng is not None:
             s = rng.uniform(1 - self.scale, 1 + self.scale)
-            r = rng.uniform(-self.rotation, self.rotation) if rng.uniform() < 0.6 else 0.0
+            r = rng.uniform(-self.rotation, self.rotation) if rng.uniform() < self.rotation_prob \
+                else 0.0
         return T.affine_crop_matrix(centre, (size[0] * s, size[1] * s), self.input_size, r)
 
     def __getitem__(self, index):

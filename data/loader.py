@@ -3,7 +3,9 @@
 Training item: (clip (3, T, S, S) float32, label, heatmaps (T, K, S/8, S/8), offsets
 (T, K, 2, S/8, S/8), weights (T, K)). The pose targets come from a per-video keypoint file
 (POSES/ID.npy, (frames, 17, 3) in pixels of the prepared video: pseudo-poses, or ground truth
-for the synthetic benchmark); without one the targets are zero with zero weight.
+for the synthetic benchmark); a joint is a target when its third column exceeds
+``min_confidence``. A missing or malformed pose file is an error (PoseFileError), never skipped.
+Without pose files (no pose loss) the targets are zero with zero weight.
 Test item: (clips (views, 3, T, S, S), label) with views = 10 clips x 3 crops.
 
 ``crop="person"`` crops each video by its union person box (jittered, squared); ``crop="frame"``
@@ -38,7 +40,8 @@ class ClipDataset(gluon.data.Dataset):
     def __init__(self, prepared, samples, boxes=None, mode="train", crop="person",
                  poses_dir=None, clip_len=8, stride=1, size=224, heatmap_stride=8, radius=None,
                  jitter=(0.1, 0.1), mirror=True, num_clips=10, seed=0, backend="cv2",
-                 num_keypoints=17):
+                 num_keypoints=17, crop_aspect=1.0, random_crop_scale=T.RANDOM_CROP_SCALE,
+                 test_crop_scale=T.TEST_CROP_SCALE, min_confidence=0.0):
         if mode not in ("train", "test"):
             raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
         if crop not in ("person", "frame"):
@@ -58,6 +61,8 @@ class ClipDataset(gluon.data.Dataset):
         self.jitter, self.mirror, self.num_clips = jitter, mirror, num_clips
         self.seed, self.epoch, self.backend = seed, 0, backend
         self.num_keypoints = num_keypoints
+        self.crop_aspect, self.random_crop_scale = crop_aspect, tuple(random_crop_scale)
+        self.test_crop_scale, self.min_confidence = test_crop_scale, min_confidence
 
     def set_epoch(self, epoch):
         self.epoch = epoch
@@ -94,7 +99,11 @@ class ClipDataset(gluon.data.Dataset):
         if not np.isfinite(poses).all():
             raise PoseFileError(f"pose file of {sample['id']} in {self.poses_dir} holds "
                                 f"non-finite values")
-        return poses[np.minimum(indices, len(poses) - 1)]
+        kps = poses[np.minimum(indices, len(poses) - 1)].astype(np.float32)
+        # The third column is visibility (ground truth) or probability (pseudo-poses): a joint
+        # is a target when it exceeds the threshold (data.pose_min_confidence).
+        kps[..., 2] = kps[..., 2] > self.min_confidence
+        return kps
 
     def _train_item(self, i):
         sample = self.samples[i]
@@ -102,9 +111,11 @@ class ClipDataset(gluon.data.Dataset):
         indices = T.train_indices(sample["frames"], self.clip_len, self.stride, rng)
         frames = self._frames(sample, indices)
         if self.crop == "person":
-            box = T.square_box(T.jitter_box(self.boxes[sample["id"]], rng, *self.jitter))
+            box = T.square_box(T.jitter_box(self.boxes[sample["id"]], rng, *self.jitter),
+                               self.crop_aspect)
         else:
-            box = T.random_frame_box(frames.shape[2], frames.shape[1], rng)
+            box = T.random_frame_box(frames.shape[2], frames.shape[1], rng,
+                                     self.random_crop_scale)
         clip = T.crop_frames(frames, box, self.size)
         kps = self._keypoints(sample, indices)
         kps = None if kps is None else T.crop_keypoints(kps, box, self.size)
@@ -127,7 +138,8 @@ class ClipDataset(gluon.data.Dataset):
         frames = self._frames(sample, unique)
         H, W = frames.shape[1:3]
         if self.crop == "person":
-            boxes = T.test_crop_boxes(self.boxes[sample["id"]])
+            boxes = T.test_crop_boxes(self.boxes[sample["id"]], self.test_crop_scale,
+                                      self.crop_aspect)
         else:
             boxes = T.frame_test_boxes(W, H)
         views = []

@@ -13,10 +13,9 @@ from .keypoints import flip_keypoints
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
-# Test crops: the three views of "resize to 256, crop 224" (non-local nets, the paper's [51]),
-# applied to the person box: crops of the box's size, shifted up-left, centre and down-right
-# within the box enlarged 256/224 times.
-TEST_CROP_SCALE = 256 / 224
+# Defaults of the config keys that set them (configs/base.yaml says where each comes from).
+TEST_CROP_SCALE = 256 / 224  # eval.test_crop_scale
+RANDOM_CROP_SCALE = (0.8, 1.0)  # data.random_crop_scale
 
 
 # ---- time -------------------------------------------------------------------------------------
@@ -63,11 +62,13 @@ def union_box(boxes):
                      boxes[:, 3].max()], np.float32)
 
 
-def square_box(box):
-    """Extend the shorter side about the centre to aspect 1:1 (SPEC: the text's 1:14 is 1:1)."""
+def square_box(box, aspect=1.0):
+    """Extend the shorter side about the centre to height : width = ``aspect`` (1:1 for the
+    video model: the text's "1 : 14" is 1 : 1, the output being 224x224)."""
     x1, y1, x2, y2 = box
-    cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1)
-    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], np.float32)
+    cx, cy, w, h = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
+    w, h = max(w, h / aspect), max(h, w * aspect)
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], np.float32)
 
 
 def jitter_box(box, rng, center=0.1, size=0.1):
@@ -81,14 +82,16 @@ def jitter_box(box, rng, center=0.1, size=0.1):
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], np.float32)
 
 
-def test_crop_boxes(box, scale=TEST_CROP_SCALE):
-    """Three square crops of a person box: up-left, centre, down-right -> (3, 4)."""
-    sq = square_box(box)
-    shift = (sq[2] - sq[0]) * (scale - 1) / 2
+def test_crop_boxes(box, scale=TEST_CROP_SCALE, aspect=1.0):
+    """Three crops of a person box: up-left, centre, down-right -> (3, 4). They are the three
+    views of "resize to 256, crop 224" (non-local nets, the paper's [51]) applied to the box:
+    crops of the box's size, shifted within the box enlarged ``scale`` times."""
+    sq = square_box(box, aspect)
+    shift = np.array([sq[2] - sq[0], sq[3] - sq[1]] * 2) * (scale - 1) / 2
     return np.stack([sq + shift * d for d in (-1, 0, 1)]).astype(np.float32)
 
 
-def random_frame_box(width, height, rng, scale=(0.8, 1.0)):
+def random_frame_box(width, height, rng, scale=RANDOM_CROP_SCALE):
     """The baseline's crop (RGBAction random crop): a random square of the whole frame."""
     side = min(width, height) * rng.uniform(*scale)
     x1 = rng.uniform(0, width - side) - 0.5

@@ -132,14 +132,14 @@ class ActionMachineLoss:
     """
 
     def __init__(self, terms=HEADS, weights=(1.0, 1.0, 1.0), heatmap_weight=0.5,
-                 offset_weight=0.5, heatmap_loss="smooth_l1"):
+                 offset_weight=0.5, heatmap_loss="smooth_l1", frames="mean"):
         unknown = [t for t in terms if t not in HEADS]
         if unknown or not terms:
             raise ValueError(f"loss terms are a non-empty subset of {HEADS}, got {terms}")
         self.terms = tuple(terms)
         self.weights = dict(zip(HEADS, weights))
         self.ce = gluon.loss.SoftmaxCrossEntropyLoss()
-        self.pose_loss = PoseLoss(heatmap_weight, offset_weight, heatmap_loss)
+        self.pose_loss = PoseLoss(heatmap_weight, offset_weight, heatmap_loss, frames)
 
     def __call__(self, outputs, label, heat_target=None, offset_target=None, weight=None):
         parts = {}

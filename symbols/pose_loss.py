@@ -2,7 +2,8 @@
 
 Lh = 1/K sum_k sum_i R(sigmoid(h_k(x_i)), target_k(x_i))      (all positions)
 Lo = 1/K sum_k sum_{i: ||l_k - x_i|| <= M} R(F_k(x_i), target offset)   (inside the disk)
-with R the smooth L1 loss. Per frame; a clip's loss is the mean over its frames.
+with R the smooth L1 loss. Per frame; a clip's loss is the mean over its frames (a ruling: the
+paper gives Lp per image), or their sum with ``frames="sum"``.
 
 ``heatmap_loss="logistic"`` replaces R in Lh by the sigmoid cross-entropy of G-RMI (the paper's
 [36], whose heatmaps the paper describes as "a binary classification problem"); the default is
@@ -19,10 +20,13 @@ class PoseLoss(HybridBlock):
     """
 
     def __init__(self, heatmap_weight=0.5, offset_weight=0.5, heatmap_loss="smooth_l1",
-                 **kwargs):
+                 frames="mean", **kwargs):
         super().__init__(**kwargs)
         if heatmap_loss not in ("smooth_l1", "logistic"):
             raise ValueError(f"heatmap_loss is smooth_l1 or logistic, got {heatmap_loss!r}")
+        if frames not in ("mean", "sum"):
+            raise ValueError(f"frames is mean or sum, got {frames!r}")
+        self.frames = frames
         self.heatmap_weight = heatmap_weight
         self.offset_weight = offset_weight
         self.heatmap_loss = heatmap_loss
@@ -36,6 +40,7 @@ class PoseLoss(HybridBlock):
         inside = F.expand_dims(heat_target, axis=3)  # (N, T, K, 1, H, W)
         lo = F.smooth_l1(offsets - offset_target, scalar=1.0) * inside
         lo = F.sum(lo, axis=(3, 4, 5)) * weight  # (N, T, K)
-        lh = F.mean(F.mean(lh, axis=2), axis=1)  # 1/K sum_k, then mean over frames -> (N,)
-        lo = F.mean(F.mean(lo, axis=2), axis=1)
+        over_frames = F.mean if self.frames == "mean" else F.sum
+        lh = over_frames(F.mean(lh, axis=2), axis=1)  # 1/K sum_k, then over frames -> (N,)
+        lo = over_frames(F.mean(lo, axis=2), axis=1)
         return self.heatmap_weight * lh + self.offset_weight * lo, lh, lo

@@ -8,9 +8,10 @@ import pytest
 
 from data import synth
 from data.index import read_annotation, read_index, write_poses
-from data.loader import ClipDataset, make_loader
+from data.loader import ClipDataset, PoseFileError, Substitutes, make_loader
 from data.prepare import prepare
 from data.transforms import crop_keypoints, union_box
+from data.video import VideoError
 from symbols.pose_decoder import KeypointDecoder
 
 SIZE, CLIP = 64, 4
@@ -106,6 +107,38 @@ def test_an_unreadable_video_is_replaced_and_logged(prepared, tmp_path, caplog):
     shutil.copytree(out, copy)
     open(os.path.join(copy, samples[0]["path"]), "w").close()  # broken after prepare
     ds = ClipDataset(copy, samples, boxes=boxes, clip_len=CLIP, stride=2, size=SIZE)
-    item = ds[0]
-    assert int(item[1]) == samples[1]["label"]
-    assert "unreadable sample " + samples[0]["id"] in caplog.text
+    with pytest.raises(VideoError, match=samples[0]["id"]):  # never silently replaced
+        ds[0]
+    item = Substitutes(ds)[0]  # training's wrapper: replaced, flagged and logged
+    assert int(item[1]) == samples[1]["label"] and int(item[-1]) == 1
+    assert int(Substitutes(ds)[1][-1]) == 0
+    assert "unreadable video " + samples[0]["id"] in caplog.text
+    test = ClipDataset(copy, samples, boxes=boxes, clip_len=CLIP, stride=2, size=SIZE,
+                       mode="test", num_clips=2)
+    with pytest.raises(VideoError, match=samples[0]["id"]):
+        test[0]
+
+
+def test_a_missing_or_broken_pose_file_is_an_error_not_a_substitute(prepared, tmp_path):
+    out, samples, boxes, poses = prepared
+    copy = str(tmp_path / "poses")
+    shutil.copytree(poses, copy)
+    os.remove(os.path.join(copy, samples[0]["id"] + ".npy"))
+    np.save(os.path.join(copy, samples[1]["id"] + ".npy"), np.full((12, 17, 3), np.nan))
+    ds = Substitutes(dataset(prepared, poses_dir=copy))
+    with pytest.raises(PoseFileError, match=samples[0]["id"]):
+        ds[0]
+    with pytest.raises(PoseFileError, match="non-finite"):
+        ds[1]
+
+
+def test_pose_min_confidence_decides_which_joints_are_targets(prepared, tmp_path):
+    out, samples, boxes, poses = prepared
+    copy = str(tmp_path / "poses")
+    shutil.copytree(poses, copy)
+    kps = np.load(os.path.join(copy, samples[0]["id"] + ".npy"))
+    kps[..., 2] = np.linspace(0.05, 0.95, 17)  # pseudo-pose probabilities
+    np.save(os.path.join(copy, samples[0]["id"] + ".npy"), kps)
+    for threshold in (0.0, 0.5):
+        weights = dataset(prepared, poses_dir=copy, min_confidence=threshold, mirror=False)[0][4]
+        np.testing.assert_array_equal(weights[0], np.linspace(0.05, 0.95, 17) > threshold)

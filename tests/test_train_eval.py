@@ -112,7 +112,7 @@ def summed_grads(cfg, ctxs, batch):
 
 @pytest.mark.parametrize("global_stats,same", [("all", True), ("none", False)])
 def test_two_cpu_contexts_sum_to_one_context_gradients(work, global_stats, same):
-    cfg = load_config(config("kps_pose_r18"), overrides(work, "unused") + [
+    cfg = load_config(config("kps"), overrides(work, "unused") + ["model.options.heads=[rgb, kps, pose]",
         f"model.global_stats={global_stats}", "model.options.dropout=0.0"])
     data = clip_dataset(cfg, split_samples(cfg, "train")[:4], "train", with_poses=True)
     batch = [mx.nd.array(np.stack(x)) for x in zip(*(data[i] for i in range(4)))]

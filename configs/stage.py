@@ -1,0 +1,36 @@
+"""Stage 2 is one setting: the keys that must agree with ``train.stage`` are derived from it or
+checked together with it, once, when a config is loaded.
+
+Paper Sec. 4.6, "KPS PoseAction RGBAction": the KPS RGBAction model is used as the pre-trained
+model, fixed, and only the pose CNN trains. So ``train.stage: pose_cnn`` needs the pose CNN
+('pose' in the heads), the trained KPS RGBAction model (``train.init_from``), and batch norm on
+running statistics at least in the frozen part (``model.global_stats``, derived when null).
+"""
+
+
+def derive(cfg, error):
+    """Fill the derived keys of a video config in place; ``error(message)`` raises."""
+    from symbols import model_config
+    t, m = cfg["train"], cfg["model"]
+    stage2 = t["stage"] == "pose_cnn"
+    if m["global_stats"] is None:
+        m["global_stats"] = "backbone" if stage2 else "none"
+    if not stage2:
+        if t["pose_cnn_init"]:
+            error("train.pose_cnn_init initialises the pose CNN of stage 2: it needs "
+                  "train.stage=pose_cnn")
+        return cfg
+    try:
+        heads = model_config(m["name"], **m["options"]).heads
+    except (TypeError, ValueError) as err:
+        error(f"model.options: {err}")
+    if "pose" not in heads:
+        error(f"train.stage is pose_cnn but the model's heads are {list(heads)}: stage 2 trains "
+              f"the pose CNN, add 'pose' (model.options.heads=[rgb, kps, pose])")
+    if m["global_stats"] == "none":
+        error("train.stage is pose_cnn but model.global_stats is none: the frozen model's batch "
+              "norm would keep updating its statistics; use backbone (or all), or leave it null")
+    if not t["init_from"]:
+        error("train.stage is pose_cnn but train.init_from is null: stage 2 starts from a trained "
+              "KPS RGBAction model (runs/<dataset>_<protocol>_kps/final.params)")
+    return cfg

@@ -16,10 +16,10 @@ import argparse
 import json
 import os
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
+from checkpoints import checkpoint_or_last
 from configs import CONFIG_DIR, add_config_args, load_config_or_exit
 from data.index import atomic_write_text
 from data.loader import UNREADABLE_LABEL, Skippable, make_loader
@@ -27,7 +27,7 @@ from data.protocols import get_dataset
 from errors import check_writable, exit_on_error
 from experiment import (build_model, checked_against_checkpoint, clip_dataset, contexts,
                         load_weights, setup_logging, split_samples)
-from checkpoints import checkpoint_or_last
+from plots import confusion_figure
 
 
 def parse_args(argv=None):
@@ -85,28 +85,6 @@ def confusion(pred, labels, n):
     m = np.zeros((n, n), np.int64)
     np.add.at(m, (labels, pred), 1)
     return m
-
-
-def confusion_png(matrix, classes, path, cell=28):
-    """Row-normalised confusion matrix as an image: true classes down, predictions across."""
-    n = len(classes)
-    norm = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    margin = 220
-    img = np.full((margin + n * cell + 10, margin + n * cell + 10, 3), 255, np.uint8)
-    for i in range(n):
-        for j in range(n):
-            v = int(255 * (1 - norm[i, j]))
-            y, x = margin + i * cell, margin + j * cell
-            cv2.rectangle(img, (x, y), (x + cell - 1, y + cell - 1), (255, v, v), -1)
-            if matrix[i, j]:
-                cv2.putText(img, str(matrix[i, j]), (x + 3, y + cell - 9),
-                            cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
-        name = classes[i][:30]
-        cv2.putText(img, name, (5, margin + i * cell + cell - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                    (0, 0, 0), 1, cv2.LINE_AA)
-        cv2.putText(img, str(i), (margin + i * cell + 6, margin - 8), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.4, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.imwrite(path, img)
 
 
 def markdown_row(results):
@@ -176,7 +154,9 @@ def evaluate(cfg, ctxs, log, ckpt, skip_unreadable=False):
         results["per_class"] = {c: float(matrix[i, i] / max(matrix[i].sum(), 1))
                                 for i, c in enumerate(classes)}
         results["confusion"] = matrix.tolist()
-        confusion_png(matrix, classes, os.path.join(cfg["out"], "confusion.png"))
+        confusion_figure(matrix, classes, os.path.join(cfg["out"], "confusion.png"),
+                         title=f"{cfg['experiment']} ({best}): top-1 "
+                               f"{100 * results['top1'][best]:.1f}%")
     out = cfg["out"]
     atomic_write_text(os.path.join(out, "results.json"), json.dumps(results, indent=1))
     atomic_write_text(os.path.join(out, "per_video.jsonl"),

@@ -33,8 +33,8 @@ from data.keypoints import flip_pose_maps
 from data.loader import make_loader
 from data.transforms import apply_affine, invert_affine
 from errors import exit_on_error, fail, one_line
-from experiment import contexts, load_weights, setup_logging
-from symbols.pose_decoder import KeypointDecoder
+from experiment import build_pose_model, coco_dataset, contexts, load_weights, setup_logging
+from symbols.pose_decoder import decode_pose_maps, first_non_finite
 from training import checkpoint_or_last
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -198,23 +198,6 @@ def score(ann_file, results):
     return dict(zip(STAT_NAMES, (float(v) for v in ev.stats)))
 
 
-def decode_maps(heat, offsets, stride, radius):
-    """heat (N, K, H, W), offsets (N, K, 2, H, W) numpy -> keypoints (N, K, 3) in crop pixels,
-    the third column the heatmap probability at the argmax."""
-    dec = KeypointDecoder(stride, radius)
-    kps = dec(mx.nd.array(heat[:, None]), mx.nd.array(offsets[:, None])).asnumpy()[:, 0]
-    kps[..., 2] = 1 / (1 + np.exp(-heat.reshape(*heat.shape[:2], -1).max(axis=-1)))
-    return kps
-
-
-def first_non_finite(heat, offsets):
-    """Index (along N) of the first crop whose heatmaps or offsets hold a NaN or an inf, else
-    None. Such maps decode to an arbitrary cell (argmax of NaN is 0), so they must stop the run."""
-    ok = np.isfinite(heat.reshape(len(heat), -1)).all(axis=1) & \
-        np.isfinite(offsets.reshape(len(offsets), -1)).all(axis=1)
-    return None if ok.all() else int(np.argmin(ok))
-
-
 def predict(net, dataset, ctx, batch_size=32, flip=True, workers=0, model="the model"):
     """COCO results (list of dicts) for every box of a test-mode ``CocoPose``; ``model`` names
     the weights in the FloatingPointError raised when they output NaN or inf."""
@@ -241,7 +224,7 @@ def maps_to_results(dataset, indices, heat, offsets, stride):
     """Pose maps of crops ``indices`` of ``dataset`` -> COCO results in image pixels; a result's
     score is its box's score times the mean keypoint probability."""
     results = []
-    for k, i in zip(decode_maps(heat, offsets, stride, dataset.radius), indices):
+    for k, i in zip(decode_pose_maps(heat, offsets, stride, dataset.radius), indices):
         rec = dataset.records[i]
         in_image = apply_affine(k, invert_affine(dataset.matrix(i)))
         results.append(dict(image_id=int(rec["image_id"]), category_id=1,
@@ -259,7 +242,6 @@ def table(stats):
 def evaluate(cfg, ctx, log, untrained=False):
     """Run the model on the val boxes and score it; ``untrained``: the freshly initialised model
     (seeded), the baseline a trained model's AP is compared with."""
-    from train_pose import build_pose_model, coco_dataset
     d = cfg["data"]
     detections = None
     if d["detections"]:

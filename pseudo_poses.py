@@ -22,25 +22,25 @@ import numpy as np
 from tqdm import tqdm
 
 from configs import POSE_BASE, add_config_args, load_config
-from data.coco import crop_box, image_to_network
+from data.coco import ASPECT, crop_box, image_to_network
 from data.index import read_boxes, read_index, write_poses, write_skipped
 from data.keypoints import flip_pose_maps
 from data.transforms import affine_crop_matrix, apply_affine, invert_affine, warp
 from data.video import VideoError, read_video
 from errors import exit_on_error, one_line
-from eval_coco import decode_maps, first_non_finite
-from experiment import contexts, load_weights
-from symbols.pose_targets import disk_radius
+from experiment import build_pose_model, contexts, load_weights, pose_radius_of
+from symbols.pose_decoder import decode_pose_maps, first_non_finite
 from training import checkpoint_or_last
 
 log = logging.getLogger("pseudo_poses")
 
 
-def label_video(net, frames, box, input_size, radius, ctx, batch_size=64, flip=True):
+def label_video(net, frames, box, input_size, radius, ctx, batch_size=64, flip=True,
+                aspect=ASPECT):
     """frames (T, H, W, 3), union box (x1, y1, x2, y2) -> keypoints (T, 17, 3) in frame pixels;
     FloatingPointError at the first frame whose maps hold NaN or inf (they decode to nonsense)."""
     x1, y1, x2, y2 = box
-    centre, size = crop_box([x1, y1, x2 - x1, y2 - y1])
+    centre, size = crop_box([x1, y1, x2 - x1, y2 - y1], aspect)
     m = affine_crop_matrix(centre, size, input_size)
     crops = np.stack([image_to_network(warp(f, m, input_size)) for f in frames])
     out = []
@@ -55,7 +55,7 @@ def label_video(net, frames, box, input_size, radius, ctx, batch_size=64, flip=T
         if bad is not None:
             raise FloatingPointError(f"non-finite heatmaps or offsets (NaN or inf) at frame "
                                      f"{start + bad}")
-        out.append(decode_maps(heat, offsets, net.stride, radius))
+        out.append(decode_pose_maps(heat, offsets, net.stride, radius))
     return apply_affine(np.concatenate(out), invert_affine(m))
 
 
@@ -82,14 +82,13 @@ def read_inputs(prepared, boxes_file):
 
 
 def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True):
-    from train_pose import build_pose_model
     samples, boxes = read_inputs(prepared, boxes_file)
     net = build_pose_model(cfg, [ctx])
     checkpoint = checkpoint_or_last(cfg["out"], checkpoint)
     load_weights(net, checkpoint, [ctx], log)
     net.hybridize(static_alloc=True)
     input_size = tuple(cfg["data"]["input_size"])
-    radius = disk_radius(input_size[1], net.stride)
+    radius = pose_radius_of(cfg)
     os.makedirs(out, exist_ok=True)
     todo = [s for s in samples if not os.path.exists(os.path.join(out, s["id"] + ".npy"))]
     log.info("%d videos, %d already labelled", len(samples), len(samples) - len(todo))
@@ -105,7 +104,7 @@ def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True):
             continue
         try:
             kps = label_video(net, frames, boxes[s["id"]], input_size, radius, ctx,
-                              flip=cfg["eval"]["flip"])
+                              flip=cfg["eval"]["flip"], aspect=cfg["data"]["aspect"])
         except FloatingPointError as err:
             raise FloatingPointError(f"video {s['id']}: {checkpoint} outputs {err}; nothing "
                                      f"written for it") from None

@@ -3,6 +3,7 @@ log, checkpoints after every epoch, and resuming from them (checkpoint files: ``
 
 OUT/metrics.jsonl holds one JSON object a line, {"kind": "step" | "epoch", "epoch", ...}; after a
 resume it holds each step once (the lines of the epoch that was cut short are dropped).
+OUT/curves.png plots it (losses, train accuracy, lr), redrawn after every epoch.
 """
 import json
 import os
@@ -20,6 +21,7 @@ from checkpoints import (checkpoint_or_last, epochs_on_disk, first_difference,  
 from configs import save_config
 from data.index import atomic_write_text
 from data.loader import make_loader
+from plots import training_curves
 
 
 def lr_at(train_cfg, epoch):
@@ -198,6 +200,8 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False):
                        **{k: v / max(seen, 1) for k, v in sums.items()})
         last_good = save_checkpoint(out, epoch, net, trainer, cfg, metrics)
         append_metrics(out, metrics)
+        training_curves(os.path.join(out, "metrics.jsonl"), os.path.join(out, "curves.png"),
+                        steps_per_epoch=len(loader))
         log.info("epoch %d: %s", epoch, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
                                                  if isinstance(v, float)))
     if last_good is None:

@@ -10,6 +10,7 @@ pose head runs through this BlockGrad (a pose-CNN-only loss with a trainable pos
 inside MXNet. Every configuration of the paper is unaffected: with the pose loss on, or with the
 pose head frozen (stage 2), or hybridized, backward runs.
 """
+import numpy as np
 from mxnet.gluon.block import HybridBlock
 
 
@@ -48,3 +49,41 @@ class KeypointDecoder(HybridBlock):
             x = x / float(self.input_size[1])
             y = y / float(self.input_size[0])
         return F.stack(x, y, conf, axis=-1)
+
+
+def decode_pose_maps(heat, offsets, stride, radius, confidence="probability"):
+    """The reference decoder in NumPy, for pose maps outside the network (COCO results,
+    pseudo-poses); ``KeypointDecoder`` is tested against it.
+
+    heat (..., K, H, W) logits, offsets (..., K, 2, H, W) in units of ``radius`` -> keypoints
+    (..., K, 3) in input pixels: the cell centre of the heatmap's arg-max plus the offset there.
+    The third column is ``confidence``: "probability", sigmoid of the maximum (the pose files'
+    meaning), or "relu", ReLU of the maximum logit (the paper's input to the pose CNN).
+    """
+    heat, offsets = np.asarray(heat, np.float32), np.asarray(offsets, np.float32)
+    H, W = heat.shape[-2:]
+    flat = heat.reshape(*heat.shape[:-2], H * W)
+    best = flat.argmax(axis=-1)  # (..., K)
+    peak = np.take_along_axis(flat, best[..., None], axis=-1)[..., 0]
+    off = offsets.reshape(*offsets.shape[:-2], H * W)  # (..., K, 2, H*W)
+    off = np.take_along_axis(off, np.repeat(best[..., None, None], 2, axis=-2), axis=-1)[..., 0]
+    half = (stride - 1) / 2.0
+    x = (best % W) * stride + half + off[..., 0] * radius
+    y = (best // W) * stride + half + off[..., 1] * radius
+    if confidence == "probability":
+        conf = 1 / (1 + np.exp(-peak))
+    elif confidence == "relu":
+        conf = np.maximum(peak, 0)
+    else:
+        raise ValueError(f"confidence is probability or relu, got {confidence!r}")
+    return np.stack([x, y, conf], axis=-1).astype(np.float32)
+
+
+def first_non_finite(heat, offsets):
+    """Index (along the first axis) of the first item whose heatmaps or offsets hold a NaN or an
+    inf, else None. Such maps decode to an arbitrary cell (the arg-max of NaN is 0), so a caller
+    must stop rather than write or score them."""
+    n = len(heat)
+    ok = np.isfinite(np.reshape(heat, (n, -1))).all(axis=1) & \
+        np.isfinite(np.reshape(offsets, (n, -1))).all(axis=1)
+    return None if ok.all() else int(np.argmin(ok))

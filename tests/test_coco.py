@@ -9,6 +9,7 @@ import pytest
 
 import eval_coco
 import train_pose
+from experiment import build_pose_model
 from configs import POSE_BASE, load_config
 from data.coco import CocoPose, crop_box
 from data.synth import generate_coco
@@ -115,7 +116,7 @@ def pose_args(coco, out):
 
 def nan_checkpoint(path):
     """The tiny pose model with every parameter NaN, saved as a checkpoint: a diverged run."""
-    net = train_pose.build_pose_model(load_config(TINY, base=POSE_BASE), [mx.cpu()])
+    net = build_pose_model(load_config(TINY, base=POSE_BASE), [mx.cpu()])
     net(mx.nd.zeros((1, 3, 128, 96)))  # finish deferred shape inference
     for p in net.collect_params().values():
         p.set_data(mx.nd.full(p.shape, np.nan))

@@ -131,3 +131,21 @@ def test_pose_loss_matches_numpy(heatmap_loss):
     got = PoseLoss(heatmap_loss=heatmap_loss)(*(mx.nd.array(a) for a in (heat, off, ht, ot, w)))
     for g, e in zip(got, numpy_pose_loss(heat, off, ht, ot, w, heatmap_loss)):
         np.testing.assert_allclose(g.asnumpy(), e, rtol=1e-4)
+
+
+@pytest.mark.parametrize("stride,radius", [(8, 15.9), (4, 5.7)])
+def test_the_network_decoder_equals_the_numpy_reference(stride, radius):
+    from symbols.pose_decoder import decode_pose_maps
+    rng = np.random.RandomState(stride)
+    heat = rng.randn(2, 3, 17, 7, 9).astype(np.float32)  # (N, T, K, H, W), distinct maxima
+    offsets = rng.randn(2, 3, 17, 2, 7, 9).astype(np.float32)
+    block = KeypointDecoder(stride, radius)(mx.nd.array(heat), mx.nd.array(offsets)).asnumpy()
+    reference = decode_pose_maps(heat, offsets, stride, radius, confidence="relu")
+    np.testing.assert_allclose(block, reference, rtol=1e-5, atol=1e-4)
+    # one joint by hand: the arg-max cell's centre plus its offset in units of the radius
+    n, t, k = 1, 2, 5
+    i, j = np.unravel_index(heat[n, t, k].argmax(), (7, 9))
+    x = j * stride + (stride - 1) / 2 + offsets[n, t, k, 0, i, j] * radius
+    y = i * stride + (stride - 1) / 2 + offsets[n, t, k, 1, i, j] * radius
+    prob = decode_pose_maps(heat, offsets, stride, radius)[n, t, k]
+    np.testing.assert_allclose(prob, [x, y, 1 / (1 + np.exp(-heat[n, t, k].max()))], rtol=1e-5)

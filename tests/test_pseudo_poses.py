@@ -11,7 +11,7 @@ from configs import POSE_BASE, load_config
 from data.index import write_boxes, write_index
 from data.video import write_video
 from pseudo_poses import label_video
-from train_pose import build_pose_model
+from experiment import build_pose_model
 
 TINY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
                     "pose", "synth_tiny.yaml")

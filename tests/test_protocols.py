@@ -4,7 +4,7 @@ import json
 import pytest
 
 from data import msr, ntu, nucla, utd
-from data.protocols import counts, main, parse_names
+from data.protocols import counts, main, parse_names, split
 
 
 def ntu_names():
@@ -19,9 +19,67 @@ def test_ntu_protocols():
     # 20 of the 40 performers train in xsub; cameras 2, 3 train in xview.
     assert got["xsub"] == {"train": 3 * 20 * 2, "test": 3 * 20 * 2}
     assert got["xview"] == {"train": 2 * 40 * 2, "test": 1 * 40 * 2}
-    # xview-s keeps subjects 1..5; xsub-s camera 1 and subjects 1..10 (train: 1, 2, 4, 5, 8, 9)
+    # xview-s and xsub-s keep subjects 1..5 (xsub trains on 1, 2, 4, 5); xsub-s-text keeps
+    # camera 1 and subjects 1..10 (xsub trains on 1, 2, 4, 5, 8, 9)
     assert got["xview-s"] == {"train": 2 * 5 * 2, "test": 1 * 5 * 2}
-    assert got["xsub-s"] == {"train": 6 * 2, "test": 4 * 2}
+    assert got["xsub-s"] == {"train": 3 * 4 * 2, "test": 3 * 1 * 2}
+    assert got["xsub-s-text"] == {"train": 6 * 2, "test": 4 * 2}
+
+
+# The complete NTU-60 list: each setup's performers; each pair has 3 cameras x 2 replications x
+# 60 actions. Read off the public NTU name lists (the 56,578 names with skeletons that
+# skeleton-based repositories ship as skes_available_name.txt, plus the 302 of
+# NTU_RGBD_samples_with_missing_skeletons.txt): 158 pairs, all 360 videos each.
+NTU60_PERFORMERS = {
+    1: (1, 2, 3, 4, 5, 6, 7, 8), 2: (3, 7, 8, 9, 10, 11, 12, 13, 14),
+    3: (1, 2, 7, 8, 15, 16, 17, 18, 19), 4: (3, 7, 8, 20), 5: (4, 10, 13, 15, 16, 17, 18, 21),
+    6: (1, 7, 8, 15, 16, 17, 19, 22, 23, 24), 7: (1, 7, 8, 15, 16, 17, 18, 19, 25, 26, 27, 28),
+    8: (1, 7, 8, 15, 19, 25, 29, 30, 31, 32, 33, 34, 35, 36), 9: (7, 8, 15, 16, 17, 19, 25),
+    10: (7, 8, 13, 15, 16, 17, 18, 19, 21, 25),
+    11: (1, 2, 7, 8, 15, 16, 17, 18, 19, 25, 27, 28, 38),
+    12: (7, 8, 15, 16, 17, 18, 19, 25, 27, 28, 37), 13: (7, 8, 15, 16, 17, 18, 19, 25, 27, 28, 37),
+    14: (7, 8, 15, 17, 19, 25, 27, 37, 39), 15: (7, 8, 15, 16, 17, 19, 25, 37),
+    16: (7, 8, 19, 21, 25, 39, 40), 17: (3, 7, 8, 9, 15, 16, 17, 20),
+}
+
+
+def ntu60_names():
+    return [f"S{s:03d}C{c:03d}P{p:03d}R{r:03d}A{a:03d}_rgb.avi"
+            for s, performers in NTU60_PERFORMERS.items() for p in performers
+            for c in (1, 2, 3) for r in (1, 2) for a in range(1, 61)]
+
+
+def test_complete_ntu60_list_has_the_published_sizes():
+    """The list above against Shahroudy et al. 2016's own split sizes."""
+    samples, skipped = parse_names(ntu, ntu60_names())
+    assert len(samples) == 56880 and skipped == []
+    got = counts(ntu, samples)
+    assert got["xsub"] == {"train": 40320, "test": 16560}
+    assert got["xview"] == {"train": 37920, "test": 18960}
+
+
+def test_small_subsets_of_the_complete_list_and_the_paper_counts():
+    samples, _ = parse_names(ntu, ntu60_names())
+    got = counts(ntu, samples)
+    # Pairs with performers 1..5: 16 (4 of them performer 3); each 360 videos, 120 a camera.
+    assert got["xview-s"] == {"train": 16 * 240, "test": 16 * 120}
+    assert got["xsub-s"] == {"train": 12 * 360, "test": 4 * 360}
+    # The text's rule: camera 1, performers <= 10: 30 train pairs, 23 test pairs.
+    assert got["xsub-s-text"] == {"train": 30 * 120, "test": 23 * 120}
+    # A copy can only lose videos, so no copy reaches the paper's 4,317 under the text's rule.
+    assert got["xsub-s-text"]["train"] < 4317
+    # xsub-s and xview-s are one set of videos split two ways, as the paper's totals say.
+    splits = {p: split(ntu, samples, p) for p in ("xview-s", "xsub-s")}
+    assert sorted(sum(splits["xsub-s"].values(), [])) == sorted(sum(splits["xview-s"].values(),
+                                                                    []))
+    # A copy without four videos (three of camera 1, one of them by performer 3) gives the
+    # paper's four counts at once.
+    lost = {"S001C001P003R001A001", "S001C001P001R001A001", "S001C001P002R001A001",
+            "S001C002P001R001A001"}
+    copy = [s for s in samples if s["id"] not in lost]
+    got = counts(ntu, copy)
+    assert got["xview-s"] == {"train": 3839, "test": 1917}
+    assert got["xsub-s"] == {"train": 4317, "test": 1439}
 
 
 def test_nucla_protocols_and_unknown_actions():
@@ -72,6 +130,9 @@ def test_cli_prints_counts_as_json(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["samples"] == 240 and report["skipped"] == 1
     assert report["protocols"]["xview"] == {"train": 160, "test": 80}
+    assert report["protocols"]["xview-s"] == {"train": 20, "test": 10}
+    assert report["protocols"]["xsub-s"] == {"train": 24, "test": 6}
+    assert report["protocols"]["xsub-s-text"] == {"train": 12, "test": 8}
 
 
 def test_cli_fails_with_no_usable_sample(tmp_path):

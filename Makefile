@@ -8,6 +8,8 @@
 #   make prepare DATASET=nucla RAW=/data/N-UCLA     resize videos, index, protocol splits
 #   make detect DATASET=nucla         person boxes: Deformable R-FCN (weights in
 #                                     work/models/rfcn_dcn_coco-0000.params); synth: DETECTOR=gt
+#   make detect-coco [ARGS="--gpu 0"] person boxes on COCO val2017 ->
+#                                     work/coco/person_detections_val2017.json (eval-coco's boxes)
 #   make train-action CONFIG=configs/nucla_xview1_kps.yaml [ARGS="train.epochs=2 --gpus 0,1"]
 #   make eval CONFIG=configs/nucla_xview1_kps.yaml
 #   make train-pose / make eval-coco [POSE_CONFIG=configs/pose/coco_r50_384x288.yaml]
@@ -26,7 +28,7 @@ ARGS ?=
 POSE_CONFIG ?= configs/pose/coco_r50_384x288.yaml
 PY := $(VENV)/bin/python
 
-.PHONY: install test demo summary prepare detect train-action eval train-pose eval-coco \
+.PHONY: install test demo summary prepare detect detect-coco train-action eval train-pose eval-coco \
 	pseudo-poses bench clean
 
 install: $(VENV)/.installed
@@ -50,6 +52,10 @@ prepare: install
 detect: install
 	$(PY) detect_persons.py --dataset $(DATASET) --prepared $(WORK)/$(DATASET)/prepared \
 		--detector $(DETECTOR) $(ARGS)
+
+detect-coco: install
+	$(PY) detect_persons.py --images $(WORK)/coco/val2017 \
+		--ann $(WORK)/coco/annotations/person_keypoints_val2017.json $(ARGS)
 
 train-action: install
 	$(PY) train_action.py --config $(CONFIG) $(ARGS)

@@ -23,6 +23,7 @@ import mxnet as mx
 import yaml
 
 from data.index import atomic_write_text, write_via_temporary
+from errors import one_line
 
 # Keys that cannot change a run's weights: a resume may change them.
 RESULT_NEUTRAL = ("experiment", "out", "data.workers", "train.log_interval", "eval.")
@@ -47,8 +48,7 @@ def _write_via_temporary(write, path):
         try:
             write(tmp)
         except mx.base.MXNetError as err:
-            raise OSError(errno.EIO, f"cannot write: {' '.join(str(err).split())[:200]}",
-                          tmp) from None
+            raise OSError(errno.EIO, f"cannot write: {one_line(err)}", tmp) from None
     write_via_temporary(guarded, path)
 
 

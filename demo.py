@@ -16,15 +16,19 @@ import os
 import sys
 import time
 
-from data import synth
-from data.index import read_annotation, read_index, write_poses
-from data.prepare import prepare
+import mxnet as mx
+
 import detect_persons
 import eval_action
 import eval_coco
 import pseudo_poses
 import train_action
 import train_pose
+from configs import POSE_BASE, load_config
+from data import synth
+from data.index import atomic_write_text, read_annotation, read_index, write_poses
+from data.prepare import prepare
+from errors import exit_on_error
 
 ROWS = (("RGBAction random crop", "rgb_random_crop"),
         ("RGBAction person crop", "rgb_person_crop"),
@@ -62,7 +66,12 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     log = logging.getLogger("demo")
-    tic = time.time()
+    with exit_on_error(log):
+        return run(args, log)
+
+
+def run(args, log):
+    tic, cpu = time.time(), [mx.cpu()]
     raw, prepared = os.path.join(args.work, "raw"), os.path.join(args.work, "prepared")
     boxes, poses = os.path.join(args.work, "boxes.json"), os.path.join(args.work, "poses")
     log.info("1/6 synthesising the benchmark in %s", raw)
@@ -74,25 +83,26 @@ def main(argv=None):
         detect_persons.run(prepared, boxes, "synth", detector="gt")
     log.info("4/6 pose targets (ground-truth keypoints as pseudo-poses)")
     ground_truth_poses(prepared, poses)
-    common = [f"data.prepared={prepared}", f"data.boxes={boxes}"]
-    results = run_rows(ROWS, common + [f"data.poses={poses}"], args.runs, "demo", args, log)
+    common = [f"data.prepared={prepared}", f"data.boxes={boxes}"] + args.overrides
+    results = run_rows(ROWS, common + [f"data.poses={poses}",
+                                       f"runs={os.path.join(args.runs, 'demo')}"], log)
     log.info("6/6 pseudo-poses: a pose model trained on other synthetic people labels the videos")
-    coco, pose_out = os.path.join(args.work, "coco"), os.path.join(args.runs, "demo_pose")
+    coco = os.path.join(args.work, "coco")
     if not os.path.exists(os.path.join(coco, "person_keypoints_val.json")):
         synth.generate_coco(coco)
-    pose_args = ["--config", os.path.join("configs", "pose", "synth_tiny.yaml"),
-                 f"data.train_ann={coco}/person_keypoints_train.json",
-                 f"data.val_ann={coco}/person_keypoints_val.json",
-                 f"data.train_images={coco}/images", f"data.val_images={coco}/images",
-                 f"out={pose_out}"]
-    if not os.path.exists(os.path.join(pose_out, "final.params")):
-        train_pose.main(pose_args + ["--resume"])
-    coco_stats = eval_coco.main(pose_args)
-    coco_untrained = eval_coco.main(pose_args + ["--untrained"])
+    pose_cfg = load_config(os.path.join("configs", "pose", "synth_tiny.yaml"), [
+        f"data.train_ann={coco}/person_keypoints_train.json",
+        f"data.val_ann={coco}/person_keypoints_val.json", f"data.train_images={coco}/images",
+        f"data.val_images={coco}/images", f"runs={args.runs}",
+        f"experiment=demo_pose"], base=POSE_BASE)
+    if not os.path.exists(os.path.join(pose_cfg["out"], "final.params")):
+        train_pose.run(pose_cfg, cpu, resume_run=True)
+    coco_stats = eval_coco.evaluate(pose_cfg, cpu[0], log)
+    coco_untrained = eval_coco.evaluate(pose_cfg, cpu[0], log, untrained=True)
     pseudo = os.path.join(args.work, "pseudo_poses")
-    pseudo_poses.main(pose_args + ["--prepared", prepared, "--boxes", boxes, "--out", pseudo])
-    pseudo_results = run_rows(ROWS[2:], common + [f"data.poses={pseudo}"], args.runs,
-                              "demo_pseudo", args, log)
+    pseudo_poses.run(pose_cfg, prepared, boxes, pseudo, cpu[0])
+    pseudo_results = run_rows(ROWS[2:], common + [
+        f"data.poses={pseudo}", f"runs={os.path.join(args.runs, 'demo_pseudo')}"], log)
     text = "\n\n".join([
         table(results, "ground-truth poses, synthetic xview3 (test view unbiased)"),
         table(pseudo_results, "pseudo-poses of the tiny pose model"),
@@ -100,30 +110,26 @@ def main(argv=None):
         f"{100 * coco_stats['AP']:.1f}, AP50 {100 * coco_stats['AP50']:.1f} after training; "
         f"AP {100 * coco_untrained['AP']:.1f}, AP50 {100 * coco_untrained['AP50']:.1f} untrained"])
     minutes = (time.time() - tic) / 60
-    with open(os.path.join(args.runs, "demo_results.md"), "w") as f:
-        f.write(text + f"\n\nwall time {minutes:.1f} min\n")
-    with open(os.path.join(args.runs, "demo_results.json"), "w") as f:
-        json.dump(dict(rows=[dict(name=n, **r) for n, r in results],
-                       pseudo_rows=[dict(name=n, **r) for n, r in pseudo_results],
-                       coco=coco_stats, coco_untrained=coco_untrained, minutes=minutes), f,
-                  indent=1)
+    atomic_write_text(os.path.join(args.runs, "demo_results.md"),
+                      text + f"\n\nwall time {minutes:.1f} min\n")
+    atomic_write_text(os.path.join(args.runs, "demo_results.json"), json.dumps(dict(
+        rows=[dict(name=n, **r) for n, r in results],
+        pseudo_rows=[dict(name=n, **r) for n, r in pseudo_results],
+        coco=coco_stats, coco_untrained=coco_untrained, minutes=minutes), indent=1))
     print(text)
     print(f"wall time: {minutes:.1f} min")
 
 
-def run_rows(rows, common, runs, prefix, args, log):
-    """Train (resuming) and test each ablation row; -> [(name, results)]."""
+def run_rows(rows, overrides, log):
+    """Train (resuming) and test each ablation row; -> [(name, results)]. Stage-2 rows start
+    from their runs folder's KPS RGBAction model (the rows' configs say where)."""
     results = []
     for name, row in rows:
-        config = os.path.join("configs", f"synth_xview3_{row}.yaml")
-        out = os.path.join(runs, f"{prefix}_{row}")
-        overrides = common + [f"out={out}"] + args.overrides
-        if row.startswith("kps_pose"):
-            overrides.append(f"train.init_from={os.path.join(runs, prefix + '_kps')}/final.params")
-        log.info("5/6 %s (%s): training and testing", name, out)
-        if not os.path.exists(os.path.join(out, "final.params")):
-            train_action.main(["--config", config, "--resume"] + overrides)
-        results.append((name, eval_action.main(["--config", config] + overrides)))
+        cfg = load_config(os.path.join("configs", f"synth_xview3_{row}.yaml"), overrides)
+        log.info("5/6 %s (%s): training and testing", name, cfg["out"])
+        if not os.path.exists(os.path.join(cfg["out"], "final.params")):
+            train_action.run(cfg, [mx.cpu()], resume_run=True)
+        results.append((name, eval_action.run(cfg, [mx.cpu()])))
     return results
 
 

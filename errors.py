@@ -19,8 +19,10 @@ def one_line(err):
     if isinstance(err, OSError) and err.filename is not None:
         target = err.filename if err.filename2 is None else f"{err.filename} -> {err.filename2}"
         return f"{target}: {err.strerror or err}"
-    text = " ".join(str(err).split())  # MXNet's messages span lines
-    return text or type(err).__name__
+    lines = [l.strip() for l in str(err).splitlines() if l.strip()]
+    if len(lines) > 1 and lines[0].startswith(("Traceback", "MXNetError")):
+        return lines[-1]  # MXNet's message ends its C++ stack trace
+    return " ".join(lines) or type(err).__name__
 
 
 @contextlib.contextmanager

@@ -171,6 +171,11 @@ def evaluate(cfg, ctxs, log, ckpt, skip_unreadable=False):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config_or_exit(args.config, args.overrides)
+    return run(cfg, contexts(args.gpus, args.cpus), args.skip_unreadable)
+
+
+def run(cfg, ctxs, skip_unreadable=False):
+    """Check the checkpoint against the config and the inputs, then evaluate (one-line errors)."""
     with exit_on_error():
         ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
         cfg = checked_against_checkpoint(cfg, ckpt)
@@ -178,7 +183,7 @@ def main(argv=None):
         check_writable(cfg["out"])
         log = setup_logging(cfg["out"], "eval")
     with exit_on_error(log):
-        return evaluate(cfg, contexts(args.gpus, args.cpus), log, ckpt, args.skip_unreadable)
+        return evaluate(cfg, ctxs, log, ckpt, skip_unreadable)
 
 
 if __name__ == "__main__":

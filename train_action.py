@@ -98,13 +98,17 @@ def main(argv=None):
     if cfg["model"]["sync_bn"] and not args.gpus:
         fail("model.sync_bn needs GPUs (--gpus): MXNet's SyncBatchNorm hangs on CPU contexts; "
              "use per-device batch norm (model.sync_bn=false) on CPU")
-    ctxs = contexts(args.gpus, args.cpus)
+    return run(cfg, contexts(args.gpus, args.cpus), args.resume)
+
+
+def run(cfg, ctxs, resume_run=False):
+    """Check every input, then train; any input error ends the run with one line."""
     with exit_on_error():
         dataset = prepare_run(cfg, ctxs)
         check_writable(cfg["out"])
         log = setup_logging(cfg["out"], "train")
     with exit_on_error(log):
-        return train(cfg, ctxs, log, dataset, args.resume)
+        return train(cfg, ctxs, log, dataset, resume_run)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,11 @@ def train(cfg, ctxs, log, dataset, resume_run=False):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config_or_exit(args.config, args.overrides, base=POSE_BASE)
-    ctxs = contexts(args.gpus, args.cpus)
+    return run(cfg, contexts(args.gpus, args.cpus), args.resume)
+
+
+def run(cfg, ctxs, resume_run=False):
+    """Check every input, then train; any input error ends the run with one line."""
     with exit_on_error():
         check_devices(cfg["train"], ctxs)
         init = cfg["train"]["init_from"]
@@ -59,7 +63,7 @@ def main(argv=None):
         check_writable(cfg["out"])
         log = setup_logging(cfg["out"], "train")
     with exit_on_error(log):
-        return train(cfg, ctxs, log, dataset, args.resume)
+        return train(cfg, ctxs, log, dataset, resume_run)
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ def read_frames(path, indices, backend="cv2"):
             reader = decord.VideoReader(path, num_threads=1)
             return reader.get_batch(list(indices)).asnumpy()
         except Exception as err:  # decord raises its own DECORDError and RuntimeError
-            raise VideoError(f"decord: {str(err).splitlines()[0]}") from err
+            raise VideoError(f"decord: {str(err).strip().splitlines()[-1]}") from err
     frames, _ = read_video(path, max_frames=int(indices.max()) + 1)
     if indices.max() >= len(frames):
         raise VideoError(f"frame {indices.max()} requested, video has {len(frames)}")

@@ -35,7 +35,7 @@ def gluoncv_detector(name, weights, ctx):
     try:
         net = model_zoo.get_model(name, pretrained=weights is None, pretrained_base=False)
     except ValueError as err:  # not a model of the zoo
-        raise DetectorError(f"gluoncv:{name}: {str(err).splitlines()[0]}") from err
+        raise DetectorError(f"gluoncv:{name}: {str(err).strip().splitlines()[-1]}") from err
     except OSError as err:  # the download (requests' errors are OSErrors)
         raise DetectorError(f"gluoncv:{name}: could not download the weights ({err}); save "
                             f"them where there is internet and pass --weights FILE") from err

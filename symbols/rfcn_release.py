@@ -46,7 +46,8 @@ def load_release_params(net, path, ctx=mx.cpu()):
     try:
         loaded = mx.nd.load(path)
     except mx.base.MXNetError as err:
-        raise CheckpointError(f"{path}: not an MXNet parameter file ({str(err).splitlines()[0]})")
+        reason = str(err).strip().splitlines()[-1]  # MXNet's message ends its stack trace
+        raise CheckpointError(f"{path}: not an MXNet parameter file ({reason})")
     if not isinstance(loaded, dict) or not all(k.startswith(("arg:", "aux:")) for k in loaded):
         raise CheckpointError(f"{path}: expected an MXNet checkpoint with arg:/aux: names")
     for key in [k for k in loaded if k.endswith("_test")]:

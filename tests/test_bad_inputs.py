@@ -235,3 +235,10 @@ def test_eval_of_another_datasets_checkpoint_names_the_classes(synth_work, runs,
     checked = checked_against_checkpoint(cross, str(ckpt))
     assert checked["model"]["options"]["num_classes"] == 60
     assert cross["model"]["options"]["num_classes"] == 16
+
+
+def test_a_batch_smaller_than_the_device_count_is_one_line(synth_work, tmp_path):
+    code, err = run_script("train_action.py", "--config", config("kps"), "--cpus", "2",
+                           *overrides(synth_work, str(tmp_path / "run"), "train.batch_size=1"))
+    assert_one_line_error(code, err, "train.batch_size 1", "2")
+    assert not os.path.exists(str(tmp_path / "run"))

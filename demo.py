@@ -94,7 +94,7 @@ def run(args, log):
         f"data.train_ann={coco}/person_keypoints_train.json",
         f"data.val_ann={coco}/person_keypoints_val.json", f"data.train_images={coco}/images",
         f"data.val_images={coco}/images", f"runs={args.runs}",
-        f"experiment=demo_pose"], base=POSE_BASE)
+        "experiment=demo_pose"], base=POSE_BASE)
     if not os.path.exists(os.path.join(pose_cfg["out"], "final.params")):
         train_pose.run(pose_cfg, cpu, resume_run=True)
     coco_stats = eval_coco.evaluate(pose_cfg, cpu[0], log)

@@ -19,14 +19,14 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from checkpoints import checkpoint_or_last
+from checkpoints import checkpoint_or_last, load_weights
 from configs import CONFIG_DIR, add_config_args, load_config_or_exit
 from data.index import atomic_write_text
 from data.loader import UNREADABLE_LABEL, Skippable, make_loader
 from data.protocols import get_dataset
 from errors import check_writable, exit_on_error
 from experiment import (build_model, checked_against_checkpoint, clip_dataset, contexts,
-                        load_weights, setup_logging, split_samples)
+                        setup_logging, split_samples)
 from plots import confusion_figure
 
 

@@ -24,18 +24,17 @@ import numbers
 import os
 
 import mxnet as mx
-import numpy as np
 from tqdm import tqdm
 
+from checkpoints import checkpoint_or_last, load_weights
 from configs import POSE_BASE, add_config_args, load_config
 from data.index import atomic_write_text
 from data.keypoints import flip_pose_maps
 from data.loader import make_loader
 from data.transforms import apply_affine, invert_affine
 from errors import exit_on_error, fail, one_line
-from experiment import build_pose_model, coco_dataset, contexts, load_weights, setup_logging
+from experiment import build_pose_model, coco_dataset, contexts, setup_logging
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
-from training import checkpoint_or_last
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 

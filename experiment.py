@@ -14,7 +14,7 @@ from data.coco import CocoPose
 from data.index import read_boxes, read_index, read_splits
 from data.loader import ClipDataset
 from data.protocols import get_dataset
-from checkpoints import checkpoint_config, load_weights  # noqa: F401  (strict, for scripts)
+from checkpoints import checkpoint_config
 from symbols import get_model, get_pose_model, model_config
 from symbols.pose_targets import disk_radius
 

@@ -11,7 +11,6 @@ is written whole or not at all (a temporary in the same folder, then ``os.replac
 import io
 import json
 import math
-import os
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg

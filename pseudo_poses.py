@@ -21,6 +21,7 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
+from checkpoints import checkpoint_or_last, load_weights
 from configs import POSE_BASE, add_config_args, load_config
 from data.coco import ASPECT, crop_box, image_to_network
 from data.index import read_boxes, read_index, write_poses, write_skipped
@@ -28,9 +29,8 @@ from data.keypoints import flip_pose_maps
 from data.transforms import affine_crop_matrix, apply_affine, invert_affine, warp
 from data.video import VideoError, read_video
 from errors import exit_on_error, one_line
-from experiment import build_pose_model, contexts, load_weights, pose_radius_of
+from experiment import build_pose_model, contexts, pose_radius_of
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
-from training import checkpoint_or_last
 
 log = logging.getLogger("pseudo_poses")
 

@@ -14,11 +14,12 @@ import argparse
 
 import mxnet as mx
 
+from checkpoints import load_weights
 from configs import add_config_args, load_config_or_exit
 from data.loader import Substitutes
 from errors import check_writable, exit_on_error, fail
 from experiment import (build_model, check_training_inputs, clip_dataset, contexts, init_fresh,
-                        load_weights, setup_logging, split_samples)
+                        setup_logging, split_samples)
 from symbols import model_config
 from symbols.action_machine import ActionMachineLoss
 from training import check_devices, fit

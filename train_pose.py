@@ -14,8 +14,8 @@ import mxnet as mx
 from configs import POSE_BASE, add_config_args, load_config_or_exit
 from data.loader import Substitutes
 from errors import check_writable, exit_on_error
-from experiment import (build_pose_model, coco_dataset, contexts, load_weights,  # noqa: F401
-                        setup_logging)
+from checkpoints import load_weights
+from experiment import build_pose_model, coco_dataset, contexts, setup_logging
 from symbols.pose_loss import PoseLoss
 from training import check_devices, fit
 

@@ -15,9 +15,8 @@ import yaml
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from checkpoints import (checkpoint_or_last, epochs_on_disk, first_difference,  # noqa: F401
-                         last_checkpoint, load_weights, newest_intact, prefix_of, save_checkpoint,
-                         write_final)
+from checkpoints import (epochs_on_disk, first_difference, load_weights, newest_intact,
+                         prefix_of, save_checkpoint, write_final)
 from configs import save_config
 from data.index import atomic_write_text
 from data.loader import make_loader

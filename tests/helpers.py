@@ -1,7 +1,9 @@
 """Shared by the tests that train and evaluate on a tiny synthetic dataset."""
+import errno
 import os
 
 import mxnet as mx
+import numpy as np
 
 import detect_persons
 from data import synth
@@ -9,6 +11,7 @@ from data.index import read_annotation, read_index, write_poses
 from data.prepare import prepare
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+POSE_TINY = os.path.join(ROOT, "configs", "pose", "synth_tiny.yaml")
 
 
 def make_synth_work(root):
@@ -37,3 +40,26 @@ def config(row):
 
 def params_of(path):
     return {k: v.asnumpy() for k, v in mx.nd.load(path).items()}
+
+
+def nan_pose_checkpoint(path):
+    """The tiny pose model with every parameter NaN, saved as a checkpoint: a diverged run."""
+    from configs import POSE_BASE, load_config
+    from experiment import build_pose_model
+    net = build_pose_model(load_config(POSE_TINY, base=POSE_BASE), [mx.cpu()])
+    net(mx.nd.zeros((1, 3, 128, 96)))  # finish deferred shape inference
+    for p in net.collect_params().values():
+        p.set_data(mx.nd.full(p.shape, np.nan))
+    net.save_parameters(path)
+    return path
+
+
+def fill_the_disk(monkeypatch):
+    """From now on every write to a file fails as on a full disk (stdout and stderr still work)."""
+    real_write = os.write
+
+    def full(fd, data):
+        if fd <= 2:
+            return real_write(fd, data)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "write", full)

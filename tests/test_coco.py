@@ -3,14 +3,12 @@ image round trip, and train_pose / eval_coco end to end on the synthetic COCO se
 import json
 import os
 
-import mxnet as mx
 import numpy as np
 import pytest
 
 import eval_coco
 import train_pose
-from experiment import build_pose_model
-from configs import POSE_BASE, load_config
+from helpers import nan_pose_checkpoint
 from data.coco import CocoPose, crop_box
 from data.synth import generate_coco
 from data.transforms import apply_affine
@@ -114,16 +112,6 @@ def pose_args(coco, out):
             "train.lr_steps=[1]", "data.workers=0"]
 
 
-def nan_checkpoint(path):
-    """The tiny pose model with every parameter NaN, saved as a checkpoint: a diverged run."""
-    net = build_pose_model(load_config(TINY, base=POSE_BASE), [mx.cpu()])
-    net(mx.nd.zeros((1, 3, 128, 96)))  # finish deferred shape inference
-    for p in net.collect_params().values():
-        p.set_data(mx.nd.full(p.shape, np.nan))
-    net.save_parameters(path)
-    return path
-
-
 def test_train_pose_then_eval_coco(coco, tmp_path):
     out = str(tmp_path / "pose")
     args = pose_args(coco, out)
@@ -158,7 +146,7 @@ def test_train_pose_then_eval_coco(coco, tmp_path):
 def test_a_nan_model_is_an_error_not_a_score(coco, tmp_path, capsys):
     """pycocotools counts NaN keypoints as a perfect match: a NaN model used to score AP 100."""
     out = str(tmp_path / "pose")
-    ckpt = nan_checkpoint(str(tmp_path / "nan.params"))
+    ckpt = nan_pose_checkpoint(str(tmp_path / "nan.params"))
     with pytest.raises(SystemExit) as exit_:
         eval_coco.main(pose_args(coco, out) + [f"eval.checkpoint={ckpt}"])
     line = str(exit_.value.code)

@@ -8,6 +8,7 @@ import pytest
 
 from data import index
 from errors import one_line
+from helpers import fill_the_disk
 
 KPS = np.arange(4 * 17 * 3, dtype=np.float32).reshape(4, 17, 3)
 BOXES = np.array([[1, 2, 30, 40]] * 4, np.float32)
@@ -97,14 +98,7 @@ def test_unwritable_folder_names_the_path(tmp_path, name):
 def test_a_failed_rewrite_keeps_the_old_file(tmp_path, monkeypatch):
     path = str(tmp_path / "index.jsonl")
     index.atomic_write_text(path, "old\n")
-    real_write = os.write
-
-    def full(fd, data):
-        if fd <= 2:
-            return real_write(fd, data)
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, "write", full)
+    fill_the_disk(monkeypatch)
     with pytest.raises(OSError):
         index.atomic_write_text(path, "new\n")
     monkeypatch.undo()

@@ -7,11 +7,10 @@ import mxnet as mx
 import pytest
 
 import pseudo_poses
-from configs import POSE_BASE, load_config
 from data.index import write_boxes, write_index
 from data.video import write_video
 from pseudo_poses import label_video
-from experiment import build_pose_model
+from helpers import nan_pose_checkpoint
 
 TINY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
                     "pose", "synth_tiny.yaml")
@@ -48,16 +47,6 @@ def test_keypoints_come_back_in_frame_pixels():
     assert ((kps[..., 2] > 0) & (kps[..., 2] < 1)).all()  # probabilities
 
 
-def nan_checkpoint(path):
-    """The tiny pose model with every parameter NaN, saved as a checkpoint: a diverged run."""
-    net = build_pose_model(load_config(TINY, base=POSE_BASE), [mx.cpu()])
-    net(mx.nd.zeros((1, 3, 128, 96)))  # finish deferred shape inference
-    for p in net.collect_params().values():
-        p.set_data(mx.nd.full(p.shape, np.nan))
-    net.save_parameters(path)
-    return path
-
-
 @pytest.fixture
 def inputs(tmp_path):
     """One 4-frame prepared video with its union box, and the NaN checkpoint -> main's args."""
@@ -69,7 +58,7 @@ def inputs(tmp_path):
     boxes = str(tmp_path / "boxes.json")
     write_boxes(boxes, "synth", "test", 0.5, {"v1": dict(box=[20, 10, 100, 90], frames_seen=4,
                                                          frames_with_person=4, fallback=False)})
-    ckpt = nan_checkpoint(str(tmp_path / "nan.params"))
+    ckpt = nan_pose_checkpoint(str(tmp_path / "nan.params"))
     return ["--config", TINY, "--prepared", str(prepared), "--boxes", boxes,
             "--out", str(tmp_path / "poses"), "--checkpoint", ckpt]
 

@@ -1,5 +1,4 @@
 """The synthetic benchmark and the prepare stage, including every kind of bad input and output."""
-import errno
 import glob
 import os
 import shutil
@@ -17,6 +16,7 @@ from data.prepare import prepare, target_size
 from data.protocols import parse_names
 from data.transforms import square_box, union_box
 from data.video import read_video
+from helpers import fill_the_disk
 
 
 @pytest.fixture(scope="module")
@@ -187,14 +187,7 @@ def test_prepare_with_videos_cut_short_stops_and_names_one(raw, tmp_path, monkey
 
 
 def test_prepare_main_on_a_full_disk_is_one_line(raw, tmp_path, monkeypatch):
-    real_write = os.write
-
-    def full(fd, data):
-        if fd <= 2:
-            return real_write(fd, data)
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, "write", full)
+    fill_the_disk(monkeypatch)
     out = str(tmp_path / "prepared")
     with pytest.raises(SystemExit) as info:
         prepare_module.main(["--dataset", "synth", "--raw", raw, "--out", out, "--workers", "1"])

@@ -1,6 +1,5 @@
 """train_action.py and eval_action.py on a tiny synthetic dataset: learning, resume, devices,
 stage 2, failures, and the evaluation outputs."""
-import glob
 import json
 import os
 import signal
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 from mxnet import gluon
 
+import checkpoints
 import eval_action
 import train_action
 import training
@@ -83,7 +83,7 @@ def test_resume_after_a_kill_reaches_the_same_weights(work, tmp_path):
         work, killed, "train.log_interval=1")
     kill_during_epoch(cmd, killed, epoch=1)
     assert not os.path.exists(os.path.join(killed, "final.params"))
-    assert training.last_checkpoint(killed) == 0  # killed in the middle of epoch 1
+    assert checkpoints.last_checkpoint(killed) == 0  # killed in the middle of epoch 1
     train_action.main(args + overrides(work, killed, "train.log_interval=1") + ["--resume"])
     a, b = params_of(os.path.join(whole, "final.params")), params_of(
         os.path.join(killed, "final.params"))
@@ -146,7 +146,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(work, tmp_path
     monkeypatch.setattr(ActionMachineLoss, "__call__", nan_from_epoch_1)
     with pytest.raises(SystemExit, match="non-finite loss.*epoch 1 .*epoch-000.params"):
         train_action.main(["--config", config("rgb_person_crop")] + overrides(work, out))
-    assert training.last_checkpoint(out) == 0
+    assert checkpoints.last_checkpoint(out) == 0
     assert not os.path.exists(os.path.join(out, "final.params"))
 
 

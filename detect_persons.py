@@ -66,6 +66,11 @@ def video_box(frame_boxes, frame_scores, threshold, width, height):
     frame_boxes: per frame an (n, 4) array; frame_scores: per frame an (n,) array.
     -> dict(box, frames_seen, frames_with_person, fallback)
     """
+    # A NaN score never passes the threshold: without this check a broken detector would give
+    # every video the full-frame fallback.
+    for b, s in zip(frame_boxes, frame_scores):
+        if not (np.isfinite(b).all() and np.isfinite(s).all()):
+            raise FloatingPointError("the detector output non-finite boxes or scores")
     kept = [b[s >= threshold] for b, s in zip(frame_boxes, frame_scores)]
     with_person = sum(len(k) > 0 for k in kept)
     if with_person == 0:
@@ -218,6 +223,8 @@ def run(prepared, out, dataset, detector="gt", threshold=0.99, frame_stride=1, p
             except VideoError as err:
                 log.warning("%s: skipped: %s", sample["id"], err)
                 record = dict(id=sample["id"], skipped=str(err))
+            except FloatingPointError as err:
+                raise FloatingPointError(f"{sample['id']}: {err}; no box written") from None
             f.write(json.dumps(record) + "\n")
             f.flush()
             done[sample["id"]] = record

@@ -104,22 +104,28 @@ def check_finite(scores_or_logits, what):
         raise FloatingPointError(f"the model produced non-finite {what}: no score is reported")
 
 
-def evaluate(cfg, ctxs, log, ckpt, skip_unreadable=False):
-    """Score ``ckpt`` on the config's test videos -> the results dict (also written to OUT)."""
+def test_data(cfg, skip_unreadable=False):
+    """-> (the test set of the config's protocol, restricted to the mapped classes in a
+    cross-dataset test, as a dataset of 30-view items; the class mapping or None)."""
+    mapping = None
+    if cfg["eval"]["cross_dataset"]:
+        mapping = load_mapping(cfg["eval"]["cross_dataset"],
+                               cfg["model"]["options"]["num_classes"])
+    samples = split_samples(cfg, "test")
+    if mapping is not None:
+        samples = [s for s in samples if s["label"] in mapping]
+    data = clip_dataset(cfg, samples, "test", with_poses=False)
+    return (Skippable(data) if skip_unreadable else data), mapping
+
+
+def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
+    """Score ``ckpt`` on ``data`` (``test_data``) -> the results dict (also written to OUT)."""
     ctx = ctxs[0]
     net = build_model(cfg, [ctx])
     load_weights(net, ckpt, [ctx], log)
     net.hybridize(static_alloc=True)
     dataset = get_dataset(cfg["data"]["dataset"])
-    mapping = None
-    if cfg["eval"]["cross_dataset"]:
-        mapping = load_mapping(cfg["eval"]["cross_dataset"], net.config.num_classes)
-    samples = split_samples(cfg, "test")
-    if mapping is not None:
-        samples = [s for s in samples if s["label"] in mapping]
-    data = clip_dataset(cfg, samples, "test", with_poses=False)
-    if skip_unreadable:
-        data = Skippable(data)
+    samples = getattr(data, "dataset", data).samples
     loader = make_loader(data, 1, workers=cfg["data"]["workers"])
     scores, labels, per_video, skipped = {}, [], [], []
     for i, (views, label) in enumerate(tqdm(loader, desc="eval", disable=None)):
@@ -179,11 +185,11 @@ def run(cfg, ctxs, skip_unreadable=False):
     with exit_on_error():
         ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
         cfg = checked_against_checkpoint(cfg, ckpt)
-        split_samples(cfg, "test")
+        data, mapping = test_data(cfg, skip_unreadable)  # index, splits, boxes: before any output
         check_writable(cfg["out"])
         log = setup_logging(cfg["out"], "eval")
     with exit_on_error(log):
-        return evaluate(cfg, ctxs, log, ckpt, skip_unreadable)
+        return evaluate(cfg, ctxs, log, ckpt, data, mapping)
 
 
 if __name__ == "__main__":

@@ -384,3 +384,12 @@ def test_person_detections_file_round_trip(tmp_path):
     assert read_person_detections(path) == [person]  # other categories left out
     with pytest.raises(FileNotFoundError, match="detect_persons.py --images.*detections=null"):
         read_person_detections(str(tmp_path / "none.json"))
+
+
+def test_non_finite_detections_are_an_error_not_a_full_frame_fallback():
+    boxes = [np.array([[1.0, 2.0, 30.0, 40.0]]), np.array([[np.nan, 2.0, 30.0, 40.0]])]
+    scores = [np.array([0.999]), np.array([0.999])]
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        detect_persons.video_box(boxes, scores, 0.99, 64, 48)
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        detect_persons.video_box(boxes[:1], [np.array([np.nan])], 0.99, 64, 48)

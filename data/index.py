@@ -5,8 +5,19 @@
     DIR/splits.json      {"dataset": NAME, "protocols": {protocol: {"train": [ids], "test": [ids]}}}
     DIR/skipped.csv      name,reason: every input that is not in the index, and why
     DIR/videos/ID.avi    the resized video (MJPG)
-    DIR/annotations/ID.npz   ground truth where a dataset ships it (the synthetic benchmark):
-                         keypoints (T, 17, 3) and boxes (T, 4) in pixels of the resized video
+    DIR/annotations/ID.npz   ground truth where a dataset ships it (the synthetic benchmark;
+                         also RAW/ID.npz beside its rendered videos), arrays of one NumPy .npz:
+                         keypoints (T, 17, 3) float32 (x, y, visible) and boxes (T, 4) float32
+                         x1, y1, x2, y2 in pixels of the resized video (pixel centres at
+                         integers); read_annotation -> (keypoints, boxes). 3D, all or none:
+                         joints_3d (T, 17, 3) float32 mm in the camera's frame (Human3.6M's: x
+                         right, y down, z forward from the camera, z > 0), COCO joint order;
+                         camera (4,) float32 fx, fy, cx, cy in pixels of the same video, so that
+                         keypoints[..., 0] = fx * X / Z + cx and keypoints[..., 1] = fy * Y / Z
+                         + cy; person_height_mm () float, the person's height that sizes
+                         joints_3d. Extras: object_class () int, object_box (4,) float32
+                         (the synthetic scene's object). read_annotation_3d -> dict of all;
+                         an annotation without the 3D arrays is a ValueError naming the file
     BOXES.json           {"dataset", "detector", "threshold", "videos": {id: {"box": [x1, y1, x2,
                          y2], "frames_seen", "frames_with_person", "fallback"}}}: one union person
                          box a video (detect_persons.py); fallback: no person, the full frame
@@ -117,17 +128,52 @@ def read_skipped(path):
         return [tuple(row) for row in list(csv.reader(f))[1:]]
 
 
-def write_annotation(path, keypoints, boxes, **extra):
-    """ID.npz: keypoints (T, 17, 3), boxes (T, 4), and any ``extra`` arrays (the synthetic
-    benchmark's object_class and object_box)."""
-    atomic_write_bytes(path, _npy_bytes(np.savez, keypoints=keypoints, boxes=boxes, **extra),
-                       make_parent=True)
+ANNOTATION_3D = ("joints_3d", "camera", "person_height_mm")
+
+
+def write_annotation(path, keypoints, boxes, joints_3d=None, camera=None, person_height_mm=None,
+                     **extra):
+    """ID.npz: keypoints (T, 17, 3), boxes (T, 4), optionally the 3D ground truth (joints_3d
+    (T, 17, 3) mm, camera (4,) fx, fy, cx, cy, person_height_mm: all or none), and any ``extra``
+    arrays (the synthetic benchmark's object_class and object_box)."""
+    arrays = dict(keypoints=np.asarray(keypoints, np.float32), boxes=np.asarray(boxes, np.float32))
+    given = dict(zip(ANNOTATION_3D, (joints_3d, camera, person_height_mm)))
+    if any(v is not None for v in given.values()):
+        missing = [k for k, v in given.items() if v is None]
+        if missing:
+            raise ValueError(f"{path}: 3D annotation without {', '.join(missing)}")
+        if np.shape(joints_3d) != arrays["keypoints"].shape or np.shape(camera) != (4,):
+            raise ValueError(f"{path}: joints_3d {np.shape(joints_3d)} and camera "
+                             f"{np.shape(camera)} do not fit keypoints "
+                             f"{arrays['keypoints'].shape}")
+        arrays.update(joints_3d=np.asarray(joints_3d, np.float32),
+                      camera=np.asarray(camera, np.float32),
+                      person_height_mm=np.float64(person_height_mm))
+    atomic_write_bytes(path, _npy_bytes(np.savez, **arrays, **extra), make_parent=True)
 
 
 def read_annotation(path):
     """ID.npz -> keypoints (T, 17, 3) float32, boxes (T, 4) float32."""
     with np.load(path) as z:
         return z["keypoints"].astype(np.float32), z["boxes"].astype(np.float32)
+
+
+def read_annotation_3d(path):
+    """ID.npz -> dict of every array: keypoints, boxes, joints_3d, camera (float32 arrays),
+    person_height_mm (float) and any extras (0-d arrays as Python numbers). ValueError naming
+    the file if it has no 3D ground truth (written before the benchmark stored it)."""
+    with np.load(path) as z:
+        record = {k: z[k] for k in z.files}
+    missing = [k for k in ANNOTATION_3D if k not in record]
+    if missing:
+        raise ValueError(f"{path}: no 3D ground truth ({', '.join(missing)} missing): an "
+                         f"annotation from before the synthetic benchmark stored it; render "
+                         f"and prepare it again")
+    record = {k: v.item() if v.ndim == 0 else v for k, v in record.items()}
+    for k in ("keypoints", "boxes", "joints_3d", "camera"):
+        record[k] = record[k].astype(np.float32)
+    record["person_height_mm"] = float(record["person_height_mm"])
+    return record
 
 
 def write_poses(poses_dir, sample_id, keypoints):

@@ -35,7 +35,8 @@ def _init_worker(stop):
 
 
 def scale_annotation(src, dst, sx, sy):
-    """Keypoints and boxes into the resized video's pixels (pixel centres at integers)."""
+    """Keypoints, boxes and the camera's intrinsics into the resized video's pixels (pixel
+    centres at integers), so the keypoints stay the projections of joints_3d, which is kept."""
     with np.load(src) as z:
         data = dict(z)
     kps = data["keypoints"].astype(np.float32)
@@ -45,6 +46,10 @@ def scale_annotation(src, dst, sx, sy):
     boxes[:, [0, 2]] = (boxes[:, [0, 2]] + 0.5) * sx - 0.5
     boxes[:, [1, 3]] = (boxes[:, [1, 3]] + 0.5) * sy - 0.5
     data.update(keypoints=kps, boxes=boxes)
+    if "camera" in data:  # u' = (fx X / Z + cx + 0.5) sx - 0.5 = fx sx X / Z + (cx + 0.5) sx - 0.5
+        fx, fy, cx, cy = data["camera"].astype(np.float64)
+        data["camera"] = np.array([fx * sx, fy * sy, (cx + 0.5) * sx - 0.5,
+                                   (cy + 0.5) * sy - 0.5], np.float32)
     write_annotation(dst, **data)
 
 

@@ -5,7 +5,11 @@ with width, a head) doing one of ten actions that differ only in body motion, fi
 three cameras (views 1-3), with per-sample subject proportions, speed, amplitude, position and
 scale. Names follow N-UCLA (a{AA}_s{SS}_e{EE}_v{VV}.avi), so the xview1/2/3 protocols apply.
 Beside each video, {id}.npz holds its per-frame ground truth: keypoints (T, 17, 3) as
-(x, y, visible) and person boxes (T, 4) in pixels, plus the background object's class and box.
+(x, y, visible) and person boxes (T, 4) in pixels, the 3D joints (T, 17, 3) in the camera's
+millimetres for a person ``person_height_mm`` tall and the camera's intrinsics, whose projection
+of the 3D joints the keypoints are (data/synth_body.py), plus the background object's class and
+box (formats in data/index.py). The three views film one performance: the same 3D skeleton,
+seen from three camera poses.
 
 Scene bias, the paper's point in miniature: every class has a typical background object. In every
 view but ``test_view`` it appears with probability ``bias`` (else another class's object); in
@@ -30,7 +34,8 @@ from errors import exit_on_error
 
 from . import nucla
 from .index import atomic_write_bytes, atomic_write_text, write_annotation
-from .synth_body import ACTIONS, draw_person, project, random_body, skeleton
+from .synth_body import (ACTIONS, K, PERSON_HEIGHT_MM, camera, draw_person, project,
+                         random_body, skeleton, stature)
 from .transforms import square_box, union_box
 from .video import write_video
 
@@ -91,28 +96,35 @@ def background(rng, width, height):
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def render_view(motion, view, rng, num_frames, object_class, width, height):
-    """Frames (T, H, W, 3) RGB, keypoints (T, 17, 3), boxes (T, 4) of one camera."""
+def render_view(motion, view, rng, num_frames, object_class, width, height,
+                person_height_mm=PERSON_HEIGHT_MM):
+    """One camera's video and ground truth: dict of frames (T, H, W, 3) RGB, keypoints (T, 17, 3)
+    and boxes (T, 4) in pixels, object_box (4,), joints_3d (T, 17, 3) in the camera's
+    millimetres and camera (4,) fx, fy, cx, cy: the keypoints are joints_3d's projections."""
     yaw = np.deg2rad(VIEW_YAW[view] + rng.uniform(-8, 8))
-    scale = height * rng.uniform(0.58, 0.72)  # pixels per body height
+    scale = height * rng.uniform(0.58, 0.72)  # pixels per body unit at the person's depth
     centre_x = width / 2 + rng.uniform(-0.06, 0.06) * width
     ground_y = height * rng.uniform(0.88, 0.95)
     body, colours = motion["body"], motion["colours"]
+    unit_mm = person_height_mm / stature(body)
+    intrinsics, rotation, translation = camera(yaw, centre_x, ground_y, scale, width, height,
+                                               unit_mm)
     bg = background(rng, width, height)
-    joints, heads = [], []
+    points = []
     for t in range(num_frames):
         phase = motion["phase0"] + motion["cycles"] * t / num_frames
         p3, head3 = skeleton(motion["action"], phase % 1.0, motion["amp"], body)
-        j2, depth = project(p3, yaw, centre_x, ground_y, scale)
-        h2, hdepth = project(head3[None], yaw, centre_x, ground_y, scale)
-        joints.append((j2, depth, h2[0], hdepth[0]))
-        heads.append(h2[0])
+        points.append(np.concatenate([p3, head3[None]]))  # the head centre rides along
+    # (T, 18, 3) body units -> camera mm -> pixels (T, 18, 2); index 17 is the head centre.
+    cam = np.array(points) * unit_mm @ rotation.T + translation
+    uv = project(cam, intrinsics)
+    joints, heads = uv[:, :K], uv[:, K]
     # Person boxes: joints and head disc, padded by half a limb width.
     pad = scale * body["limb_w"] / 2
-    boxes = np.array([[min(j[0][:, 0].min() - pad, h[0] - scale * body["head"]),
-                       min(j[0][:, 1].min() - pad, h[1] - scale * body["head"]),
-                       max(j[0][:, 0].max() + pad, h[0] + scale * body["head"]),
-                       max(j[0][:, 1].max() + pad, h[1] + scale * body["head"])]
+    boxes = np.array([[min(j[:, 0].min() - pad, h[0] - scale * body["head"]),
+                       min(j[:, 1].min() - pad, h[1] - scale * body["head"]),
+                       max(j[:, 0].max() + pad, h[0] + scale * body["head"]),
+                       max(j[:, 1].max() + pad, h[1] + scale * body["head"])]
                       for j, h in zip(joints, heads)], np.float32)
     # The object goes on the roomier side, outside the square crop of the union box.
     crop = square_box(union_box(boxes))
@@ -124,12 +136,12 @@ def render_view(motion, view, rng, num_frames, object_class, width, height):
         ox = rng.uniform(min(width - r - 2, crop[2] + r + 2), width - r - 2)
     oy = rng.uniform(height * 0.35, ground_y - r)
     draw_object(bg, *OBJECTS[object_class], ox, oy, r)
-    object_box = np.array([ox - r, oy - r, ox + r, oy + r], np.float32)
-    frames, keypoints = [], []
-    for j2, depth, h2, hdepth in joints:
-        frames.append(draw_person(bg.copy(), j2, depth, h2, hdepth, scale, body, colours))
-        keypoints.append(np.concatenate([j2, np.full((len(j2), 1), 2.0)], axis=1))
-    return np.stack(frames), np.array(keypoints, np.float32), boxes, object_box
+    frames = [draw_person(bg.copy(), joints[t], cam[t, :K, 2], heads[t], cam[t, K, 2], scale,
+                          body, colours) for t in range(num_frames)]
+    keypoints = np.concatenate([joints, np.full((num_frames, K, 1), 2.0)], axis=2)
+    return dict(frames=np.stack(frames), keypoints=keypoints.astype(np.float32), boxes=boxes,
+                object_box=np.array([ox - r, oy - r, ox + r, oy + r], np.float32),
+                joints_3d=cam[:, :K].astype(np.float32), camera=intrinsics.astype(np.float32))
 
 
 def random_motion(rng, action, body):
@@ -150,8 +162,11 @@ def object_for(label, view, rng, bias, test_view, num_classes):
 
 
 def generate(out, subjects=8, repetitions=2, frames=36, bias=0.9, test_view=3, seed=0,
-             width=RESIZE[0], height=RESIZE[1], classes=len(ACTIONS), progress=True):
-    """Render the benchmark into ``out``; returns the number of videos. Resumable by file."""
+             width=RESIZE[0], height=RESIZE[1], classes=len(ACTIONS), progress=True,
+             person_height_mm=PERSON_HEIGHT_MM):
+    """Render the benchmark into ``out``; returns the number of videos. Resumable by file.
+    ``person_height_mm`` sizes the 3D joints only: the videos and 2D keypoints do not depend on
+    it (the camera distance scales with it)."""
     os.makedirs(out, exist_ok=True)
     jobs = [(a, s, e) for a in range(classes) for s in range(1, subjects + 1)
             for e in range(1, repetitions + 1)]
@@ -167,15 +182,17 @@ def generate(out, subjects=8, repetitions=2, frames=36, bias=0.9, test_view=3, s
             if os.path.exists(video) and os.path.exists(ann):
                 continue
             obj = object_for(a, view, rng, bias, test_view, classes)
-            clip, kps, boxes, obj_box = render_view(motion, view, rng, frames, obj, width, height)
+            r = render_view(motion, view, rng, frames, obj, width, height, person_height_mm)
             # The annotation first: a video on disk implies its labels.
-            write_annotation(ann, kps, boxes, object_class=obj, object_box=obj_box)
-            write_video(video, clip, FPS)
+            write_annotation(ann, r["keypoints"], r["boxes"], joints_3d=r["joints_3d"],
+                             camera=r["camera"], person_height_mm=person_height_mm,
+                             object_class=obj, object_box=r["object_box"])
+            write_video(video, r["frames"], FPS)
             written += 1
     atomic_write_text(os.path.join(out, "synth.json"), json.dumps(dict(
         subjects=subjects, repetitions=repetitions, frames=frames, bias=bias,
         test_view=test_view, seed=seed, width=width, height=height,
-        classes=list(CLASSES[:classes])), indent=2))
+        classes=list(CLASSES[:classes]), person_height_mm=person_height_mm), indent=2))
     return written
 
 
@@ -196,7 +213,8 @@ def generate_coco(out, subjects=4, val_subjects=1, frames=36, every=6, seed=100,
         split = splits["train" if s <= subjects - val_subjects else "val"]
         for view in (1, 2, 3):
             obj = int(rng.randint(len(ACTIONS)))
-            clip, kps, boxes, _ = render_view(motion, view, rng, frames, obj, width, height)
+            r = render_view(motion, view, rng, frames, obj, width, height)
+            clip, kps, boxes = r["frames"], r["keypoints"], r["boxes"]
             for t in range(0, frames, every):
                 image_id = len(splits["train"]["images"]) + len(splits["val"]["images"]) + 1
                 name = f"a{a:02d}_s{s:02d}_v{view}_t{t:03d}.jpg"
@@ -230,6 +248,8 @@ def parse_args(argv=None):
                         help="probability of the class's own object in the training views")
     parser.add_argument("--test-view", type=int, default=3, choices=(1, 2, 3))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--person-height-mm", type=float, default=PERSON_HEIGHT_MM,
+                        help="every person's height: sizes the 3D joints, not the videos")
     parser.add_argument("--coco", help="also write a COCO keypoints set of other synthetic "
                                        "people here (for train_pose.py and eval_coco.py)")
     return parser.parse_args(argv)
@@ -241,7 +261,7 @@ def main(argv=None):
     log = logging.getLogger("synth")
     with exit_on_error(log):
         n = generate(args.out, args.subjects, args.repetitions, args.frames, args.bias,
-                     args.test_view, args.seed)
+                     args.test_view, args.seed, person_height_mm=args.person_height_mm)
         print(f"wrote {n} videos to {args.out}")
         if args.coco:
             counts = generate_coco(args.coco)

@@ -1,9 +1,14 @@
-"""The synthetic person: a 3D skeleton with the 17 COCO joints, ten actions, and its rendering.
+"""The synthetic person: a 3D skeleton with the 17 COCO joints, ten actions, its cameras and its
+rendering.
 
 Body frame: x towards the person's left (the viewer's right, as the person faces the camera),
-y up, z towards the camera; feet on y = 0, height about 1. Actions differ
+y up, z towards the camera; feet on y = 0, height about 1 (``stature``). Actions differ
 only in how the joints move; each is a function of the phase (0..1 over the video) and an
-amplitude. Cameras look along -z after a yaw about the vertical axis (orthographic projection).
+amplitude. Every person is ``PERSON_HEIGHT_MM`` tall, which fixes the body unit in millimetres.
+Cameras are pinholes with one lens (``VERTICAL_FOV``), square pixels and the principal point at
+the image centre; each looks horizontally along the body frame's -z after a yaw about the
+vertical, from the distance at which it frames the person as asked (``camera``). Camera
+coordinates are Human3.6M's: x right, y down, z forward from the camera, in millimetres.
 """
 import cv2
 import numpy as np
@@ -21,6 +26,10 @@ LIMBS = (
     ("left_hip", "left_knee", "pants", 1.0), ("left_knee", "left_ankle", "pants", 0.9),
     ("right_hip", "right_knee", "pants", 1.0), ("right_knee", "right_ankle", "pants", 0.9),
 )
+PERSON_HEIGHT_MM = 1750.0  # every synthetic person's stature
+# Degrees (39 horizontal at 4:3): the person 4.4-6.0 m away, a room's distance, where the
+# perspective moves the keypoints 0.7 px on average from the old orthographic framing.
+VERTICAL_FOV = 30.0
 ACTIONS = ("wave right hand", "wave both hands", "raise arms", "squat", "jumping jack",
            "kick", "punch", "bend down", "march", "clap")
 
@@ -115,22 +124,46 @@ def skeleton(action, phase, amp, body):
     return p, _rot_x(head, a["bend"]) + pelvis
 
 
-def project(points, yaw, centre_x, ground_y, scale):
-    """Orthographic camera after a yaw about the vertical: (N, 3) -> image (N, 2), depth (N,)."""
+def stature(body):
+    """Standing height in body units: floor to the top of the head (pelvis 0.04 above twice
+    the leg, as in ``skeleton``)."""
+    return 2 * body["leg"] + 0.04 + body["torso"] + body["neck"] + body["head"]
+
+
+def camera(yaw, centre_x, ground_y, scale, width, height, unit_mm):
+    """The pinhole camera that puts the floor under the pelvis at pixel (centre_x, ground_y) with
+    ``scale`` pixels per body unit in the vertical plane through the pelvis facing the camera
+    (exactly the framing of the orthographic camera it replaced, in that plane); ``unit_mm`` is
+    the body unit in millimetres. -> intrinsics (4,) fx, fy, cx, cy in pixels (pixel centres at
+    integers), rotation (3, 3) and translation (3,) mm: camera = rotation @ body_mm + translation.
+    """
+    f = height / 2 / np.tan(np.deg2rad(VERTICAL_FOV) / 2)
+    cx, cy = (width - 1) / 2, (height - 1) / 2
     c, s = np.cos(yaw), np.sin(yaw)
-    x = c * points[:, 0] + s * points[:, 2]
-    z = -s * points[:, 0] + c * points[:, 2]
-    return np.stack([centre_x + scale * x, ground_y - scale * points[:, 1]], axis=1), z
+    # Rows: the camera's x (right), y (down) and z (forward, the body's -z after the yaw).
+    rotation = np.array([[c, 0.0, s], [0.0, -1.0, 0.0], [s, 0.0, -c]])
+    # At depth f * unit_mm / scale a body unit spans ``scale`` pixels.
+    translation = unit_mm / scale * np.array([centre_x - cx, ground_y - cy, f])
+    return np.array([f, f, cx, cy]), rotation, translation
+
+
+def project(points, intrinsics):
+    """Pinhole projection: camera coordinates (..., 3) in mm -> pixels (..., 2)."""
+    fx, fy, cx, cy = intrinsics
+    return np.stack([fx * points[..., 0] / points[..., 2] + cx,
+                     fy * points[..., 1] / points[..., 2] + cy], axis=-1)
 
 
 def draw_person(image, joints2d, depth, head2d, head_depth, scale, body, colours):
-    """Painter's algorithm: limbs and the head, farthest first. Draws into ``image``."""
+    """Painter's algorithm: limbs and the head, farthest (largest camera z) first. Limb widths and
+    the head radius are ``scale`` pixels per body unit whatever their depth. Draws into ``image``.
+    """
     items = []
     for a, b, part, width in LIMBS:
         ia, ib = J[a], J[b]
         items.append(((depth[ia] + depth[ib]) / 2, "limb", (ia, ib, part, width)))
     items.append((head_depth, "head", None))
-    for _, kind, info in sorted(items, key=lambda t: t[0]):
+    for _, kind, info in sorted(items, key=lambda t: -t[0]):
         if kind == "limb":
             ia, ib, part, width = info
             thick = max(1, int(round(scale * body["limb_w"] * width)))

@@ -11,7 +11,8 @@ import pytest
 
 from data import msr, ntu, nucla, synth, utd
 from data import prepare as prepare_module
-from data.index import read_annotation, read_index, read_skipped, read_splits
+from data.index import (read_annotation, read_annotation_3d, read_index, read_skipped,
+                        read_splits)
 from data.prepare import prepare, target_size
 from data.protocols import parse_names
 from data.transforms import square_box, union_box
@@ -63,8 +64,10 @@ def test_synth_is_deterministic(tmp_path):
         synth.generate(out, subjects=1, repetitions=1, frames=4, classes=2, progress=False)
     for f in sorted(os.listdir(a)):
         if f.endswith(".npz"):
-            np.testing.assert_array_equal(read_annotation(os.path.join(a, f))[0],
-                                          read_annotation(os.path.join(b, f))[0])
+            ra, rb = read_annotation_3d(os.path.join(a, f)), read_annotation_3d(os.path.join(b, f))
+            assert sorted(ra) == sorted(rb)
+            for key in ra:  # keypoints, boxes, joints_3d, camera, the object
+                np.testing.assert_array_equal(ra[key], rb[key])
 
 
 def test_prepare_skips_and_reports_every_bad_input(raw, tmp_path):

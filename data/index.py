@@ -21,8 +21,12 @@
     BOXES.json           {"dataset", "detector", "threshold", "videos": {id: {"box": [x1, y1, x2,
                          y2], "frames_seen", "frames_with_person", "fallback"}}}: one union person
                          box a video (detect_persons.py); fallback: no person, the full frame
-    POSES/ID.npy         per-frame keypoints (T, 17, 3) as (x, y, confidence or visible) in
-                         pixels of the resized video: the video model's pose targets
+    POSES/ID.npy         per-frame keypoints (T, 17, 3) in pixels of the resized video: the
+                         video model's pose targets. The third column has one meaning per
+                         kind of file: pseudo-poses (pseudo_poses.py) hold the heatmap's
+                         probability in (0, 1); ground-truth poses (the synthetic benchmark's,
+                         demo.py) hold COCO visibility 0 / 1 / 2. A joint is a target when
+                         the column exceeds data.pose_min_confidence
 
 Every file is written to PATH.tmpPID, checked, and renamed to PATH only when whole, so a full disk
 or a killed run never leaves a partial file under a final name. Any failure removes the temporary

@@ -2,7 +2,7 @@
 import argparse
 import ast
 
-from . import MODELS, get_model
+from . import MODELS, MULTITASK_MODELS, get_model
 from .summary import count_params, format_table, summarize
 
 
@@ -22,7 +22,7 @@ def parse_overrides(pairs):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("name", choices=sorted(MODELS))
+    parser.add_argument("name", choices=sorted(MODELS) + sorted(MULTITASK_MODELS))
     parser.add_argument("--frames", type=int, help="clip length (default: the model's)")
     parser.add_argument("--size", type=int, help="input height = width (default: the model's)")
     parser.add_argument("overrides", nargs="*", help="model options as key=value")
@@ -41,9 +41,17 @@ def main(argv=None):
     except ValueError as err:
         raise SystemExit(f"error: {err}")
     c = net.config
-    rows = summarize(net, (1, 3, c.num_frames, c.input_size, c.input_size))
-    print(f"{args.name}: one clip 3x{c.num_frames}x{c.input_size}x{c.input_size}, "
-          f"heads {'+'.join(c.heads)}")
+    if args.name in MULTITASK_MODELS and c.parts == "pose":
+        rows = summarize(net, (1, 3, c.input_size, c.input_size))
+        print(f"{args.name}: one image 3x{c.input_size}x{c.input_size}, parts {c.parts}")
+    elif args.name in MULTITASK_MODELS:
+        rows = summarize(net, (1, 3, c.num_frames, c.input_size, c.input_size))
+        print(f"{args.name}: one clip 3x{c.num_frames}x{c.input_size}x{c.input_size}, "
+              f"parts {c.parts}")
+    else:
+        rows = summarize(net, (1, 3, c.num_frames, c.input_size, c.input_size))
+        print(f"{args.name}: one clip 3x{c.num_frames}x{c.input_size}x{c.input_size}, "
+              f"heads {'+'.join(c.heads)}")
     print(format_table(rows))
     print(f"MACs: {sum(r[3] for r in rows)}")
     print(f"params: {count_params(net)}")

@@ -11,6 +11,7 @@ import mxnet as mx
 
 from .action_machine import ActionMachine, check_heads
 from .inflate import DEFAULT_2D_SOURCE, inflate_into, load_2d_params
+from .multitask import MultitaskConfig, MultitaskNet
 from .pose_net import PoseNet
 
 
@@ -80,6 +81,8 @@ def get_model(name, pretrained=None, ctx=None, **overrides):
     downloads) or a path to a 2D ResNet .params file; its weights are inflated into the I3D
     backbone (paper Sec. 4.3). The config is kept as ``net.config``.
     """
+    if name in MULTITASK_MODELS:
+        return get_multitask_model(name, pretrained, ctx, **overrides)
     config = model_config(name, **overrides)
     net = ActionMachine(**config.network_kwargs())
     net.initialize(ctx=ctx or mx.cpu())
@@ -112,4 +115,43 @@ def get_pose_model(name, pretrained=None, ctx=None, **overrides):
         mapping = inflate_into(net.backbone, load_2d_params(source))  # same shapes: a copy
         logging.getLogger(__name__).info("loaded %d ImageNet parameters from %s", len(mapping),
                                          source)
+    return net
+
+
+# Luvizon et al. 2018, the soft-argmax multitask network (symbols/multitask.py):
+# ``softargmax_pose``: the Human3.6M 3D pose model (K = 8, J = 17, Nd = 16);
+# ``softargmax_multitask``: the NTU pose + action model (K = 4, J = 20, Nd = 8, T = 20, 60 actions).
+_MULTITASK_TINY = dict(input_size=64, num_joints=5, depth_bins=4, pose_blocks=2, width=0.125,
+                       num_frames=4, num_actions=5, action_blocks=2,
+                       pose_action_filters=(2, 4, 6, 8, 4, 8), appearance_action_filters=16)
+MULTITASK_MODELS = {
+    "softargmax_pose": dict(parts="pose"),
+    "softargmax_multitask": dict(parts="pose+action", pose_blocks=4, num_joints=20, depth_bins=8),
+    "softargmax_pose_tiny": dict(_MULTITASK_TINY, parts="pose"),
+    "softargmax_multitask_tiny": dict(_MULTITASK_TINY, parts="pose+action"),
+}
+
+
+def multitask_config(name, **overrides):
+    """The ``MultitaskConfig`` of a named model with overrides; unknown names, keys: errors."""
+    if name not in MULTITASK_MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MULTITASK_MODELS)}")
+    valid = [f.name for f in dataclasses.fields(MultitaskConfig)]
+    for key in overrides:
+        if key not in valid:
+            raise ValueError(f"unknown model option {key!r}; valid options: {', '.join(valid)}")
+    fields = dict(MULTITASK_MODELS[name], **overrides)
+    fields["pose_action_filters"] = tuple(fields.get("pose_action_filters",
+                                                     MultitaskConfig.pose_action_filters))
+    return MultitaskConfig(**fields)
+
+
+def get_multitask_model(name, pretrained=None, ctx=None, **overrides):
+    """A named ``MultitaskNet``, initialized on ``ctx``, its config kept as ``net.config``."""
+    if pretrained:
+        raise ValueError(f"{name} has no pretrained weights; train it from scratch")
+    config = multitask_config(name, **overrides)
+    net = MultitaskNet(**config.network_kwargs())
+    net.initialize(ctx=ctx or mx.cpu())
+    net.config = config
     return net

@@ -1,0 +1,154 @@
+"""The multitask network of Luvizon et al. 2018 ("2D/3D Pose Estimation and Action Recognition
+using Multitask Deep Learning", CVPR 2018; paper Fig. 1, 2, 5, 6): 2D/3D pose by soft-argmax from
+still images, and actions from clips through a pose stream and an appearance stream.
+
+    frames (B, 3, H, W) --multitask stem--> (B, C, H/8, W/8)                    Fig. 11
+        --> K prediction blocks, each -> pose (B, J, 3), visibility (B, J)    Fig. 12, Eq. (2)
+    clip (N, 3, T, H, W): the same per frame (B = N*T), then
+        pose of block K (N, D, T, J) x visibility --> pose stream              Fig. 5, Sec. 4.1
+        prob maps of block K, features of block 1 --> appearance (N, C, T, J)  Fig. 6, Sec. 4.2
+            --> appearance stream                                              Fig. 13
+        both streams' last action maps --> aggregation                         Sec. 4.3
+
+``parts="pose"`` is the pose model (K = 8 in the paper), ``parts="pose+action"`` the whole
+multitask model (K = 4). Sizes come from ``MultitaskConfig``; the ``_tiny`` models of
+``symbols.model_zoo`` are this same code at toy widths.
+
+From the cvpr18 code (``_get_3d_pose_estimation_from_model`` and ``build_merge_model`` in
+deephar/models/action.py): the action model reads the pose, visibility and probability maps of
+the last prediction block, and takes its visual features after the first prediction block's
+multi-resolution part (the paper says "at the end of the global entry flow"); NTU uses K = 4,
+Nd = 8, J = 20, T = 20 and the 'v2' pose-stream widths (exp/ntu/eval_ntu_ar_pe_merge.py); Human3.6M
+K = 8, J = 17, Nd = 16 (exp/h36m/eval_h36m.py).
+"""
+import dataclasses
+
+from mxnet.gluon import nn
+from mxnet.gluon.block import HybridBlock
+
+from .action_recognition import (POSE_FILTERS, ActionAggregation, ActionRecognition,
+                                 AppearanceFeatures)
+from .multitask_stem import MultitaskStem
+from .pose_prediction import PredictionBlock
+
+PARTS = ("pose", "pose+action")
+
+
+@dataclasses.dataclass(frozen=True)
+class MultitaskConfig:
+    parts: str = "pose"  # "pose" or "pose+action"
+    input_size: int = 256  # square crops (Appendix B); divisible by 32
+    num_joints: int = 17
+    depth_bins: int = 16  # Nd (Appendix A: 16; the cvpr18 NTU model: 8)
+    pose_blocks: int = 8  # K (Appendix B: 8 for pose, 4 for action)
+    kernel_size: int = 5  # separable convs of the prediction blocks (cvpr18 exp/: 5 x 5)
+    width: float = 1.0  # multiplies the stem's filters, hence every block's width (576 at 1)
+    num_frames: int = 20  # T; not a weight shape: the clip length for summaries
+    num_actions: int = 60
+    action_blocks: int = 4
+    pose_dim: int = 3  # coordinates the pose stream reads: 2 (x, y) or 3 (x, y, z)
+    pose_action_filters: tuple = POSE_FILTERS["v2"]
+    appearance_action_filters: int = 256
+
+    def network_kwargs(self):
+        kwargs = dataclasses.asdict(self)
+        kwargs.pop("num_frames")
+        return kwargs
+
+
+class MultitaskNet(HybridBlock):
+    """Returns a tuple in the order of ``output_names``.
+
+    parts "pose": input (N, 3, H, W); outputs pose1..poseK (N, J, 3), x, y, z in [0, 1] of the
+    crop (x, y) and of the depth range (z); visible1..visibleK (N, J) in (0, 1).
+    parts "pose+action": input (N, 3, T, H, W); pose{k} (N, T, J, 3), visible{k} (N, T, J);
+    pose_action{b} and appearance_action{b} (N, N_a) logits of each action block; action (N, N_a)
+    the aggregated logits.
+    """
+
+    def __init__(self, parts="pose", input_size=256, num_joints=17, depth_bins=16, pose_blocks=8,
+                 kernel_size=5, width=1.0, num_actions=60, action_blocks=4, pose_dim=3,
+                 pose_action_filters=POSE_FILTERS["v2"], appearance_action_filters=256,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if parts not in PARTS:
+            raise ValueError(f"parts is one of {PARTS}, got {parts!r}")
+        if input_size % 32:
+            raise ValueError(f"input_size must be divisible by 32 (stem /8, blocks /4), "
+                             f"got {input_size}")
+        if pose_dim not in (2, 3):
+            raise ValueError(f"pose_dim is 2 or 3, got {pose_dim}")
+        if pose_blocks < 1 or (parts != "pose" and action_blocks < 1):
+            raise ValueError("pose_blocks and action_blocks must be at least 1")
+        self.parts = parts
+        self.pose_blocks = pose_blocks
+        self.action_blocks = action_blocks
+        self.pose_dim = pose_dim
+        with self.name_scope():
+            self.stem = MultitaskStem(width, prefix="stem_")
+            channels = self.stem.out_channels
+            self.blocks = nn.HybridSequential(prefix="block")
+            with self.blocks.name_scope():
+                for k in range(pose_blocks):
+                    self.blocks.add(PredictionBlock(channels, num_joints, depth_bins, kernel_size,
+                                                    last=k == pose_blocks - 1, prefix=f"{k + 1}_"))
+            if parts == "pose+action":
+                self.appearance = AppearanceFeatures(prefix="appearance_features_")
+                self.pose_action = ActionRecognition("pose", pose_dim, num_actions,
+                                                     action_blocks, pose_action_filters,
+                                                     prefix="pose_action_")
+                self.appearance_action = ActionRecognition("appearance", channels, num_actions,
+                                                           action_blocks,
+                                                           appearance_action_filters,
+                                                           prefix="appearance_action_")
+                self.aggregation = ActionAggregation(num_actions, prefix="aggregation_")
+
+    @property
+    def output_names(self):
+        names = [f"{kind}{k + 1}" for k in range(self.pose_blocks) for kind in ("pose", "visible")]
+        if self.parts == "pose+action":
+            for stream in ("pose_action", "appearance_action"):
+                names += [f"{stream}{b + 1}" for b in range(self.action_blocks)]
+            names.append("action")
+        return names
+
+    def stages(self):
+        """(name, blocks) rows in execution order, for ``symbols.summary``."""
+        rows = [("stem", [self.stem])]
+        rows += [(f"block{k + 1}", [b]) for k, b in enumerate(self.blocks)]
+        if self.parts == "pose+action":
+            rows += [("appearance", [self.appearance]), ("pose_act", [self.pose_action]),
+                     ("app_act", [self.appearance_action]), ("aggregate", [self.aggregation])]
+        return rows
+
+    def hybrid_forward(self, F, x):
+        clip = self.parts == "pose+action"
+        if clip:  # time-distributed: every frame through the pose model
+            frames = F.transpose(x, axes=(0, 2, 1, 3, 4))  # (N, 3, T, H, W) -> (N, T, 3, H, W)
+            x = F.reshape(frames, shape=(-3, -2))  # -> (N*T, 3, H, W)
+        x = self.stem(x)  # (B, C, H/8, W/8)
+        outputs = []
+        for k, block in enumerate(self.blocks):
+            out = block(x)
+            pose, visible, prob, multires = out[:4]
+            if k == 0:
+                features = multires  # visual features for the appearance stream
+            if not block.last:
+                x = out[4]
+            if clip:  # (N*T, J, 3) -> (N, T, J, 3), (N*T, J) -> (N, T, J)
+                pose = F.reshape_like(pose, frames, lhs_begin=0, lhs_end=1, rhs_begin=0,
+                                      rhs_end=2)
+                visible = F.reshape_like(visible, frames, lhs_begin=0, lhs_end=1, rhs_begin=0,
+                                         rhs_end=2)
+            outputs += [pose, visible]
+        if not clip:
+            return tuple(outputs)
+
+        coords = F.slice_axis(pose, axis=-1, begin=0, end=self.pose_dim)  # (N, T, J, D)
+        coords = F.transpose(coords, axes=(0, 3, 1, 2))  # -> (N, D, T, J)
+        weight = F.expand_dims(visible, axis=1)  # (N, 1, T, J)
+        *pose_logits, pose_maps = self.pose_action(coords, weight)
+        appearance = self.appearance(prob, features, frames)  # (N, C, T, J)
+        *appearance_logits, appearance_maps = self.appearance_action(appearance)
+        action = self.aggregation(pose_maps, appearance_maps)
+        return tuple(outputs + pose_logits + appearance_logits + [action])

@@ -18,7 +18,11 @@ out of reach. The counts do follow from performers 1-5: 4,320 / 1,440 on the com
 the paper's two subsets then hold the same videos, as their totals say (3,839 + 1,917 =
 4,317 + 1,439 = 5,756 = 5,760 - 4; the paper's copy lacked four videos, three of camera 1 and
 one of performer 3). The "about 1/10th" of the text fits both subsets (5,760 of 56,880).
+
+``python -m data.ntu --skeleton FILE`` prints what a .skeleton file holds (data.ntu_skeleton):
+its frames, its bodies, and the first joint of the first frame (camera xyz and colour xy).
 """
+import argparse
 import re
 
 NAME = "ntu"
@@ -87,3 +91,43 @@ PROTOCOLS = {
     "xsub-s": lambda s: _xsub(s) if s["subject"] <= SMALL_SUBJECTS else None,
     "xsub-s-text": _xsub_s_text,
 }
+
+
+def describe_skeleton(path):
+    """The lines ``python -m data.ntu --skeleton`` prints for a .skeleton file."""
+    from .joints import KINECT
+    from .ntu_skeleton import read_skeleton
+    skeleton = read_skeleton(path)
+    lines = [f"{path}: {skeleton.frames} frames, {len(skeleton.bodies)} bodies"]
+    lines += [f"body {b.id}: in {int(b.present.sum())} of {skeleton.frames} frames"
+              for b in skeleton.bodies]
+    first = [(int(b.present.argmax()), k) for k, b in enumerate(skeleton.bodies)]
+    if not first:
+        return lines + ["no body in any frame"]
+    t, k = min(first)
+    if t > 0:
+        lines.append("frame 1 has no body")
+    body = skeleton.bodies[k]
+    x, y, z = body.xyz[t, 0]
+    cx, cy = body.color[t, 0]
+    lines.append(f"frame {t + 1}, body {body.id}, joint 1 ({KINECT[0]}): camera xyz {x:.7g} "
+                 f"{y:.7g} {z:.7g} m, colour xy {cx:.7g} {cy:.7g} px")
+    return lines
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="What an NTU RGB+D .skeleton file holds.")
+    parser.add_argument("--skeleton", required=True, help="a .skeleton file")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    from errors import exit_on_error
+    args = parse_args(argv)
+    with exit_on_error():
+        lines = describe_skeleton(args.skeleton)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

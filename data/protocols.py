@@ -7,6 +7,12 @@ A dataset adapter is a module with NAME, RESIZE (w, h), FPS, STRIDE, VIDEO_EXTS,
 ``python -m data.protocols --dataset ntu --names FILE_OR_DIR`` prints each protocol's train/test
 counts as JSON, from a directory of videos or a text file with one file name per line, so a copy
 of a dataset can be checked against the published sizes before anything is decoded.
+
+The pose datasets (POSE_DATASETS) are annotation files rather than videos named by their fields:
+each module has NAME, JOINTS and ``count_splits(path) -> {protocol: {"train": n, "test": n}}``,
+and ``--names`` is what that dataset ships: MPII a JSON annotation file (or their folder), H36M an
+mmpose .npz (or their folder), Penn Action the labels folder, NTU skeletons a folder of .skeleton
+files (or a list of names).
 """
 import argparse
 import importlib
@@ -14,12 +20,22 @@ import json
 import os
 import sys
 
+from errors import one_line
+
 DATASETS = ("ntu", "nucla", "msr", "utd", "synth")
+POSE_DATASETS = ("mpii", "h36m", "penn", "ntu_skeleton")
 
 
 def get_dataset(name):
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return importlib.import_module(f"data.{name}")
+
+
+def get_pose_dataset(name):
+    if name not in POSE_DATASETS:
+        raise ValueError(f"unknown pose dataset {name!r}; choose one of "
+                         f"{', '.join(POSE_DATASETS)}")
     return importlib.import_module(f"data.{name}")
 
 
@@ -86,14 +102,30 @@ def counts(dataset, samples):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Protocol train/test counts of a dataset copy.")
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--dataset", required=True, choices=DATASETS + POSE_DATASETS)
     parser.add_argument("--names", required=True,
-                        help="a directory of videos, or a text file with one file name a line")
+                        help="a directory of videos, or a text file with one file name a line; "
+                             "pose datasets: mpii a .json, h36m an .npz, penn the labels folder, "
+                             "ntu_skeleton a folder of .skeleton files (or a list)")
     return parser.parse_args(argv)
+
+
+def pose_main(name, path):
+    """Split counts of a pose dataset's annotation files, as JSON; one line on a bad file."""
+    dataset = get_pose_dataset(name)
+    try:
+        splits = dataset.count_splits(path)
+    except (OSError, ValueError) as err:
+        sys.exit(f"error: {one_line(err)}")
+    print(json.dumps({"dataset": dataset.NAME, "source": path, "protocols": splits}, indent=2))
+    if not any(n for s in splits.values() for n in s.values()):
+        sys.exit(f"error: no usable {dataset.NAME} sample in {path}")
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.dataset in POSE_DATASETS:
+        return pose_main(args.dataset, args.names)
     dataset = get_dataset(args.dataset)
     try:
         names = list_names(args.names, dataset.VIDEO_EXTS if os.path.isdir(args.names) else None)

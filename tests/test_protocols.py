@@ -140,3 +140,36 @@ def test_cli_fails_with_no_usable_sample(tmp_path):
     names.write_text("nothing_here.avi\n")
     with pytest.raises(SystemExit, match="no usable"):
         main(["--dataset", "msr", "--names", str(names)])
+
+
+def test_pose_datasets_join_the_cli(tmp_path, capsys):
+    from test_h36m import write_npz
+    from test_penn import write_label
+    for k, train in enumerate([1, 1, -1]):
+        write_label(tmp_path / "labels", f"{k + 1:04d}", train=train)
+    main(["--dataset", "penn", "--names", str(tmp_path / "labels")])
+    report = json.loads(capsys.readouterr().out)
+    assert report["dataset"] == "penn"
+    assert report["protocols"] == {"official": {"train": 2, "test": 1}}
+    write_npz(tmp_path / "h36m_test.npz")
+    main(["--dataset", "h36m", "--names", str(tmp_path / "h36m_test.npz")])
+    assert json.loads(capsys.readouterr().out)["protocols"] == {"p1": {"train": 1, "test": 3}}
+
+
+def test_pose_dataset_errors_are_one_line(tmp_path):
+    with pytest.raises(SystemExit, match=r"^error: no such folder: .*nowhere$"):
+        main(["--dataset", "penn", "--names", str(tmp_path / "nowhere")])
+    (tmp_path / "labels").mkdir()
+    with pytest.raises(SystemExit, match=r"^error: no \.mat label file in "):
+        main(["--dataset", "penn", "--names", str(tmp_path / "labels")])
+
+
+def test_pose_datasets_are_not_video_adapters():
+    from data.protocols import DATASETS, POSE_DATASETS, get_dataset, get_pose_dataset
+    assert DATASETS == ("ntu", "nucla", "msr", "utd", "synth")  # prepare's choices, unchanged
+    assert not set(DATASETS) & set(POSE_DATASETS)
+    with pytest.raises(ValueError, match="unknown dataset 'mpii'"):
+        get_dataset("mpii")
+    for name in POSE_DATASETS:
+        module = get_pose_dataset(name)
+        assert module.NAME == name and callable(module.count_splits) and module.JOINTS

@@ -4,8 +4,8 @@ import importlib
 import pytest
 
 SCRIPTS = ["train_action", "eval_action", "detect_persons", "demo", "bench", "symbols.__main__",
-           "train_pose", "eval_coco", "pseudo_poses",
-           "data.prepare", "data.protocols", "data.synth"]
+           "train_pose", "eval_coco", "pseudo_poses", "eval_pose",
+           "data.prepare", "data.protocols", "data.synth", "data.ntu"]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

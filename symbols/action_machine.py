@@ -3,7 +3,8 @@
     clip (N, 3, T, H, W) --I3D--> (N, 2048, T, H/32, W/32)
         --> RGB head: global average pool, dropout 0.5, FC                -> rgb logits (N, n)
         --> pose head: 2 deconvs + 1x1 conv per frame                     -> heatmaps, offsets
-            --> decoder: argmax + offset, ReLU(max) confidence (no gradient)
+            --> decoder: argmax + offset, ReLU(max) confidence (no gradient); or, beyond
+                the paper (decoder="softargmax"), Luvizon et al.'s differentiable soft-argmax
                 --> pose CNN on (N, 3, T, K)                              -> pose logits (N, n)
 
 The heads are switchable so that every ablation row of paper Tables 8, 9 and 13 is a
@@ -20,6 +21,7 @@ from .pose_decoder import KeypointDecoder
 from .pose_head import PoseHead
 from .pose_loss import PoseLoss
 from .pose_targets import disk_radius
+from .softargmax import SoftArgmaxKeypoints
 
 HEADS = ("rgb", "kps", "pose")
 
@@ -62,7 +64,7 @@ class ActionMachine(HybridBlock):
                  temporal_kernel=3, stem_temporal_kernel=5, input_size=224, num_keypoints=17,
                  num_deconv=2, deconv_filters=256, radius=None, pose_cnn_depth=18,
                  pose_cnn_layers=None, pose_cnn_width=64, dropout=0.5, global_stats="none",
-                 sync_devices=0, bn_fold_time=True, **kwargs):
+                 sync_devices=0, bn_fold_time=True, decoder="argmax", **kwargs):
         super().__init__(**kwargs)
         self.heads = check_heads(heads)
         self.input_size = input_size
@@ -70,6 +72,8 @@ class ActionMachine(HybridBlock):
         self.radius = radius if radius is not None else disk_radius(input_size, self.stride)
         # Batch norm on running statistics: "backbone" freezes I3D and the pose head (stage 2:
         # "we fix it and only train the pose CNN"), "all" every layer.
+        if decoder not in ("argmax", "softargmax"):
+            raise ValueError(f"decoder is argmax or softargmax, got {decoder!r}")
         if global_stats not in ("none", "backbone", "all"):
             raise ValueError(f"global_stats is one of none, backbone, all; got {global_stats!r}")
         sync = {"sync_devices": sync_devices} if sync_devices else {}
@@ -85,9 +89,13 @@ class ActionMachine(HybridBlock):
             if "kps" in self.heads:
                 self.pose_head = PoseHead(channels, num_keypoints, num_deconv, deconv_filters,
                                           norm_kwargs=backbone_norm, prefix="pose_head_")
-            if "pose" in self.heads:
+            if "pose" in self.heads and decoder == "argmax":
                 self.decoder = KeypointDecoder(self.stride, self.radius,
                                                input_size=(input_size, input_size))
+            elif "pose" in self.heads:  # beyond the paper: the pose-action loss trains the head
+                self.decoder = SoftArgmaxKeypoints(self.stride, (input_size, input_size),
+                                                   confidence="relu")
+            if "pose" in self.heads:
                 self.pose_cnn = PoseCNN(num_classes, pose_cnn_depth, pose_cnn_layers,
                                         pose_cnn_width, dropout, pose_cnn_norm,
                                         prefix="pose_cnn_")
@@ -117,7 +125,10 @@ class ActionMachine(HybridBlock):
             heat, offsets = self.pose_head(feat)  # (N, T, K, H/8, W/8), (N, T, K, 2, H/8, W/8)
             outputs += [heat, offsets]
             if self.pose_cnn is not None:
-                keypoints = self.decoder(heat, offsets)  # (N, T, K, 3), no gradient
+                if isinstance(self.decoder, KeypointDecoder):
+                    keypoints = self.decoder(heat, offsets)  # (N, T, K, 3), no gradient
+                else:
+                    keypoints = self.decoder(heat)  # (N, T, K, 3), differentiable
                 poses = F.transpose(keypoints, axes=(0, 3, 1, 2))  # -> (N, 3, T, K)
                 outputs.append(self.pose_cnn(poses))
         return tuple(outputs)

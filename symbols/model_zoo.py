@@ -37,6 +37,8 @@ class ModelConfig:
     global_stats: str = "none"  # batch norm on running statistics: none, backbone, all
     sync_devices: int = 0  # > 0: SyncBatchNorm across this many GPUs
     bn_fold_time: bool = True  # 3D batch norm on a 4D view (trainable on CPU); False: inference
+    decoder: str = "argmax"  # keypoints for the pose CNN: argmax + offset (the paper, no
+    # gradient) or softargmax (Luvizon et al.'s, differentiable: Lpaction reaches the pose head)
 
     def network_kwargs(self):
         kwargs = dataclasses.asdict(self)

@@ -53,6 +53,28 @@ def test_pose_action_loss_stops_at_the_argmax():
                if n.endswith("weight"))
 
 
+def test_a_soft_argmax_decoder_lets_the_pose_action_loss_reach_the_pose_head():
+    """model.options.decoder=softargmax (beyond the paper): the same pose-CNN-only loss that
+    stops at the arg-max above now trains the pose head and the backbone."""
+    net = get_model("action_machine_tiny", decoder="softargmax")
+    net.hybridize()
+    clips, label, *_ = batch(net)
+    ce = gluon.loss.SoftmaxCrossEntropyLoss()
+    with autograd.record():
+        _, heat, _, pose = net(clips)
+        loss = ce(pose, label)
+    loss.backward()
+    for part in (net.backbone, net.pose_head):
+        assert any(np.abs(g).sum() > 0 for g in grads(part.collect_params()).values())
+    # The keypoints the pose CNN reads are the soft-argmax of the heat maps, in [0, 1] of the crop.
+    from symbols.softargmax import soft_argmax_keypoints
+    expected = soft_argmax_keypoints(heat.asnumpy(), net.stride, (net.input_size,) * 2, "relu")
+    got = net.decoder(heat).asnumpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="decoder is argmax or softargmax"):
+        get_model("action_machine_tiny", decoder="mean")
+
+
 def test_hybridized_export_reloads_with_identical_outputs(tmp_path):
     net = get_model("action_machine_tiny")
     net.hybridize(static_alloc=True, static_shape=True)

@@ -8,6 +8,10 @@ Sections (``--sections``, comma-separated):
 - ``train``: time of one training step per clip, tiny and paper-size models (batch 2 on CPU),
   and the process's peak resident memory.
 - ``loader``: training clips/s of the clip pipeline with 0, 1 and 2 worker processes.
+- ``softargmax``: the second system (Luvizon et al. 2018) beside Action Machine: median time of
+  its pose model on one 256x256 image and of its multitask model on one clip of its own
+  (20x256x256, NTU's setting), batch 1, with MACs and GFLOP/s; per clip, against Action
+  Machine-R18's 8x224x224 clip from the ``latency`` section when both ran.
 - ``detector``: frames/s of the paper's person detector (Deformable R-FCN ResNet-101, random
   weights, the release's test scale: shorter side 600, longer <= 1000), resize + network + NMS,
   on N-UCLA-sized (640x480) and NTU-sized (1920x1080) frames, and what a pass over NTU's ~4 M
@@ -37,6 +41,7 @@ from symbols.action_machine import ActionMachineLoss
 from symbols.summary import count_params, layer_macs, summarize
 
 LATENCY_MODELS = ("i3d_resnet50", "action_machine_r18", "action_machine_r50")
+SOFTARGMAX_MODELS = ("softargmax_pose", "softargmax_multitask")
 
 
 def machine():
@@ -130,6 +135,34 @@ def bench_latency(ctx, batches=(1, 8), repeats=3):
     for row in rows:
         base = next(r for r in rows if r["model"] == "i3d_resnet50" and r["batch"] == row["batch"])
         row["ratio_to_i3d"] = row["ms_per_clip"] / base["ms_per_clip"]
+    return rows
+
+
+def model_input(net):
+    """The input shape one sample of a model takes: an image, or a clip of its frames."""
+    c = net.config
+    if getattr(c, "parts", None) == "pose":
+        return (1, 3, c.input_size, c.input_size)
+    return (1, 3, c.num_frames, c.input_size, c.input_size)
+
+
+def bench_softargmax(ctx, repeats=2):
+    rows = []
+    for name in SOFTARGMAX_MODELS:
+        net = get_model(name)
+        shape = model_input(net)
+        macs, params = sum(r[3] for r in summarize(net, shape)), count_params(net)
+        net = get_model(name, ctx=ctx)
+        net.hybridize(static_alloc=True, static_shape=True)
+        x = mx.nd.random.uniform(shape=shape, ctx=ctx)
+
+        def forward():
+            for out in net(x):
+                out.wait_to_read()
+        seconds = timed(forward, repeats)
+        rows.append(dict(model=name, input="x".join(map(str, shape[1:])), ms=1000 * seconds,
+                         macs=macs, params=params, gflops=2 * macs / seconds / 1e9))
+        net = None
     return rows
 
 
@@ -229,6 +262,13 @@ def markdown(results):
     for row in results.get("loader", []):
         lines.append(f"| loader (train clips, pose targets) | {row['workers']} workers, "
                      f"{row['clip']} | {row['clips_per_s']:.1f} clips/s |")
+    am = next((r for r in results.get("latency", []) if r["model"] == "action_machine_r18"
+               and r["batch"] == 1), None)
+    for row in results.get("softargmax", []):
+        beside = f", x{row['ms'] / am['ms_per_clip']:.1f} AM-R18's clip" if am else ""
+        lines.append(f"| latency {row['model']} | batch 1, {row['input']}, "
+                     f"{row['macs'] / 1e9:.2f} GMACs, {row['params'] / 1e6:.1f} M params | "
+                     f"{row['ms']:.0f} ms ({row['gflops']:.1f} GFLOP/s{beside}) |")
     for row in results.get("detector", []):
         lines.append(f"| detector dcn_rfcn R-101 | frame {row['frame']} -> {row['input']}, "
                      f"batch {row['batch']}, {row['macs'] / 1e9:.1f} GMACs | "
@@ -241,7 +281,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "am_bench"))
     parser.add_argument("--out", default="bench_results.json")
-    parser.add_argument("--sections", default="matmul,latency,train,loader,detector")
+    parser.add_argument("--sections",
+                        default="matmul,latency,softargmax,train,loader,detector")
     parser.add_argument("--gpus", help="a GPU id to run the model sections on")
     return parser.parse_args(argv)
 
@@ -255,6 +296,8 @@ def main(argv=None):
         results["matmul"] = bench_matmul(ctx)
     if "latency" in sections:
         results["latency"] = bench_latency(ctx)
+    if "softargmax" in sections:
+        results["softargmax"] = bench_softargmax(ctx)
     if "train" in sections:
         results["train"] = bench_train_step(ctx)
     if "loader" in sections:

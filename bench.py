@@ -32,16 +32,18 @@ import numpy as np
 from mxnet import autograd
 
 from data import synth
-from data.index import read_annotation, read_index, read_splits, write_poses
+from data.index import atomic_write_text, read_annotation, read_index, read_splits, write_poses
 from data.loader import ClipDataset, make_loader
 from data.prepare import prepare
 from data.transforms import union_box
+from errors import exit_on_error
 from symbols import get_model, rfcn
 from symbols.action_machine import ActionMachineLoss
 from symbols.summary import count_params, layer_macs, summarize
 
 LATENCY_MODELS = ("i3d_resnet50", "action_machine_r18", "action_machine_r50")
 SOFTARGMAX_MODELS = ("softargmax_pose", "softargmax_multitask")
+SECTIONS = ("matmul", "latency", "softargmax", "train", "loader", "detector")
 
 
 def machine():
@@ -281,15 +283,23 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "am_bench"))
     parser.add_argument("--out", default="bench_results.json")
-    parser.add_argument("--sections",
-                        default="matmul,latency,softargmax,train,loader,detector")
+    parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--gpus", help="a GPU id to run the model sections on")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    with exit_on_error():
+        return run(args)
+
+
+def run(args):
     sections = args.sections.split(",")
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"--sections: unknown {', '.join(sorted(unknown))}; choose from "
+                         f"{', '.join(SECTIONS)}")
     ctx = mx.gpu(int(args.gpus)) if args.gpus else mx.cpu()
     results = {"machine": dict(machine(), device=str(ctx))}
     if "matmul" in sections:
@@ -304,8 +314,7 @@ def main(argv=None):
         results["loader"] = bench_loader(synthetic_prepared(args.work))
     if "detector" in sections:
         results["detector"] = bench_detector(ctx)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=2)
+    atomic_write_text(args.out, json.dumps(results, indent=2))
     print(f"machine: {results['machine']}")
     print(markdown(results))
 

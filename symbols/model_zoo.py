@@ -60,15 +60,20 @@ MODELS = {
 }
 
 
-def model_config(name, **overrides):
-    """The ``ModelConfig`` of a named model with overrides; unknown names and keys are errors."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    valid = [f.name for f in dataclasses.fields(ModelConfig)]
+def _named_fields(registry, config_class, name, overrides):
+    """A registry entry's fields with ``overrides``; unknown names and keys are errors."""
+    if name not in registry:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(registry)}")
+    valid = [f.name for f in dataclasses.fields(config_class)]
     for key in overrides:
         if key not in valid:
             raise ValueError(f"unknown model option {key!r}; valid options: {', '.join(valid)}")
-    fields = dict(MODELS[name], **overrides)
+    return dict(registry[name], **overrides)
+
+
+def model_config(name, **overrides):
+    """The ``ModelConfig`` of a named model with overrides; unknown names and keys are errors."""
+    fields = _named_fields(MODELS, ModelConfig, name, overrides)
     for key in ("heads", "layers", "pose_cnn_layers"):
         if fields.get(key) is not None:
             fields[key] = tuple(fields[key])
@@ -136,13 +141,7 @@ MULTITASK_MODELS = {
 
 def multitask_config(name, **overrides):
     """The ``MultitaskConfig`` of a named model with overrides; unknown names, keys: errors."""
-    if name not in MULTITASK_MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MULTITASK_MODELS)}")
-    valid = [f.name for f in dataclasses.fields(MultitaskConfig)]
-    for key in overrides:
-        if key not in valid:
-            raise ValueError(f"unknown model option {key!r}; valid options: {', '.join(valid)}")
-    fields = dict(MULTITASK_MODELS[name], **overrides)
+    fields = _named_fields(MULTITASK_MODELS, MultitaskConfig, name, overrides)
     fields["pose_action_filters"] = tuple(fields.get("pose_action_filters",
                                                      MultitaskConfig.pose_action_filters))
     return MultitaskConfig(**fields)

@@ -14,6 +14,9 @@
 #   make eval CONFIG=configs/nucla_xview1_kps.yaml
 #   make train-pose / make eval-coco [POSE_CONFIG=configs/pose/coco_r50_384x288.yaml]
 #   make pseudo-poses DATASET=nucla   the pose model labels every frame -> work/nucla/poses
+#   make demo-video VIDEO=clip.mp4 [ARGS="--checkpoint F"]   box, poses, top-5 -> runs/demo_video
+#   make onnx CONFIG=... [CHECKPOINT=F] [ARGS=--untrained]   ONNX export, checked in onnxruntime
+#                                     (in .venv-onnx) against MXNet -> work/onnx/EXPERIMENT/
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -27,9 +30,16 @@ CONFIG ?= configs/synth_xview3_kps.yaml
 ARGS ?=
 POSE_CONFIG ?= configs/pose/coco_r50_384x288.yaml
 PY := $(VENV)/bin/python
+VIDEO ?=
+CHECKPOINT ?=
+ONNX_OUT ?= $(WORK)/onnx/$(basename $(notdir $(CONFIG)))
+# onnxruntime's Python 3.11 wheels need numpy >= 1.24.2, MXNet 1.9.1 needs < 1.24: the check
+# runs in a second environment with only these (check_onnx.py imports nothing else).
+VENV_ONNX ?= .venv-onnx
+ONNX_CHECK_PACKAGES ?= onnxruntime==1.22.1 numpy==1.26.4 onnx==1.18.0
 
 .PHONY: install test demo summary prepare detect detect-coco train-action eval train-pose eval-coco \
-	pseudo-poses bench clean
+	pseudo-poses bench clean demo-video onnx onnx-env
 
 install: $(VENV)/.installed
 
@@ -77,7 +87,26 @@ summary: install
 	$(PY) -m symbols $(MODEL)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(VENV_ONNX) .pytest_cache
+
+demo-video: install
+	@test -n "$(VIDEO)" || { echo "error: give a video: make demo-video VIDEO=clip.mp4"; exit 1; }
+	$(PY) demo_video.py "$(VIDEO)" $(ARGS)
+
+onnx-env: $(VENV_ONNX)/.installed
+
+$(VENV_ONNX)/.installed: Makefile
+	$(PYTHON) -m venv $(VENV_ONNX)
+	$(VENV_ONNX)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_ONNX)/bin/python -m pip install --quiet $(ONNX_CHECK_PACKAGES)
+	$(VENV_ONNX)/bin/python -c "import onnxruntime as o, numpy as n; print('onnxruntime', \
+		o.__version__, 'numpy', n.__version__, 'ok')"
+	touch $@
+
+onnx: install onnx-env
+	$(PY) export_onnx.py --config $(CONFIG) $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)) \
+		--out $(ONNX_OUT) $(ARGS)
+	$(VENV_ONNX)/bin/python check_onnx.py $(ONNX_OUT)
 
 bench: install
 	$(PY) bench.py --out bench_results.json

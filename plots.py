@@ -2,6 +2,8 @@
 
     confusion_figure   OUT/confusion.png: the row-normalised confusion matrix of an evaluation
     training_curves    the losses, train top-1 and lr of OUT/metrics.jsonl (format: ``training``)
+    image_grid         rows of RGB images with labels: the CAM grids and pose overlays that
+                       figures.py draws (frames across, models or videos down)
 
 Each figure is a ``matplotlib.figure.Figure`` on its own Agg canvas, never a pyplot figure: pyplot
 would keep every figure in a global registry until closed, and choosing its backend here
@@ -12,6 +14,8 @@ import io
 import json
 import math
 
+import matplotlib.cm
+import matplotlib.colors
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -133,6 +137,45 @@ def training_curves(metrics_path, path, steps_per_epoch=None):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def image_grid(rows, path, title=None, column_titles=None, colour_scale=None, cell=1.6,
+               caption=None):
+    """A PNG at ``path`` of images in a grid: ``rows`` is a list of (label, images), each images
+    a list (or (n, H, W, 3) array) of RGB uint8 arrays; a shorter row leaves its last cells
+    empty. ``column_titles`` head the columns; ``colour_scale`` = (colormap name, label) adds a
+    colour bar from 0 to 1 (the CAM grids' scale); ``caption``: text under the grid (lines in
+    a fixed-width font). ``cell``: inches per image."""
+    if not rows or not any(len(images) for _, images in rows):
+        raise ValueError(f"{path}: no image to draw")
+    n_cols = max(len(images) for _, images in rows)
+    aspect = max(im.shape[0] / im.shape[1] for _, images in rows for im in images)
+    caption_lines = caption.count("\n") + 1 if caption else 0
+    fig = _figure((n_cols * cell + 1.8 + (0.9 if colour_scale else 0),
+                   len(rows) * cell * aspect + (0.9 if title else 0.4) + 0.17 * caption_lines))
+    axes = fig.subplots(len(rows), n_cols, squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(images):
+                ax.imshow(images[c], interpolation="nearest")
+            else:
+                ax.axis("off")
+            if r == 0 and column_titles and c < len(column_titles):
+                ax.set_title(column_titles[c], fontsize=8)
+        axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center",
+                              labelpad=4)
+    if colour_scale:
+        cmap, label = colour_scale
+        mappable = matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), cmap)
+        fig.colorbar(mappable, ax=axes, fraction=0.02, pad=0.01, label=label)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    if caption:
+        fig.supxlabel(caption, fontsize=8, fontfamily="monospace", multialignment="left")
     _save(fig, path)
 
 

@@ -58,14 +58,25 @@ class ActionMachine(HybridBlock):
     rgb (N, n) logits; heatmaps (N, T, K, H/8, W/8) logits; offsets (N, T, K, 2, H/8, W/8) in
     units of the disk radius; pose (N, n) logits. Keypoints enter the pose CNN normalised to the
     input crop, x and y in [0, 1].
+
+    ``exportable=True`` builds the same network (parameter names, outputs) from operators that
+    MXNet 1.9's ONNX exporter translates (``export_onnx.py``): no reshape code -3, no ``pick``,
+    and 3D batch norm on the 5D array (``bn_fold_time=False``, inference only). Training keeps
+    the default.
     """
 
     def __init__(self, num_classes, heads=HEADS, depth=50, layers=None, base_width=64,
                  temporal_kernel=3, stem_temporal_kernel=5, input_size=224, num_keypoints=17,
                  num_deconv=2, deconv_filters=256, radius=None, pose_cnn_depth=18,
                  pose_cnn_layers=None, pose_cnn_width=64, dropout=0.5, global_stats="none",
-                 sync_devices=0, bn_fold_time=True, decoder="argmax", **kwargs):
+                 sync_devices=0, bn_fold_time=True, decoder="argmax", exportable=False,
+                 **kwargs):
         super().__init__(**kwargs)
+        if exportable and (bn_fold_time or decoder != "argmax"):
+            raise ValueError("an exportable model needs bn_fold_time=False (the folded batch "
+                             "norm reshapes with code -3) and the argmax decoder (the soft-argmax"
+                             f" one reshapes with -3 too); got bn_fold_time={bn_fold_time}, "
+                             f"decoder={decoder!r}")
         self.heads = check_heads(heads)
         self.input_size = input_size
         self.stride = 32 // 2 ** num_deconv  # input pixels per heatmap cell (8 in the paper)
@@ -88,10 +99,12 @@ class ActionMachine(HybridBlock):
             self.pose_head = self.decoder = self.pose_cnn = None
             if "kps" in self.heads:
                 self.pose_head = PoseHead(channels, num_keypoints, num_deconv, deconv_filters,
-                                          norm_kwargs=backbone_norm, prefix="pose_head_")
+                                          norm_kwargs=backbone_norm, exportable=exportable,
+                                          prefix="pose_head_")
             if "pose" in self.heads and decoder == "argmax":
                 self.decoder = KeypointDecoder(self.stride, self.radius,
-                                               input_size=(input_size, input_size))
+                                               input_size=(input_size, input_size),
+                                               exportable=exportable)
             elif "pose" in self.heads:  # beyond the paper: the pose-action loss trains the head
                 self.decoder = SoftArgmaxKeypoints(self.stride, (input_size, input_size),
                                                    confidence="relu")

@@ -18,13 +18,17 @@ class KeypointDecoder(HybridBlock):
     """heat (N, T, K, H, W), offsets (N, T, K, 2, H, W) -> keypoints (N, T, K, 3): x, y, conf.
 
     x and y are in input pixels, or in [0, 1] of the input when ``input_size`` (h, w) is given.
+    ``exportable``: the same keypoints from operators MXNet's ONNX exporter knows: it has no
+    ``pick`` and refuses the reshape code -3, so the arg-max cell is read by a one-hot mask
+    (exact: one term of the sum is non-zero) and the maps are flattened with -1.
     """
 
-    def __init__(self, stride, radius, input_size=None, **kwargs):
+    def __init__(self, stride, radius, input_size=None, exportable=False, **kwargs):
         super().__init__(**kwargs)
         self.stride = float(stride)
         self.radius = float(radius)
         self.input_size = input_size
+        self.exportable = exportable
 
     def hybrid_forward(self, F, heat, offsets):
         heat = F.BlockGrad(heat)
@@ -35,6 +39,8 @@ class KeypointDecoder(HybridBlock):
         rows = F.contrib.arange_like(heat, axis=3) * self.stride + half  # (H,)
         grid_x = F.broadcast_like(F.reshape(cols, shape=(1, 1, 1, 1, -1)), heat)
         grid_y = F.broadcast_like(F.reshape(rows, shape=(1, 1, 1, -1, 1)), heat)
+        if self.exportable:
+            return self._exportable(F, heat, offsets, grid_x, grid_y)
         flat = F.reshape(heat, shape=(0, 0, 0, -3))  # (N, T, K, H*W)
         best = F.argmax(flat, axis=-1)  # (N, T, K)
         conf = F.relu(F.max(flat, axis=-1))
@@ -43,6 +49,21 @@ class KeypointDecoder(HybridBlock):
         off = F.reshape(offsets, shape=(0, 0, 0, 0, -3))  # (N, T, K, 2, H*W)
         best2 = F.stack(best, best, axis=-1)  # (N, T, K, 2)
         off = F.pick(off, best2, axis=-1) * self.radius  # (N, T, K, 2) in pixels
+        return self._keypoints(F, x, y, off, conf)
+
+    def _exportable(self, F, heat, offsets, grid_x, grid_y):
+        flat = F.reshape(heat, shape=(0, 0, 0, -1))  # (N, T, K, H*W)
+        best = F.argmax(flat, axis=-1, keepdims=True)  # (N, T, K, 1)
+        conf = F.relu(F.max(flat, axis=-1))
+        cells = F.contrib.arange_like(flat, axis=3)  # (H*W,); the exporter needs axis >= 0
+        one_hot = F.broadcast_equal(F.reshape(cells, shape=(1, 1, 1, -1)), best)
+        x = F.sum(F.reshape(grid_x, shape=(0, 0, 0, -1)) * one_hot, axis=-1)  # (N, T, K)
+        y = F.sum(F.reshape(grid_y, shape=(0, 0, 0, -1)) * one_hot, axis=-1)
+        off = F.reshape(offsets, shape=(0, 0, 0, 0, -1))  # (N, T, K, 2, H*W)
+        off = F.sum(F.broadcast_mul(off, F.expand_dims(one_hot, axis=3)), axis=-1)
+        return self._keypoints(F, x, y, off * self.radius, conf)  # off (N, T, K, 2) in pixels
+
+    def _keypoints(self, F, x, y, off, conf):
         x = x + F.squeeze(F.slice_axis(off, axis=-1, begin=0, end=1), axis=-1)
         y = y + F.squeeze(F.slice_axis(off, axis=-1, begin=1, end=2), axis=-1)
         if self.input_size is not None:

@@ -12,12 +12,17 @@ from .resnet import batch_norm
 
 
 class PoseHead(HybridBlock):
-    """(N, C, T, h, w) -> heatmap logits (N, T, K, 4h, 4w), offsets (N, T, K, 2, 4h, 4w)."""
+    """(N, C, T, h, w) -> heatmap logits (N, T, K, 4h, 4w), offsets (N, T, K, 2, 4h, 4w).
+
+    ``exportable``: fold time into the batch with a reshape that MXNet's ONNX exporter accepts
+    (it refuses the special code -3); the same arrays, the same parameters.
+    """
 
     def __init__(self, in_channels, num_keypoints=17, num_deconv=2, deconv_filters=256,
-                 deconv_kernel=4, norm_kwargs=None, **kwargs):
+                 deconv_kernel=4, norm_kwargs=None, exportable=False, **kwargs):
         super().__init__(**kwargs)
         self.num_keypoints = num_keypoints
+        self.exportable = exportable
         self.stride = 2 ** num_deconv  # heatmap cells per backbone cell
         with self.name_scope():
             self.deconvs = nn.HybridSequential(prefix="deconv_")
@@ -37,7 +42,10 @@ class PoseHead(HybridBlock):
 
     def hybrid_forward(self, F, x):
         frames = F.transpose(x, axes=(0, 2, 1, 3, 4))  # (N, C, T, h, w) -> (N, T, C, h, w)
-        y = F.reshape(frames, shape=(-3, -2))  # -> (N*T, C, h, w): frames share the head
+        if self.exportable:  # the last three axes kept, counted from the right
+            y = F.reshape(frames, shape=(-1, 0, 0, 0), reverse=True)  # -> (N*T, C, h, w)
+        else:
+            y = F.reshape(frames, shape=(-3, -2))  # -> (N*T, C, h, w): frames share the head
         y = self.final(self.deconvs(y))  # -> (N*T, 3K, H, W)
         y = F.reshape_like(y, frames, lhs_begin=0, lhs_end=1, rhs_begin=0, rhs_end=2)
         # Channels are [heatmaps k=0..K-1, x offsets k=0..K-1, y offsets k=0..K-1]. split, not

@@ -1,0 +1,223 @@
+"""See what a trained model sees: class activation maps (paper Figs. 1, 5) and poses (Figs. 6-9).
+
+    python visualize.py --config configs/synth_xview3_rgb_random_crop.yaml \
+        --config configs/synth_xview3_kps.yaml --videos a01_s01_e01_v03,a08_s02_e01_v03 \
+        --out runs/figures [--checkpoint FILE ...] [--classes gt,pred] [key=value ...]
+
+For each video, the test protocol's centre view (the middle of three clips evenly spaced, the
+centre crop: of the person box, or of the frame for the random-crop baseline) goes through every
+model. Writes to OUT:
+
+    cam_ID.png   frames across; one row per model and class (ground truth, predicted, or as
+                 --classes asks): the RGB head's CAM (symbols/cam.py) blended over the model's
+                 own input crop, each row on its own scale; the label gives the class's softmax
+    pose_ID.png  frames across; ground truth (where the dataset ships it: the synthetic
+                 benchmark) and each pose-head model's decoded keypoints over the whole frames,
+                 with the video's union person box
+    visualize.log
+
+Each config's checkpoint is ``--checkpoint`` (one per --config, in order) or its run's last
+(``{out}/final.params`` or the newest epoch), checked against the config as eval_action.py does.
+``key=value`` overrides apply to every config (e.g. data.prepared=..., runs=...).
+"""
+import argparse
+import os
+
+import mxnet as mx
+import numpy as np
+
+from checkpoints import checkpoint_or_last, load_weights
+from configs import load_config
+from data.index import read_annotation, read_annotation_3d, read_boxes, read_index
+from data.protocols import get_dataset
+from data.transforms import (apply_affine, crop_frames, crop_matrix, frame_test_boxes,
+                             invert_affine, test_crop_boxes, test_indices, to_network)
+from data.video import read_frames
+from errors import check_writable, exit_on_error
+from eval_action import softmax
+from experiment import build_model, checked_against_checkpoint, setup_logging
+from figures import cam_figure, pose_figure
+from symbols.cam import cam_mass, class_activation_maps, features_and_weights, upsample
+from symbols.pose_decoder import decode_pose_maps
+
+
+def box_in_crop(box, crop_box, size):
+    """A frame box (4,) or boxes (..., 4) in the pixels of the ``size`` x ``size`` crop of
+    ``crop_box`` (the crop's own affine map), e.g. to give ``symbols.cam.cam_mass`` the person
+    and object boxes of a synthetic video on a CAM of its crop."""
+    box = np.asarray(box, np.float32)
+    corners = apply_affine(box.reshape(*box.shape[:-1], 2, 2), crop_matrix(crop_box, size))
+    return corners.reshape(box.shape)
+
+
+def centre_view(cfg, sample, boxes=None):
+    """The test protocol's centre view of a video: the middle of three clips evenly spaced, the
+    centre of the three crops. -> dict(indices (T,), frames (T, H, W, 3) whole, crop_box (4,),
+    crop (T, S, S, 3) uint8, clip (3, T, S, S) float32)."""
+    d = cfg["data"]
+    stride = d["stride"] or get_dataset(d["dataset"]).STRIDE
+    indices = test_indices(sample["frames"], d["clip_len"], stride, 3)[1]
+    frames = read_frames(os.path.join(d["prepared"], sample["path"]), indices, d["backend"])
+    if d["crop"] == "person":
+        crop_box = test_crop_boxes(boxes[sample["id"]], cfg["eval"]["test_crop_scale"],
+                                   d["crop_aspect"])[1]
+    else:
+        crop_box = frame_test_boxes(frames.shape[2], frames.shape[1])[1]
+    crop = crop_frames(frames, crop_box, d["size"])
+    return dict(indices=indices, frames=frames, crop_box=crop_box, crop=crop,
+                clip=to_network(crop))
+
+
+def crop_keypoints_to_frame(keypoints, crop_box, size):
+    """Keypoints (..., K, 3) in crop pixels -> frame pixels (the inverse of the crop's map)."""
+    return apply_affine(keypoints, invert_affine(crop_matrix(crop_box, size)))
+
+
+def video_cam_mass(cfg, net, sample, boxes=None, cls=None):
+    """The share of the positive CAM mass of class ``cls`` (default: the video's label) inside
+    the person box and inside the scene object's box, over the centre view's frames: the
+    synthetic benchmark's question, does the model look at the person or at the object
+    (paper Fig. 1). Boxes come from the annotation (``data.index.read_annotation_3d``: the
+    per-frame person boxes and ``object_box``), mapped onto the model's crop. -> (person,
+    object), see ``symbols.cam.cam_mass``."""
+    view = centre_view(cfg, sample, boxes)
+    size = cfg["data"]["size"]
+    features, weight, _ = features_and_weights(net, mx.nd.array(view["clip"][None]))
+    label = sample["label"] if cls is None else cls
+    cams = upsample(class_activation_maps(features, weight, [label])[0], size)  # (T, S, S)
+    ann = read_annotation_3d(os.path.join(cfg["data"]["prepared"], "annotations",
+                                          sample["id"] + ".npz"))
+    person = box_in_crop(ann["boxes"][view["indices"]], view["crop_box"], size)  # (T, 4)
+    return cam_mass(cams, person, box_in_crop(ann["object_box"], view["crop_box"], size))
+
+
+def load_model(config, checkpoint, overrides, ctx, log):
+    """-> (cfg checked against its checkpoint, the network with its weights, checkpoint)."""
+    cfg = load_config(config, overrides)
+    ckpt = checkpoint_or_last(cfg["out"], checkpoint or cfg["eval"]["checkpoint"])
+    cfg = checked_against_checkpoint(cfg, ckpt)
+    cfg["model"]["pretrained"] = None  # the checkpoint holds every weight: no ImageNet load
+    net = build_model(cfg, [ctx])
+    load_weights(net, ckpt, [ctx], log)
+    return cfg, net, ckpt
+
+
+def chosen_classes(wanted, label, pred, classes):
+    """--classes items (gt, pred, a class name or index) -> [(class index, role)], each class
+    once (a prediction equal to the ground truth is one row, labelled both)."""
+    chosen = {}
+    for item in wanted:
+        if item == "gt":
+            c, role = label, "ground truth"
+        elif item == "pred":
+            c, role = pred, "predicted"
+        elif item in classes:
+            c, role = classes.index(item), "asked"
+        elif item.isdigit() and int(item) < len(classes):
+            c, role = int(item), "asked"
+        else:
+            raise ValueError(f"--classes: {item!r} is not gt, pred, a class of "
+                             f"{len(classes)} ({', '.join(classes[:4])}, ...) or an index")
+        chosen[c] = f"{chosen[c]} = {role}" if c in chosen else role
+    return list(chosen.items())
+
+
+def model_rows(name, cfg, net, view, label, wanted, classes):
+    """One video through one model -> (CAM rows, keypoints in frame pixels or None)."""
+    clip = mx.nd.array(view["clip"][None])
+    outputs = dict(zip(net.output_names, net(clip)))
+    prob = softmax(outputs["rgb"].asnumpy())[0]
+    rows = chosen_classes(wanted, label, int(prob.argmax()), classes)
+    features, weight, _ = features_and_weights(net, clip)
+    cams = class_activation_maps(features, weight, [[c for c, _ in rows]])[0]  # (m, T, h, w)
+    cams = upsample(cams, cfg["data"]["size"])
+    cam_rows = [(f"{name}\n{classes[c]} ({role})\np = {prob[c]:.2f}", view["crop"], cam)
+                for (c, role), cam in zip(rows, cams)]
+    keypoints = None
+    if "heatmaps" in outputs:
+        kps = decode_pose_maps(outputs["heatmaps"].asnumpy()[0], outputs["offsets"].asnumpy()[0],
+                               net.stride, net.radius, confidence="relu")
+        keypoints = crop_keypoints_to_frame(kps, view["crop_box"], cfg["data"]["size"])
+    return cam_rows, keypoints
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", action="append", required=True,
+                        help="an experiment config; repeat for more models (rows)")
+    parser.add_argument("--checkpoint", action="append",
+                        help="the checkpoint of each --config, in order (default: its run's)")
+    parser.add_argument("--videos", required=True, help="comma-separated video ids")
+    parser.add_argument("--classes", default="gt,pred",
+                        help="CAM rows per model: gt, pred, class names or indices (default "
+                             "gt,pred)")
+    parser.add_argument("--out", required=True, help="folder for the PNGs and the log")
+    parser.add_argument("overrides", nargs="*", help="config overrides for every config")
+    args = parser.parse_args(argv)
+    if args.checkpoint and len(args.checkpoint) != len(args.config):
+        parser.error(f"give one --checkpoint per --config ({len(args.config)}), or none")
+    args.videos = [v for v in args.videos.split(",") if v]
+    args.classes = [c for c in args.classes.split(",") if c]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    with exit_on_error():
+        check_writable(args.out)
+        log = setup_logging(args.out, "visualize")
+    with exit_on_error(log):
+        return run(args, log)
+
+
+def run(args, log):
+    ctx = mx.cpu()
+    checkpoints = args.checkpoint or [None] * len(args.config)
+    models = [load_model(c, k, args.overrides, ctx, log)
+              for c, k in zip(args.config, checkpoints)]
+    first = models[0][0]["data"]
+    for key in ("dataset", "prepared", "clip_len", "stride"):
+        values = {str(cfg["data"][key]) for cfg, _, _ in models}
+        if len(values) > 1:  # the rows must show the same frames of the same videos
+            raise ValueError(f"the configs differ in data.{key} ({', '.join(sorted(values))})")
+    classes = list(get_dataset(first["dataset"]).CLASSES)
+    index = {s["id"]: s for s in read_index(first["prepared"])}
+    unknown = [v for v in args.videos if v not in index]
+    if unknown:
+        raise ValueError(f"{first['prepared']} has no video {unknown[0]!r} (ids look like "
+                         f"{next(iter(index))!r})")
+    boxes = {cfg["data"]["boxes"]: read_boxes(cfg["data"]["boxes"])[0] for cfg, _, _ in models
+             if cfg["data"]["crop"] == "person" or os.path.isfile(cfg["data"]["boxes"])}
+    written = []
+    for vid in args.videos:
+        sample = index[vid]
+        cam_rows, pose_rows = [], []
+        for cfg, net, ckpt in models:
+            view = centre_view(cfg, sample, boxes.get(cfg["data"]["boxes"]))
+            rows, kps = model_rows(cfg["experiment"], cfg, net, view, sample["label"],
+                                   args.classes, classes)
+            cam_rows += rows
+            if kps is not None:
+                pose_rows.append((f"{cfg['experiment']}\n(prediction)", view["frames"], kps))
+        columns = [f"frame {i}" for i in view["indices"]]
+        title = f"{vid}: {classes[sample['label']]}"
+        path = os.path.join(args.out, f"cam_{vid}.png")
+        cam_figure(cam_rows, path, f"{title} (RGB head CAM)", columns)
+        written.append(path)
+        if pose_rows:
+            ann = os.path.join(first["prepared"], "annotations", vid + ".npz")
+            if os.path.isfile(ann):
+                truth = read_annotation(ann)[0][view["indices"]]
+                pose_rows.insert(0, ("ground truth", view["frames"], truth))
+            box = boxes.get(first["boxes"], {}).get(vid)
+            factor = max(1, 480 // max(view["frames"].shape[1:3]))  # small videos enlarged
+            path = os.path.join(args.out, f"pose_{vid}.png")
+            pose_figure([(label, frames, kps, box) for label, frames, kps in pose_rows], path,
+                        f"{title} (poses; union person box in yellow)", columns, factor)
+            written.append(path)
+    log.info("wrote %s", ", ".join(written))
+    return written
+
+
+if __name__ == "__main__":
+    main()

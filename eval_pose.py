@@ -1,7 +1,10 @@
-"""Pose accuracy of a predictions file: MPII PCKh and Human3.6M MPJPE (paper Sec. 5.3, Tables 1-2).
+"""Pose accuracy of a predictions file: MPII PCKh and Human3.6M MPJPE (paper Sec. 5.3, Tables 1-2);
+or of a soft-argmax pose model on the test frames of a benchmark with 3D ground truth.
 
     python eval_pose.py --dataset mpii --ann gt_valid.mat --pred preds.npy [--out FILE]
     python eval_pose.py --dataset h36m --ann h36m_test.npz --pred preds.npy [--frames all]
+    python eval_pose.py --config configs/pose/synth_softargmax_tiny.yaml [key=value ...]
+                        [--untrained]
 
 Predictions: a .npy array in the annotation file's order and units. MPII: (N, 16, 2), x y in the
 pixel coordinates gt_valid.mat uses (MATLAB's, 1-based: add 1 to 0-based pixel centres, as
@@ -23,21 +26,53 @@ and over actions.
 Results: a markdown table on stdout and a JSON beside the predictions (PRED_pckh.json,
 PRED_mpjpe.json) or at --out. Bad input (a missing file, a prediction that is not finite, a
 wrong shape or count) is one line ``error: ...`` naming the first bad entry, exit status 1.
+
+Model mode (--config, data.source synth): the checkpoint (eval.checkpoint, or the run's newest
+whole one; loaded strictly, and refused if its config names another model, input size or depth
+range) or, with --untrained, the seeded fresh model (the baseline), runs on the protocol's test
+frames (data/pose_frames.py: every data.frame_step-th frame, one centred crop, averaged with its
+mirror when eval.flip), takes the last block's pose, and puts it into the annotation's units:
+frame pixels, and camera-frame mm (z from the ground truth's pelvis depth plus the predicted
+root-relative depth, back-projected through the camera, as the cvpr18 Human3.6M evaluation).
+Scores, per joint and pooled over joints:
+- PCK@0.1 and @0.2: a joint is correct when its 2D error is at most alpha x the longer side of
+  the frame's ground-truth person box (Penn Action's convention); joints the annotation lacks
+  do not count;
+- MPJPE: mean Euclidean distance in mm after subtracting each pose's root, the pelvis (the
+  midpoint of the hips), from it.
+Writes, in the run's out folder (TAG "_untrained" for the baseline, else empty):
+    pose_pred{TAG}_2d.npy      (N, 17, 2) float64 frame pixels (pixel centres at integers)
+    pose_pred{TAG}_3d.npy      (N, 17, 3) float64 camera-frame mm
+    pose_pred{TAG}_frames.json [[sample id, frame], ...]: the N rows' frames
+    pose_eval{TAG}.json, pose_eval{TAG}.md   the scores
+A model whose output is not finite is one line ``error: ...`` naming the frame; nothing is
+written.
 """
 import argparse
+import io
 import json
 import os
 import sys
 
+import mxnet as mx
 import numpy as np
+from tqdm import tqdm
 
+from checkpoints import checkpoint_or_last, load_weights
+from configs import POSE_BASE, add_config_args, load_config
 from data import h36m, mpii
-from data.index import atomic_write_text
-from errors import exit_on_error
+from data import pose_frames as PF
+from data.index import atomic_write_bytes, atomic_write_text
+from data.keypoints import COCO_KEYPOINTS
+from data.loader import make_loader
+from errors import exit_on_error, fail
+from experiment import (build_pose_model, check_pose_checkpoint, check_pose_config, contexts,
+                        pose_frames, setup_logging)
 
 PCKH_ALPHAS = (0.2, 0.5)
 AUC_STEP = 0.01
 MPII_NOT_IN_MEAN = ("pelvis", "thorax")
+PCK_ALPHAS = (0.1, 0.2)  # model mode: of the box's longer side (Penn Action's convention)
 
 
 def load_predictions(path, joints, dims, counts, names):
@@ -102,11 +137,18 @@ def pckh_scores(scaled, names, not_in_mean=MPII_NOT_IN_MEAN, alphas=PCKH_ALPHAS,
     return out
 
 
+def joint_errors(pred, truth, root=0):
+    """(N, J) joint distances after aligning each pose's root with the origin; ``root`` is a
+    joint index or a tuple of them whose mean is the root (the synthetic set's pelvis)."""
+    root = list(np.atleast_1d(root))
+    pred = pred - pred[:, root].mean(1, keepdims=True)
+    truth = truth - truth[:, root].mean(1, keepdims=True)
+    return np.linalg.norm(pred - truth, axis=-1)
+
+
 def mpjpe(pred, truth, root=0):
-    """(N,) mean joint distance after aligning each pose's root joint with the origin."""
-    pred = pred - pred[:, root:root + 1]
-    truth = truth - truth[:, root:root + 1]
-    return np.linalg.norm(pred - truth, axis=-1).mean(-1)
+    """(N,) mean joint distance after aligning each pose's root with the origin."""
+    return joint_errors(pred, truth, root).mean(-1)
 
 
 def _number(v):
@@ -177,20 +219,145 @@ def h36m_table(result):
     return "\n".join(lines)
 
 
+# ---- model mode: a soft-argmax model on frames with 3D ground truth ---------------------------
+def predict_frames(net, dataset, ctx, batch_size=32, flip=True, model="the model"):
+    """The last block's pose for every item of a test-mode ``PoseFrames`` -> frame pixels
+    (N, J, 2) and camera-frame mm (N, J, 3). ``model`` names the weights in the
+    FloatingPointError raised when they output NaN or inf."""
+    loader = make_loader(dataset, batch_size)
+    last = f"pose{net.pose_blocks}"
+    uv_rows, xyz_rows = [], []
+    for image, matrix, root, camera, index in tqdm(loader, desc="predict", disable=None):
+        image = image.as_in_context(ctx)
+        pose = dict(zip(net.output_names, net(image)))[last].asnumpy()  # (n, J, 3) in [0, 1]
+        if flip:
+            mirrored = dict(zip(net.output_names, net(mx.nd.flip(image, axis=3))))[last]
+            pose = (pose + PF.flip_pose(mirrored.asnumpy())) / 2
+        finite = np.isfinite(pose).all(axis=(1, 2))
+        if not finite.all():
+            bad = dataset.name_of(int(index.asnumpy()[np.argmin(finite)]))
+            raise FloatingPointError(f"{model} outputs non-finite poses (NaN or inf) for {bad}: "
+                                     f"no predictions written")
+        uv_crop, depth = PF.decode(pose, root.asnumpy(), dataset.size,
+                                   depth_range=dataset.depth_range)
+        uv = np.stack([PF.to_frame(p, m) for p, m in zip(uv_crop, matrix.asnumpy())])
+        uv_rows.append(uv)
+        xyz_rows.append(PF.back_project(uv, depth, camera.asnumpy()))
+    return np.concatenate(uv_rows), np.concatenate(xyz_rows)
+
+
+def frames_mpjpe(net, dataset, ctx, batch_size=32, flip=True, model="the model"):
+    """The mean root-aligned MPJPE (mm) of ``net`` on ``dataset``: the validation score."""
+    _, xyz = predict_frames(net, dataset, ctx, batch_size, flip, model)
+    return float(joint_errors(xyz, dataset.ground_truth()["joints_3d"], PF.HIPS).mean())
+
+
+def score_frames(uv, xyz, truth, names=COCO_KEYPOINTS, alphas=PCK_ALPHAS):
+    """{metric: (per joint (J,), pooled)}: PCK@alpha in % of the box's longer side, and MPJPE
+    in mm after pelvis alignment, of predictions against ``PoseFrames.ground_truth()``."""
+    boxes = truth["boxes"]
+    size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])  # (N,)
+    visible = truth["keypoints"][..., 2] > 0
+    scaled = np.linalg.norm(uv - truth["keypoints"][..., :2], axis=-1) / size[:, None]
+    scaled = np.where(visible, scaled, np.inf)
+    out = {}
+    for a in alphas:
+        correct, count = pck_curve(scaled, [a])
+        out[f"PCK@{a:g}"] = (_ratio(correct[0], count),
+                             float(_ratio(correct[0].sum(), count.sum())))
+    errors = joint_errors(xyz, truth["joints_3d"], PF.HIPS)  # (N, J)
+    out["MPJPE"] = (errors.mean(0), float(errors.mean()))
+    return out
+
+
+def frames_table(result):
+    metrics = list(result["mean"])
+    lines = ["| joint | " + " | ".join(f"{m} (mm)" if m == "MPJPE" else m for m in metrics)
+             + " |", "| --- |" + " ---: |" * len(metrics)]
+    for name, scores in result["joints"].items():
+        lines.append(f"| {name} | " + " | ".join(_cell(scores[m]) for m in metrics) + " |")
+    lines.append("| **mean** | " + " | ".join(_cell(result["mean"][m]) for m in metrics) + " |")
+    return "\n".join(lines)
+
+
+def write_predictions(out, tag, uv, xyz, frames):
+    """The model mode's prediction files (module docstring); each written whole or not at all."""
+    for suffix, array in (("2d", uv), ("3d", xyz)):
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(array, np.float64))
+        atomic_write_bytes(os.path.join(out, f"pose_pred{tag}_{suffix}.npy"), buffer.getvalue())
+    atomic_write_text(os.path.join(out, f"pose_pred{tag}_frames.json"),
+                      json.dumps([list(f) for f in frames]))
+
+
+def evaluate_model(cfg, ctx, log, untrained=False):
+    """Run the config's soft-argmax model on its test frames, write the predictions and the
+    scores; ``untrained``: the freshly initialised model (seeded), the baseline."""
+    check_pose_config(cfg)
+    if cfg["data"]["source"] != "synth":
+        raise ValueError("eval_pose.py --config scores the soft-argmax models (data.source "
+                         "synth); COCO pose models: eval_coco.py")
+    dataset = pose_frames(cfg, "test")
+    mx.random.seed(cfg["train"]["seed"])
+    net = build_pose_model(cfg, [ctx])
+    if untrained:
+        ckpt = "untrained"
+    else:
+        ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
+        check_pose_checkpoint(cfg, ckpt)
+        load_weights(net, ckpt, [ctx], log)
+    net.hybridize(static_alloc=True)
+    uv, xyz = predict_frames(net, dataset, ctx, cfg["eval"]["batch_size"], cfg["eval"]["flip"],
+                             model=ckpt)
+    tag = "_untrained" if untrained else ""
+    write_predictions(cfg["out"], tag, uv, xyz, dataset.frames)
+    scores = score_frames(uv, xyz, dataset.ground_truth())
+    d = cfg["data"]
+    result = dict(
+        dataset=d["dataset"], prepared=d["prepared"], protocol=d["protocol"], split="test",
+        frames=len(dataset), frame_step=d["frame_step"], checkpoint=ckpt, flip=cfg["eval"]["flip"],
+        pck="correct when the 2D error <= alpha x the longer side of the frame's ground-truth "
+            "person box (Penn Action's convention), in %",
+        mpjpe="mm, after subtracting each pose's pelvis (the midpoint of the hips); absolute "
+              "depth from the ground truth's pelvis",
+        joints={n: {m: _number(v[0][j]) for m, v in scores.items()}
+                for j, n in enumerate(COCO_KEYPOINTS)},
+        mean={m: _number(v[1]) for m, v in scores.items()})
+    table = frames_table(result)
+    atomic_write_text(os.path.join(cfg["out"], f"pose_eval{tag}.json"),
+                      json.dumps(result, indent=1, allow_nan=False))
+    atomic_write_text(os.path.join(cfg["out"], f"pose_eval{tag}.md"), table + "\n")
+    log.info("%s on %d test frames of %s: %s", ckpt, len(dataset), d["protocol"],
+             ", ".join(f"{m} {_cell(v)}" for m, v in result["mean"].items()))
+    return result
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", required=True, choices=("mpii", "h36m"))
-    parser.add_argument("--ann", required=True,
-                        help="mpii: gt_valid.mat; h36m: mmpose's h36m_test.npz (fps50)")
-    parser.add_argument("--pred", required=True, help="predictions .npy in the --ann order")
+    parser.add_argument("--dataset", choices=("mpii", "h36m"))
+    parser.add_argument("--ann", help="mpii: gt_valid.mat; h36m: mmpose's h36m_test.npz (fps50)")
+    parser.add_argument("--pred", help="predictions .npy in the --ann order")
     parser.add_argument("--frames", choices=("protocol", "all"), default="protocol",
                         help="h36m: score the protocol's test frames (default) or every row")
     parser.add_argument("--out", help="the results JSON (default: beside --pred)")
+    add_config_args(parser, required=False, cpus=False)  # --config: run a soft-argmax model
+    parser.add_argument("--untrained", action="store_true",
+                        help="with --config: score the freshly initialised model (the baseline)")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.config:
+        with exit_on_error():
+            cfg = load_config(args.config, args.overrides, base=POSE_BASE)
+            log = setup_logging(cfg["out"], "eval_pose")
+        with exit_on_error(log):
+            result = evaluate_model(cfg, contexts(args.gpus)[0], log, args.untrained)
+        print(frames_table(result))
+        return result
+    if not (args.dataset and args.ann and args.pred):
+        fail("give --dataset, --ann and --pred (score a file) or --config (run a model)")
     metric = "pckh" if args.dataset == "mpii" else "mpjpe"
     out = args.out or f"{os.path.splitext(args.pred)[0]}_{metric}.json"
     with exit_on_error():

@@ -12,10 +12,12 @@ import mxnet as mx
 
 from data.coco import CocoPose
 from data.index import read_boxes, read_index, read_splits
+from data.keypoints import COCO_KEYPOINTS
 from data.loader import ClipDataset
+from data.pose_frames import PoseFrames, hold_out
 from data.protocols import get_dataset
 from checkpoints import checkpoint_config
-from symbols import get_model, get_pose_model, model_config
+from symbols import MULTITASK_MODELS, POSE_MODELS, get_model, get_pose_model, model_config
 from symbols.pose_targets import disk_radius
 
 
@@ -90,10 +92,80 @@ def clip_dataset(cfg, samples, mode, with_poses):
         min_confidence=d["pose_min_confidence"])
 
 
+def is_softargmax(cfg):
+    """Whether a pose config's model is one of Luvizon et al.'s (symbols.MULTITASK_MODELS)."""
+    return cfg["model"]["name"] in MULTITASK_MODELS
+
+
+def check_pose_config(cfg):
+    """The combinations of pose-config keys that cannot run, refused before any work: the
+    heat-map model trains on COCO (data.source coco), the soft-argmax models on frames with 3D
+    ground truth (data.source synth); the plateau schedule needs validation frames."""
+    d, t, name = cfg["data"], cfg["train"], cfg["model"]["name"]
+    if name not in POSE_MODELS and name not in MULTITASK_MODELS:
+        raise ValueError(f"unknown pose model {name!r}; choose one of "
+                         f"{', '.join(list(POSE_MODELS) + list(MULTITASK_MODELS))}")
+    if is_softargmax(cfg) != (d["source"] == "synth"):
+        raise ValueError(f"model {name} does not train on data.source {d['source']}: the "
+                         f"heat-map models ({', '.join(POSE_MODELS)}) read COCO keypoints, the "
+                         f"soft-argmax models ({', '.join(MULTITASK_MODELS)}) frames with 3D "
+                         f"ground truth (data.source synth)")
+    if d["source"] == "synth" and d["input_size"][0] != d["input_size"][1]:
+        raise ValueError(f"data.input_size is {d['input_size']}; the soft-argmax models take "
+                         f"square crops (Appendix B: 256 x 256)")
+    if t["lr_schedule"] == "plateau" and not (d["source"] == "synth" and d["val_share"] > 0):
+        raise ValueError("train.lr_schedule plateau needs a validation score: data.source "
+                         "synth with data.val_share > 0")
+
+
 def build_pose_model(cfg, ctxs):
-    """The 2D pose model of a pose config (configs/pose/) on ``ctxs``, with its initial weights."""
+    """The pose model of a pose config (configs/pose/) on ``ctxs``, with its initial weights:
+    a heat-map model (symbols.POSE_MODELS) or the pose part of a soft-argmax model
+    (symbols.MULTITASK_MODELS), whose input size and joints come from the data."""
     m = cfg["model"]
-    return get_pose_model(m["name"], pretrained=m["pretrained"], ctx=ctxs, **m["options"])
+    if not is_softargmax(cfg):
+        return get_pose_model(m["name"], pretrained=m["pretrained"], ctx=ctxs, **m["options"])
+    options = dict(m["options"])
+    derived = dict(parts="pose", input_size=cfg["data"]["input_size"][0],
+                   num_joints=len(COCO_KEYPOINTS))
+    for key, value in derived.items():
+        if options.setdefault(key, value) != value:
+            raise ValueError(f"model.options.{key} is {options[key]!r}; the data give {value!r} "
+                             f"(leave it out: it is derived)")
+    return get_model(m["name"], pretrained=m["pretrained"], ctx=ctxs, **options)
+
+
+def pose_frames(cfg, split):
+    """The frames of a pose config with data.source synth: ``split`` 'train' (the protocol's
+    train split less the validation performances), 'val' (data.val_share of the train split's
+    performances, chosen by train.seed) or 'test' (the protocol's test split)."""
+    d = cfg["data"]
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"split is train, val or test, got {split!r}")
+    samples = split_samples(cfg, "test" if split == "test" else "train")
+    if split != "test":
+        kept, held = hold_out(samples, d["val_share"], cfg["train"]["seed"])
+        samples = kept if split == "train" else held
+    return PoseFrames(
+        d["prepared"], samples, mode="train" if split == "train" else "test",
+        size=d["input_size"][0], frame_step=d["frame_step"], margin=d["crop_margin"],
+        depth_range=d["depth_range_mm"], scale=d["scale"], rotation=d["rotation"],
+        rotation_prob=d["rotation_prob"], translation=d["translation"], flip=d["flip"],
+        seed=cfg["train"]["seed"])
+
+
+def check_pose_checkpoint(cfg, ckpt):
+    """A soft-argmax checkpoint decodes right only under the model, input size and depth range
+    it was trained with (checkpoints.checkpoint_config): a difference is a ValueError."""
+    saved = checkpoint_config(ckpt)
+    pairs = [("model.name", saved["model"]["name"], cfg["model"]["name"]),
+             ("model.options", saved["model"]["options"], cfg["model"]["options"])]
+    pairs += [(f"data.{k}", saved["data"].get(k), cfg["data"][k])
+              for k in ("input_size", "depth_range_mm")]
+    for key, theirs, mine in pairs:
+        if theirs != mine:
+            raise ValueError(f"{ckpt} was trained with {key}={theirs!r}; the config has "
+                             f"{mine!r}")
 
 
 def coco_dataset(cfg, split, detections=None):

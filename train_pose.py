@@ -1,21 +1,34 @@
-"""Train the 2D pose model on COCO keypoints (paper Sec. 4.2).
+"""Train a pose model: Action Machine's 2D heat-map model on COCO keypoints (paper Sec. 4.2), or
+the soft-argmax 2D/3D model of Luvizon et al. 2018 on frames with 3D ground truth.
 
     python train_pose.py --config configs/pose/coco_r50_384x288.yaml [key=value ...] [--gpus 0,1]
+    python train_pose.py --config configs/pose/synth_softargmax_tiny.yaml [key=value ...]
 
-ResNet-50 (ImageNet init) + the deconv head in 2D, SGD lr 0.01 x0.1 at epochs 17 and 21 of 22,
-batch 8, momentum 0.9, wd 1e-4, clip_gradient 2; loss Lp = 0.5 Lh + 0.5 Lo (Eqs. 3-5), the video
-model's pose loss on one frame. Outputs, checkpoints and --resume as train_action.py.
+Heat-map model (data.source coco): ResNet-50 (ImageNet init) + the deconv head in 2D, SGD lr 0.01
+x0.1 at epochs 17 and 21 of 22, batch 8, momentum 0.9, wd 1e-4, clip_gradient 2; loss
+Lp = 0.5 Lh + 0.5 Lo (Eqs. 3-5), the video model's pose loss on one frame.
+
+Soft-argmax model (data.source synth, symbols.MULTITASK_MODELS with parts "pose"): the elastic-net
+loss with visibility (Eq. 3, Sec. 5.2) on the pose of every one of the K prediction blocks,
+weight 1 each (intermediate supervision, as the cvpr18 code); RMSprop lr 0.001, x0.2 when the
+validation MPJPE plateaus (Appendix B). The validation frames are data.val_share of the train
+split's performances, scored as eval_pose.py scores the test frames.
+
+Both go through ``training.fit``: outputs, checkpoints and --resume as train_action.py.
 """
 import argparse
 import os
 
 import mxnet as mx
 
+import eval_pose
 from configs import POSE_BASE, add_config_args, load_config_or_exit
 from data.loader import Substitutes
 from errors import check_writable, exit_on_error
 from checkpoints import load_weights
-from experiment import build_pose_model, coco_dataset, contexts, setup_logging
+from experiment import (build_pose_model, check_pose_config, coco_dataset, contexts,
+                        is_softargmax, pose_frames, setup_logging)
+from symbols.elastic_net_loss import ElasticNetPoseLoss
 from symbols.pose_loss import PoseLoss
 from training import check_devices, fit
 
@@ -36,14 +49,38 @@ def pose_loss(criterion):
     return loss_fn
 
 
-def train(cfg, ctxs, log, dataset, resume_run=False):
+def softargmax_loss(criterion, blocks):
+    """(net, image, target (n, J, 3), mask (n, J, 3), visibility (n, J)) -> the sum over the
+    K blocks of each block's elastic-net loss (n,), and the last block's alone."""
+    def loss_fn(net, image, target, mask, visibility):
+        outputs = net(image)  # pose1 (n, J, 3), visible1 (n, J), ..., poseK, visibleK
+        losses = [criterion(outputs[2 * k], outputs[2 * k + 1], target, mask, visibility)
+                  for k in range(blocks)]
+        total = mx.nd.add_n(*losses)
+        return total, {"loss_pose": total, f"loss_block{blocks}": losses[-1]}
+    return loss_fn
+
+
+def validation(cfg, dataset, ctx):
+    """validate(net) -> the MPJPE (mm) of ``dataset``'s frames, for training.fit."""
+    def validate(net):
+        return eval_pose.frames_mpjpe(net, dataset, ctx, cfg["eval"]["batch_size"],
+                                      cfg["eval"]["flip"], model="the model in training")
+    return validate
+
+
+def train(cfg, ctxs, log, dataset, resume_run=False, val_dataset=None):
     t = cfg["train"]
     mx.random.seed(t["seed"])  # the initial weights depend on the seed only
     net = build_pose_model(cfg, ctxs)
     if t["init_from"]:
         load_weights(net, t["init_from"], ctxs, log, fresh=t["init_fresh"])
-    loss_fn = pose_loss(PoseLoss(*t["pose_loss_weights"], heatmap_loss=t["heatmap_loss"]))
-    return fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run)
+    if is_softargmax(cfg):
+        loss_fn = softargmax_loss(ElasticNetPoseLoss(t["visibility_weight"]), net.pose_blocks)
+    else:
+        loss_fn = pose_loss(PoseLoss(*t["pose_loss_weights"], heatmap_loss=t["heatmap_loss"]))
+    validate = validation(cfg, val_dataset, ctxs[0]) if val_dataset is not None else None
+    return fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run, validate)
 
 
 def main(argv=None):
@@ -56,14 +93,24 @@ def run(cfg, ctxs, resume_run=False):
     """Check every input, then train; any input error ends the run with one line."""
     with exit_on_error():
         check_devices(cfg["train"], ctxs)
+        check_pose_config(cfg)
         init = cfg["train"]["init_from"]
         if init and not os.path.isfile(init):
             raise FileNotFoundError(f"train.init_from: no checkpoint at {init}")
-        dataset = Substitutes(coco_dataset(cfg, "train"))
+        val_dataset = None
+        if cfg["data"]["source"] == "synth":
+            dataset = Substitutes(pose_frames(cfg, "train"))
+            if cfg["data"]["val_share"] > 0:
+                val_dataset = pose_frames(cfg, "val")
+        else:
+            dataset = Substitutes(coco_dataset(cfg, "train"))
+        if len(dataset) < cfg["train"]["batch_size"]:
+            raise ValueError(f"{len(dataset)} training samples are fewer than a batch "
+                             f"({cfg['train']['batch_size']})")
         check_writable(cfg["out"])
         log = setup_logging(cfg["out"], "train")
     with exit_on_error(log):
-        return train(cfg, ctxs, log, dataset, resume_run)
+        return train(cfg, ctxs, log, dataset, resume_run, val_dataset)
 
 
 if __name__ == "__main__":

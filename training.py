@@ -1,11 +1,20 @@
-"""The training loop both training scripts share: lr schedule, the multi-device step, the metrics
-log, checkpoints after every epoch, and resuming from them (checkpoint files: ``checkpoints``).
+"""The training loop both training scripts share: the optimizer, the lr schedule, the multi-device
+step, the metrics log, checkpoints after every epoch, and resuming from them (checkpoint files:
+``checkpoints``).
+
+Optimizers (train.optimizer): sgd with momentum (Action Machine), nesterov, rmsprop (Luvizon et
+al. 2018, Appendix B). Schedules: the step schedule (train.lr_steps, lr_factor); with a validation
+callable, also train.lr_schedule plateau (pose configs): lr x lr_factor after lr_patience epochs
+without a lower validation score (``Plateau``).
 
 OUT/metrics.jsonl holds one JSON object a line, {"kind": "step" | "epoch", "epoch", ...}; after a
-resume it holds each step once (the lines of the epoch that was cut short are dropped).
+resume it holds each step once (the lines of the epoch that was cut short are dropped). With a
+validation callable, epoch lines also hold val_score and the plateau's state (val_best, val_wait,
+lr_next), which --resume restores from the checkpoint's marker.
 OUT/curves.png plots it (losses, train accuracy, lr), redrawn after every epoch.
 """
 import json
+import math
 import os
 import time
 
@@ -29,11 +38,45 @@ def lr_at(train_cfg, epoch):
     return t["lr"] * t["lr_factor"] ** sum(epoch >= s for s in t["lr_steps"])
 
 
-def sgd_trainer(params, train_cfg, num_devices):
+class Plateau:
+    """lr x ``factor`` once the validation score (lower is better) has not improved for
+    ``patience`` epochs in a row, as Keras's ReduceLROnPlateau (the cvpr18 code's framework);
+    the count restarts after each reduction. Its state lives in the epoch's metrics, so a resumed
+    run continues it (``from_metrics``)."""
+
+    def __init__(self, lr, factor, patience, best=math.inf, wait=0):
+        self.lr, self.factor, self.patience, self.best, self.wait = lr, factor, patience, best, wait
+
+    def update(self, score):
+        if score < self.best:
+            self.best, self.wait = score, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.lr, self.wait = self.lr * self.factor, 0
+
+    def state(self):
+        return dict(val_best=self.best, val_wait=self.wait, lr_next=self.lr)
+
+    @classmethod
+    def from_metrics(cls, metrics, factor, patience):
+        return cls(metrics["lr_next"], factor, patience, metrics["val_best"], metrics["val_wait"])
+
+
+OPTIMIZERS = {"sgd": "sgd", "nesterov": "nag", "rmsprop": "rmsprop"}  # config -> MXNet name
+
+
+def make_trainer(params, train_cfg, num_devices):
+    """The config's optimizer: sgd / nesterov with train.momentum, or rmsprop (decay 0.9, as
+    Keras's RMSprop); weight decay and MXNet's per-element gradient clipping for all."""
     t = train_cfg
-    return gluon.Trainer(params, "sgd", dict(
-        learning_rate=t["lr"], momentum=t["momentum"], wd=t["wd"],
-        clip_gradient=t["clip_gradient"]), kvstore="device" if num_devices > 1 else "local")
+    options = dict(learning_rate=t["lr"], wd=t["wd"], clip_gradient=t["clip_gradient"])
+    if t["optimizer"] == "rmsprop":
+        options.update(gamma1=0.9)
+    else:
+        options.update(momentum=t["momentum"])
+    return gluon.Trainer(params, OPTIMIZERS[t["optimizer"]], options,
+                         kvstore="device" if num_devices > 1 else "local")
 
 
 def check_devices(train_cfg, ctxs):
@@ -64,8 +107,9 @@ def check_resumable(out, cfg, saved, what):
 
 
 def resume(out, cfg, net, trainer, ctxs, log):
-    """Load the newest whole checkpoint -> (first epoch to run, its .params path or None).
-    Corrupt newer checkpoints are skipped (and logged); metrics.jsonl is cut back to match."""
+    """Load the newest whole checkpoint -> (first epoch to run, its .params path or None, its
+    epoch's metrics or None). Corrupt newer checkpoints are skipped (and logged); metrics.jsonl
+    is cut back to match."""
     epoch, marker = newest_intact(out, log)
     if epoch is None:
         saved = os.path.join(out, "config.yaml")
@@ -74,14 +118,14 @@ def resume(out, cfg, net, trainer, ctxs, log):
                 check_resumable(out, cfg, yaml.safe_load(f), saved)
         log.info("--resume: no whole checkpoint in %s, starting at epoch 0", out)
         start_fresh_metrics(out, -1)
-        return 0, None
+        return 0, None, None
     prefix = prefix_of(out, epoch)
     check_resumable(out, cfg, marker["config"], prefix + ".json")
     load_weights(net, prefix + ".params", ctxs)
     trainer.load_states(prefix + ".states")
     start_fresh_metrics(out, epoch)
     log.info("resumed after epoch %d from %s", epoch, prefix)
-    return epoch + 1, prefix + ".params"
+    return epoch + 1, prefix + ".params", marker["metrics"]
 
 
 def start_fresh_metrics(out, last_epoch):
@@ -106,10 +150,11 @@ def append_metrics(out, record):
         f.write(json.dumps(record) + "\n")
 
 
-def start_epoch(epoch, trainer, train_cfg, *resettable):
-    """lr for the epoch, and every seeded source of randomness reset for it: the dropout masks
-    (MXNet's generator), the dataset's augmentation and the sampler's order."""
-    trainer.set_learning_rate(lr_at(train_cfg, epoch))
+def start_epoch(epoch, trainer, train_cfg, *resettable, lr=None):
+    """lr for the epoch (``lr``, or the step schedule's), and every seeded source of randomness
+    reset for it: the dropout masks (MXNet's generator), the dataset's augmentation and the
+    sampler's order."""
+    trainer.set_learning_rate(lr_at(train_cfg, epoch) if lr is None else lr)
     mx.random.seed(train_cfg["seed"] * 1000 + epoch)
     for thing in resettable:
         thing.set_epoch(epoch)
@@ -156,28 +201,47 @@ def check_unreadable(count, total, fraction, epoch):
                            f"the log names each one")
 
 
-def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False):
+def plateau_of(train_cfg, validate, resumed_metrics):
+    """The Plateau of a run with train.lr_schedule plateau (continued from the resumed epoch's
+    metrics), else None."""
+    t = train_cfg
+    if t.get("lr_schedule", "step") != "plateau":  # the video configs have only the step one
+        return None
+    if validate is None:
+        raise ValueError("train.lr_schedule plateau needs a validation score, and this run "
+                         "computes none")
+    if resumed_metrics is not None:
+        return Plateau.from_metrics(resumed_metrics, t["lr_factor"], t["lr_patience"])
+    return Plateau(t["lr"], t["lr_factor"], t["lr_patience"])
+
+
+def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
     """Train ``net`` on ``dataset`` with ``loss_fn(net, *batch) -> (total (n,), parts)``, whose
     parts (name -> (n,) per-sample values) are averaged into each epoch's metrics. The dataset's
-    items end with an ``unreadable`` flag (``data.loader.Substitutes``). Checkpoints after every
-    epoch; -> OUT/final.params."""
+    items end with an ``unreadable`` flag (``data.loader.Substitutes``). ``validate(net) ->
+    score`` (lower is better), if given, runs after every epoch: its score is the epoch's
+    val_score and drives the plateau schedule. Checkpoints after every epoch;
+    -> OUT/final.params."""
     out, t = cfg["out"], cfg["train"]
     loader = make_loader(dataset, t["batch_size"], shuffle=True, workers=cfg["data"]["workers"],
                          last_batch="discard", seed=t["seed"])
     trainable = {k: p for k, p in net.collect_params().items() if p.grad_req != "null"}
-    trainer = sgd_trainer(trainable, t, len(ctxs))
+    trainer = make_trainer(trainable, t, len(ctxs))
+    resumed = None
     if resume_run:
-        start, last_good = resume(out, cfg, net, trainer, ctxs, log)
+        start, last_good, resumed = resume(out, cfg, net, trainer, ctxs, log)
     else:
         start_fresh(out)
         start, last_good = 0, None
+    plateau = plateau_of(t, validate, resumed)
     save_config(cfg, os.path.join(out, "config.yaml"))  # after the resume check compared it
     net.hybridize(static_alloc=True)
     log.info("%d training samples, %d steps an epoch, devices %s", len(dataset), len(loader),
              ctxs)
     steps = start * len(loader)
     for epoch in range(start, t["epochs"]):
-        start_epoch(epoch, trainer, t, dataset, loader.sampler)
+        start_epoch(epoch, trainer, t, dataset, loader.sampler,
+                    lr=plateau.lr if plateau else None)
         sums, seen, unreadable, tic = {}, 0, 0, time.time()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False, disable=None)
         for batch in bar:
@@ -197,6 +261,11 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False):
         metrics = dict(kind="epoch", epoch=epoch, lr=trainer.learning_rate,
                        seconds=time.time() - tic, unreadable=unreadable,
                        **{k: v / max(seen, 1) for k, v in sums.items()})
+        if validate is not None:
+            metrics["val_score"] = float(validate(net))
+            if plateau:
+                plateau.update(metrics["val_score"])
+                metrics.update(plateau.state())
         last_good = save_checkpoint(out, epoch, net, trainer, cfg, metrics)
         append_metrics(out, metrics)
         training_curves(os.path.join(out, "metrics.jsonl"), os.path.join(out, "curves.png"),

@@ -31,6 +31,9 @@ CHOICES = {
     "train.heatmap_loss": ("smooth_l1", "logistic"),
     "train.pose_loss_frames": ("mean", "sum"),
     "eval.cross_dataset_argmax": ("restricted", "all"),
+    "data.source": ("coco", "synth"),  # pose configs: what the pose model trains on
+    "train.optimizer": ("sgd", "nesterov", "rmsprop"),
+    "train.lr_schedule": ("step", "plateau"),  # pose configs
 }
 # Every numeric key of base.yaml and pose/base.yaml (tests/test_configs.py checks that none is
 # missing). The text is the error message's and is read by _range_check: "a"/"an" one value,
@@ -69,6 +72,14 @@ RANGES = {
     "eval.num_clips": "an integer >= 1",
     "eval.views_per_batch": "an integer >= 1",
     "eval.batch_size": "an integer >= 1",
+    # pose configs, data.source synth (data/pose_frames.py)
+    "data.frame_step": "an integer >= 1",
+    "data.crop_margin": "a number in [0, 4]",  # share of the box's longer side added
+    "data.translation": "a number in [0, 1)",  # share of the crop's side
+    "data.depth_range_mm": "a finite number > 0",
+    "data.val_share": "a number in [0, 1)",  # share of the train split's performances
+    "train.lr_patience": "an integer >= 1",  # epochs
+    "train.visibility_weight": "a finite number >= 0",
 }
 FREE_FORM = ("model.options",)  # dicts checked by their consumer (symbols.model_config)
 

@@ -189,3 +189,46 @@ def test_script_imports_without_running(capsys):
     with pytest.raises(SystemExit) as exit_info:
         eval_pose.parse_args(["--help"])
     assert exit_info.value.code == 0 and "usage" in capsys.readouterr().out
+
+
+def test_pck_of_the_box_and_mpjpe_about_the_pelvis_by_hand():
+    """Two frames of 17 joints. Frame 0: box 100 x 50 (size 100); frame 1: box 20 x 40 (40).
+    2D errors: frame 0 nose 5 px (0.05: correct at 0.1), left_eye 15 px (0.15: only at 0.2),
+    right_eye 25 px (neither); frame 1 nose 4 px (0.1: "at most", correct at 0.1), left_eye
+    not annotated (not counted); the rest exact. 3D: frame 0 predicted = truth + 7 mm on every
+    joint (the pelvis moves too: error 0); frame 1 left_wrist 30 mm off, so the pelvis stays
+    and the error is 30 mm on one joint of 17."""
+    rng = np.random.RandomState(0)
+    kps = np.concatenate([rng.randint(10, 90, (2, 17, 2)), np.full((2, 17, 1), 2)], axis=-1)
+    kps = kps.astype(float)  # whole pixels: the distances below are exact
+    kps[1, 1, 2] = 0.0
+    truth = dict(keypoints=kps, boxes=np.array([[0, 0, 100, 50], [10, 10, 30, 50]], float),
+                 joints_3d=rng.uniform(-500, 500, (2, 17, 3)) + [0, 0, 5000])
+    uv = kps[..., :2].copy()
+    uv[0, 0, 0] += 5.0
+    uv[0, 1] += [9.0, 12.0]
+    uv[0, 2, 1] -= 25.0
+    uv[1, 0] += [0.0, 4.0]
+    uv[1, 1] += 99.0  # not annotated
+    xyz = truth["joints_3d"] + 0.0
+    xyz[0] += 7.0
+    xyz[1, 9, 2] += 30.0
+    scores = eval_pose.score_frames(uv, xyz, truth)
+    pck1, mean1 = scores["PCK@0.1"]
+    pck2, mean2 = scores["PCK@0.2"]
+    assert list(pck1[:3]) == [100.0, 0.0, 50.0] and list(pck2[:3]) == [100.0, 100.0, 50.0]
+    assert mean1 == pytest.approx(100 * 31 / 33) and mean2 == pytest.approx(100 * 32 / 33)
+    mpjpe, mean = scores["MPJPE"]
+    assert mpjpe[9] == pytest.approx(15.0) and mpjpe[0] == pytest.approx(0.0, abs=1e-9)
+    assert mean == pytest.approx(30.0 / 34)
+    # a pelvis-aligned error ignores a shift of the whole pose; joint_errors with an index root
+    # is the Human3.6M form
+    assert eval_pose.joint_errors(xyz[:1], truth["joints_3d"][:1], (11, 12)).max() < 1e-9
+    assert eval_pose.mpjpe(xyz, truth["joints_3d"], 0)[0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_without_a_config_or_the_file_arguments_is_one_line():
+    run = run_eval("--dataset", "mpii")
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip() == ("error: give --dataset, --ann and --pred (score a file) or "
+                                  "--config (run a model)")

@@ -160,6 +160,18 @@ def start_epoch(epoch, trainer, train_cfg, *resettable, lr=None):
         thing.set_epoch(epoch)
 
 
+def epoch_loader(dataset, cfg, epoch):
+    """The loader of one epoch, made after the dataset's epoch is set. Worker processes copy the
+    dataset when the loader starts them, so one loader kept across epochs would replay epoch 0's
+    augmentation in every epoch (it did, with data.workers > 0)."""
+    t = cfg["train"]
+    dataset.set_epoch(epoch)
+    loader = make_loader(dataset, t["batch_size"], shuffle=True, workers=cfg["data"]["workers"],
+                         last_batch="discard", seed=t["seed"])
+    loader.sampler.set_epoch(epoch)
+    return loader
+
+
 def forward_backward(net, loss_fn, batch, ctxs):
     """One batch split over ``ctxs``: ``loss_fn(net, *shard) -> (total (n,), parts)`` under
     autograd, then backward. -> the per-device (total, parts) list; gradients stay in the
@@ -223,8 +235,7 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
     val_score and drives the plateau schedule. Checkpoints after every epoch;
     -> OUT/final.params."""
     out, t = cfg["out"], cfg["train"]
-    loader = make_loader(dataset, t["batch_size"], shuffle=True, workers=cfg["data"]["workers"],
-                         last_batch="discard", seed=t["seed"])
+    steps_per_epoch = len(dataset) // t["batch_size"]  # the last, partial batch is dropped
     trainable = {k: p for k, p in net.collect_params().items() if p.grad_req != "null"}
     trainer = make_trainer(trainable, t, len(ctxs))
     resumed = None
@@ -236,12 +247,12 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
     plateau = plateau_of(t, validate, resumed)
     save_config(cfg, os.path.join(out, "config.yaml"))  # after the resume check compared it
     net.hybridize(static_alloc=True)
-    log.info("%d training samples, %d steps an epoch, devices %s", len(dataset), len(loader),
-             ctxs)
-    steps = start * len(loader)
+    log.info("%d training samples, %d steps an epoch, devices %s", len(dataset),
+             steps_per_epoch, ctxs)
+    steps = start * steps_per_epoch
     for epoch in range(start, t["epochs"]):
-        start_epoch(epoch, trainer, t, dataset, loader.sampler,
-                    lr=plateau.lr if plateau else None)
+        start_epoch(epoch, trainer, t, lr=plateau.lr if plateau else None)
+        loader = epoch_loader(dataset, cfg, epoch)
         sums, seen, unreadable, tic = {}, 0, 0, time.time()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False, disable=None)
         for batch in bar:
@@ -269,7 +280,7 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
         last_good = save_checkpoint(out, epoch, net, trainer, cfg, metrics)
         append_metrics(out, metrics)
         training_curves(os.path.join(out, "metrics.jsonl"), os.path.join(out, "curves.png"),
-                        steps_per_epoch=len(loader))
+                        steps_per_epoch=steps_per_epoch)
         log.info("epoch %d: %s", epoch, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
                                                  if isinstance(v, float)))
     if last_good is None:

@@ -186,3 +186,18 @@ def test_same_seed_same_weights_whatever_ran_before(work, tmp_path):
         finals.append(params_of(train_action.main(args)))
     for k in finals[0]:
         np.testing.assert_array_equal(finals[0][k], finals[1][k], err_msg=k)
+
+
+def test_every_epoch_gets_its_own_augmentation_whatever_the_worker_count(work):
+    """Workers copy the dataset when they start: a loader kept across epochs replayed epoch 0's
+    clips. Each epoch's loader sees its epoch, and 2 workers give what 0 give."""
+    from data.loader import Substitutes
+
+    def first_clips(workers, epoch):
+        cfg = load_config(config("kps"), overrides(work, "unused", f"data.workers={workers}"))
+        data = Substitutes(clip_dataset(cfg, split_samples(cfg, "train"), "train", True))
+        return next(iter(training.epoch_loader(data, cfg, epoch)))[0].asnumpy()
+    e0, e1 = first_clips(2, 0), first_clips(2, 1)
+    assert not np.array_equal(e0, e1)
+    np.testing.assert_array_equal(e1, first_clips(0, 1))
+    np.testing.assert_array_equal(e0, first_clips(0, 0))

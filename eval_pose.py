@@ -68,12 +68,8 @@ from data.loader import make_loader
 from errors import exit_on_error, fail
 from experiment import (build_pose_model, check_pose_checkpoint, check_pose_config, contexts,
                         pose_frames, setup_logging)
-
-PCKH_ALPHAS = (0.2, 0.5)
-AUC_STEP = 0.01
-MPII_NOT_IN_MEAN = ("pelvis", "thorax")
-PCK_ALPHAS = (0.1, 0.2)  # model mode: of the box's longer side (Penn Action's convention)
-
+from pose_metrics import (AUC_STEP, MPII_NOT_IN_MEAN, PCK_ALPHAS, PCKH_ALPHAS, joint_errors,
+                          mpjpe, pck_curve, pckh_hits, pckh_scores, percent)
 
 def load_predictions(path, joints, dims, counts, names):
     """The (N, joints, dims) array of ``path``; N must be one of ``counts``. A bad file is a
@@ -100,55 +96,6 @@ def load_predictions(path, joints, dims, counts, names):
         kind = "NaN" if np.isnan(value) else "infinite"
         raise ValueError(f"{path}: prediction {i}, joint {j} ({names[j]}) is {kind}")
     return pred.astype(float)
-
-
-def pckh_hits(pred, truth, visible, head_size):
-    """Scaled errors (N, J): distance / head size; np.inf where the truth has no joint."""
-    dist = np.linalg.norm(pred - truth, axis=-1) / head_size[:, None]
-    return np.where(visible, dist, np.inf)
-
-
-def pck_curve(scaled, alphas):
-    """(A, J) correct joints and (J,) visible joints for each alpha (correct: scaled <= alpha)."""
-    visible = np.isfinite(scaled)
-    correct = np.stack([((scaled <= a) & visible).sum(0) for a in alphas])
-    return correct, visible.sum(0)
-
-
-def _ratio(a, b):
-    return np.where(b > 0, 100.0 * a / np.maximum(b, 1), np.nan)
-
-
-def pckh_scores(scaled, names, not_in_mean=MPII_NOT_IN_MEAN, alphas=PCKH_ALPHAS,
-                step=AUC_STEP):
-    """{metric: (per-joint (J,), mean)} for PCKh@a and AUC@a of each a, in %."""
-    in_mean = np.array([n not in not_in_mean for n in names])
-    out = {}
-    for a in alphas:
-        correct, visible = pck_curve(scaled, [a])
-        out[f"PCKh@{a:g}"] = (_ratio(correct[0], visible),
-                              float(_ratio(correct[0][in_mean].sum(), visible[in_mean].sum())))
-    for a in alphas:
-        grid = np.linspace(0.0, a, int(round(a / step)) + 1)
-        correct, visible = pck_curve(scaled, grid)
-        per_joint = np.trapz(_ratio(correct, visible), grid, axis=0) / a
-        pooled = _ratio(correct[:, in_mean].sum(1), visible[in_mean].sum())
-        out[f"AUC@{a:g}"] = (per_joint, float(np.trapz(pooled, grid) / a))
-    return out
-
-
-def joint_errors(pred, truth, root=0):
-    """(N, J) joint distances after aligning each pose's root with the origin; ``root`` is a
-    joint index or a tuple of them whose mean is the root (the synthetic set's pelvis)."""
-    root = list(np.atleast_1d(root))
-    pred = pred - pred[:, root].mean(1, keepdims=True)
-    truth = truth - truth[:, root].mean(1, keepdims=True)
-    return np.linalg.norm(pred - truth, axis=-1)
-
-
-def mpjpe(pred, truth, root=0):
-    """(N,) mean joint distance after aligning each pose's root with the origin."""
-    return joint_errors(pred, truth, root).mean(-1)
 
 
 def _number(v):
@@ -263,8 +210,8 @@ def score_frames(uv, xyz, truth, names=COCO_KEYPOINTS, alphas=PCK_ALPHAS):
     out = {}
     for a in alphas:
         correct, count = pck_curve(scaled, [a])
-        out[f"PCK@{a:g}"] = (_ratio(correct[0], count),
-                             float(_ratio(correct[0].sum(), count.sum())))
+        out[f"PCK@{a:g}"] = (percent(correct[0], count),
+                             float(percent(correct[0].sum(), count.sum())))
     errors = joint_errors(xyz, truth["joints_3d"], PF.HIPS)  # (N, J)
     out["MPJPE"] = (errors.mean(0), float(errors.mean()))
     return out

@@ -31,11 +31,11 @@ spine, its neck the clavicles' junction); MPJPE is over mmpose's 17 joints, not 
 dict below (TO_COMMON) holds it; tests/test_joints.py checks it joint by joint against the raw
 indices.
 
-NTU's sides are swapped here, which the cvpr18 code does NOT do (its map_from_ntu puts Kinect's
-ShoulderRight, joint 8, in r_shoul): Kinect labels its joints anatomically, but NTU's colour
-frames are a mirror view (colour x grows with camera x, which Kinect points to the sensor's
-left), so in the image the person's left side looks like a right side to a model trained on
-MPII. A ruling (``NTU_SWAP_SIDES``), stated in docs/paper.md.
+NTU's sides are swapped, as in the cvpr18 code (map_from_ntu puts Kinect's ShoulderLeft in
+r_shoul; the branch's newest pose.py, as the master branch's; an early commit, 8afb570, mapped
+them unswapped): Kinect labels its joints anatomically, but NTU's colour frames are a mirror view
+(colour x grows with camera x, which Kinect points to the sensor's left), so in the image the
+person's left side looks like a right side to a model trained on MPII.
 
 Layout: points (..., J, D) in a dataset's joint order; the common layout's (..., L, D) holds
 ``fill`` where the dataset has no joint, and a mask (..., L) says which joints are valid.
@@ -88,12 +88,8 @@ def _same_names(names, limbs=_LIMBS + ("hand", "foot")):
             if f"{s}_{l}" in names}
 
 
-NTU_SWAP_SIDES = True  # the ruling above (the cvpr18 code: False)
-
-
 def _swapped_kinect():
-    swap = {"left": "right", "right": "left"} if NTU_SWAP_SIDES else \
-        {"left": "left", "right": "right"}
+    swap = {"left": "right", "right": "left"}
     return {f"{part}_{side}": f"{swap[side]}_{part}"
             for part in ("shoulder", "elbow", "wrist", "hand", "hip", "knee", "ankle", "foot")
             for side in ("left", "right")}

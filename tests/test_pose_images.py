@@ -294,3 +294,20 @@ def test_a_shifted_test_crop_moves_its_window():
     side = 62.5
     np.testing.assert_allclose(PF.T.apply_affine(p + [0.1 * side, -0.2 * side], moved),
                                PF.T.apply_affine(p, m), atol=1e-4)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["data.mpii_root=/no/such/mpii"], "data.mpii_root: no such folder /no/such/mpii"),
+    (["data.mix_ratios=[50]"], "needs one share per dataset"),
+    (["data.mix=[mpii, coco]"], "two or more different datasets"),
+])
+def test_bad_real_data_configs_are_one_line(tmp_path, extra, message):
+    with pytest.raises(SystemExit, match=message.replace("[", r"\[")):
+        train_pose.main(["--config", TINY, *run_cfg(tmp_path, *extra)])
+
+
+def test_h36m_cannot_be_scored_in_a_layout_without_its_spine(tmp_path):
+    args = ["--config", TINY, *run_cfg(tmp_path, "data.layout=pa20", "data.val_share=0.0",
+                                      "train.lr_schedule=step"), "--untrained"]
+    with pytest.raises(SystemExit, match="pa20 has no place for h36m's spine"):
+        eval_pose.main(args)

@@ -5,6 +5,7 @@ or of a soft-argmax pose model on the test frames of a benchmark with 3D ground 
     python eval_pose.py --dataset h36m --ann h36m_test.npz --pred preds.npy [--frames all]
     python eval_pose.py --config configs/pose/synth_softargmax_tiny.yaml [key=value ...]
                         [--untrained]
+    python eval_pose.py --config configs/pose/mpii_h36m_softargmax.yaml [eval.crops=5]
 
 Predictions: a .npy array in the annotation file's order and units. MPII: (N, 16, 2), x y in the
 pixel coordinates gt_valid.mat uses (MATLAB's, 1-based: add 1 to 0-based pixel centres, as
@@ -47,6 +48,14 @@ Writes, in the run's out folder (TAG "_untrained" for the baseline, else empty):
     pose_eval{TAG}.json, pose_eval{TAG}.md   the scores
 A model whose output is not finite is one line ``error: ...`` naming the frame; nothing is
 written.
+
+Model mode on the real datasets (--config, data.source mpii, h36m, penn, ntu or mix): the model
+runs on data.test_source's test set (MPII: valid.json, gt_valid.mat's order; Human3.6M: S9 and
+S11 every 64th frame, the file's order), each item cropped from its annotated box, and writes
+pose_pred{TAG}_mpii.npy (N, 16, 2) in MATLAB's 1-based pixels or pose_pred{TAG}_h36m.npy
+(N, 17, 3) camera mm (depth from the ground truth's pelvis, as above), which the file mode then
+scores: PCKh (Table 2) or MPJPE per action (Tables 1, 6). eval.crops 5 averages five crops
+(multi-crop), eval.flip their mirrors. Penn Action and NTU have no pose table: refused.
 """
 import argparse
 import io
@@ -64,7 +73,9 @@ from data import h36m, mpii
 from data import pose_frames as PF
 from data.index import atomic_write_bytes, atomic_write_text
 from data.keypoints import COCO_KEYPOINTS
+from data.joints import LAYOUTS, from_common
 from data.loader import make_loader
+from data.pose_images import layout_of, pose_images, test_source_of
 from errors import exit_on_error, fail
 from experiment import (build_pose_model, check_pose_checkpoint, check_pose_config, contexts,
                         pose_frames, setup_logging)
@@ -179,7 +190,8 @@ def predict_frames(net, dataset, ctx, batch_size=32, flip=True, model="the model
         pose = dict(zip(net.output_names, net(image)))[last].asnumpy()  # (n, J, 3) in [0, 1]
         if flip:
             mirrored = dict(zip(net.output_names, net(mx.nd.flip(image, axis=3))))[last]
-            pose = (pose + PF.flip_pose(mirrored.asnumpy())) / 2
+            pose = (pose + PF.flip_pose(mirrored.asnumpy(),
+                                        getattr(dataset, "flip_permutation", None))) / 2
         finite = np.isfinite(pose).all(axis=(1, 2))
         if not finite.all():
             bad = dataset.name_of(int(index.asnumpy()[np.argmin(finite)]))
@@ -191,6 +203,40 @@ def predict_frames(net, dataset, ctx, batch_size=32, flip=True, model="the model
         uv_rows.append(uv)
         xyz_rows.append(PF.back_project(uv, depth, camera.asnumpy()))
     return np.concatenate(uv_rows), np.concatenate(xyz_rows)
+
+
+def predict_crops(net, dataset, ctx, batch_size=32, flip=True, model="the model", crops=1,
+                  shift=0.05):
+    """``predict_frames`` averaged over the test crops: the centred one (crops 1), and with
+    crops 5 four more whose window moves by (+-shift, +-shift) x its side (the paper's
+    multi-crop: "five cropped regions and their corresponding flipped images", Sec. 5.3); the
+    average is taken in the annotation's units (frame pixels, camera mm)."""
+    shifts = [(0.0, 0.0)] + ([(sx * shift, sy * shift) for sx in (-1, 1) for sy in (-1, 1)]
+                             if crops == 5 else [])
+    results = []
+    try:
+        for s in shifts:
+            dataset.shift = s
+            results.append(predict_frames(net, dataset, ctx, batch_size, flip, model))
+    finally:
+        dataset.shift = (0.0, 0.0)
+    return tuple(np.mean([r[k] for r in results], axis=0) for k in (0, 1))
+
+
+def images_error(net, dataset, ctx, batch_size=32, flip=True, model="the model"):
+    """The validation score of a real dataset's items (``data.pose_images.PoseImages``): the
+    root-aligned MPJPE (mm, root the pelvis) where every joint has depth, else the mean 2D
+    error in % of the box's longer side; only annotated joints count."""
+    uv, xyz = predict_frames(net, dataset, ctx, batch_size, flip, model)
+    r = dataset.records
+    if dataset.has_3d():
+        truth = r["xyz"] if np.isfinite(r["xyz"][r["valid"]]).all() else \
+            PF.back_project(r["joints"], r["depth"], r["camera"])
+        errors = joint_errors(xyz, truth, 0)
+    else:
+        side = np.maximum(r["box"][:, 2] - r["box"][:, 0], r["box"][:, 3] - r["box"][:, 1])
+        errors = 100.0 * np.linalg.norm(uv - r["joints"], axis=-1) / side[:, None]
+    return float(errors[r["valid"]].mean())
 
 
 def frames_mpjpe(net, dataset, ctx, batch_size=32, flip=True, model="the model"):
@@ -237,14 +283,9 @@ def write_predictions(out, tag, uv, xyz, frames):
                       json.dumps([list(f) for f in frames]))
 
 
-def evaluate_model(cfg, ctx, log, untrained=False):
-    """Run the config's soft-argmax model on its test frames, write the predictions and the
-    scores; ``untrained``: the freshly initialised model (seeded), the baseline."""
-    check_pose_config(cfg)
-    if cfg["data"]["source"] != "synth":
-        raise ValueError("eval_pose.py --config scores the soft-argmax models (data.source "
-                         "synth); COCO pose models: eval_coco.py")
-    dataset = pose_frames(cfg, "test")
+def load_model(cfg, ctx, log, untrained=False):
+    """(net, checkpoint name): the config's checkpoint (strict, checked against the config) or,
+    ``untrained``, the seeded fresh model."""
     mx.random.seed(cfg["train"]["seed"])
     net = build_pose_model(cfg, [ctx])
     if untrained:
@@ -254,8 +295,64 @@ def evaluate_model(cfg, ctx, log, untrained=False):
         check_pose_checkpoint(cfg, ckpt)
         load_weights(net, ckpt, [ctx], log)
     net.hybridize(static_alloc=True)
-    uv, xyz = predict_frames(net, dataset, ctx, cfg["eval"]["batch_size"], cfg["eval"]["flip"],
-                             model=ckpt)
+    return net, ckpt
+
+
+def evaluate_images(cfg, ctx, log, untrained=False):
+    """A real-data config's model on data.test_source's test set: MPII valid (PCKh against
+    annotations/gt_valid.mat) or Human3.6M protocol p1 (MPJPE per action against
+    h36m_test.npz). Writes pose_pred{TAG}_{mpii,h36m}.npy in the annotation's order and units
+    (MPII (N, 16, 2) 1-based pixels; Human3.6M (N, 17, 3) camera mm), then scores that file as
+    the file mode does."""
+    source, d, e = test_source_of(cfg), cfg["data"], cfg["eval"]
+    if source not in ("mpii", "h36m"):
+        raise ValueError(f"data.test_source is {source}: eval_pose.py scores MPII (PCKh) and "
+                         f"Human3.6M (MPJPE) test sets")
+    layout = layout_of(cfg)
+    from_common(np.zeros((len(LAYOUTS[layout]), 3)), source, layout)  # every joint scorable
+    root = d[f"{source}_root"]
+    ann = os.path.join(root, "annotations", "gt_valid.mat") if source == "mpii" else \
+        os.path.join(root, "annotation_body3d", "fps50", "h36m_test.npz")
+    dataset = pose_images(cfg, "test")
+    net, ckpt = load_model(cfg, ctx, log, untrained)
+    uv, xyz = predict_crops(net, dataset, ctx, e["batch_size"], e["flip"], ckpt, e["crops"],
+                            e["crop_shift"])
+    tag = "_untrained" if untrained else ""
+    pred = from_common(uv, source, layout) + 1.0 if source == "mpii" else \
+        from_common(xyz, source, layout)  # MPII: MATLAB's 1-based pixels
+    path = os.path.join(cfg["out"], f"pose_pred{tag}_{source}.npy")
+    buffer = io.BytesIO()
+    np.save(buffer, pred)
+    atomic_write_bytes(path, buffer.getvalue())
+    result = evaluate_mpii(ann, path) if source == "mpii" else evaluate_h36m(ann, path)
+    result.update(checkpoint=ckpt, layout=layout, crops=e["crops"], flip=e["flip"],
+                  crop_shift=e["crop_shift"] if e["crops"] > 1 else None)
+    table = mpii_table(result) if source == "mpii" else h36m_table(result)
+    atomic_write_text(os.path.join(cfg["out"], f"pose_eval{tag}.json"),
+                      json.dumps(result, indent=1, allow_nan=False))
+    atomic_write_text(os.path.join(cfg["out"], f"pose_eval{tag}.md"), table + "\n")
+    headline = result["mean"] if source == "mpii" else \
+        {"MPJPE": result["average_over_frames"]}
+    log.info("%s on %d %s test items: %s", ckpt, len(dataset), source,
+             ", ".join(f"{m} {_cell(v)}" for m, v in headline.items()))
+    result["table"] = table
+    return result
+
+
+def evaluate_model(cfg, ctx, log, untrained=False):
+    """Run the config's soft-argmax model on its test frames, write the predictions and the
+    scores; ``untrained``: the freshly initialised model (seeded), the baseline."""
+    check_pose_config(cfg)
+    if cfg["data"]["source"] == "coco":
+        raise ValueError("eval_pose.py --config scores the soft-argmax models (data.source "
+                         "synth, mpii, h36m, penn, ntu or mix); COCO pose models: eval_coco.py")
+    if cfg["data"]["source"] != "synth":
+        return evaluate_images(cfg, ctx, log, untrained)
+    dataset = pose_frames(cfg, "test")
+    net, ckpt = load_model(cfg, ctx, log, untrained)
+    e = cfg["eval"]
+    uv, xyz = predict_crops(net, dataset, ctx, e["batch_size"], e["flip"], ckpt, e["crops"],
+                            e["crop_shift"])
     tag = "_untrained" if untrained else ""
     write_predictions(cfg["out"], tag, uv, xyz, dataset.frames)
     scores = score_frames(uv, xyz, dataset.ground_truth())
@@ -301,7 +398,7 @@ def main(argv=None):
             log = setup_logging(cfg["out"], "eval_pose")
         with exit_on_error(log):
             result = evaluate_model(cfg, contexts(args.gpus)[0], log, args.untrained)
-        print(frames_table(result))
+        print(result.pop("table") if "table" in result else frames_table(result))
         return result
     if not (args.dataset and args.ann and args.pred):
         fail("give --dataset, --ann and --pred (score a file) or --config (run a model)")

@@ -12,9 +12,9 @@ import mxnet as mx
 
 from data.coco import CocoPose
 from data.index import read_boxes, read_index, read_splits
-from data.keypoints import COCO_KEYPOINTS
 from data.loader import ClipDataset
 from data.pose_frames import PoseFrames, hold_out
+from data.pose_images import layout_of, num_joints
 from data.protocols import get_dataset
 from checkpoints import checkpoint_config
 from symbols import MULTITASK_MODELS, POSE_MODELS, get_model, get_pose_model, model_config
@@ -105,17 +105,23 @@ def check_pose_config(cfg):
     if name not in POSE_MODELS and name not in MULTITASK_MODELS:
         raise ValueError(f"unknown pose model {name!r}; choose one of "
                          f"{', '.join(list(POSE_MODELS) + list(MULTITASK_MODELS))}")
-    if is_softargmax(cfg) != (d["source"] == "synth"):
+    if is_softargmax(cfg) != (d["source"] != "coco"):
         raise ValueError(f"model {name} does not train on data.source {d['source']}: the "
                          f"heat-map models ({', '.join(POSE_MODELS)}) read COCO keypoints, the "
                          f"soft-argmax models ({', '.join(MULTITASK_MODELS)}) frames with 3D "
-                         f"ground truth (data.source synth)")
-    if d["source"] == "synth" and d["input_size"][0] != d["input_size"][1]:
+                         f"ground truth (data.source synth) or the real datasets (mpii, h36m, "
+                         f"penn, ntu, mix)")
+    if d["source"] != "coco" and d["input_size"][0] != d["input_size"][1]:
         raise ValueError(f"data.input_size is {d['input_size']}; the soft-argmax models take "
                          f"square crops (Appendix B: 256 x 256)")
-    if t["lr_schedule"] == "plateau" and not (d["source"] == "synth" and d["val_share"] > 0):
-        raise ValueError("train.lr_schedule plateau needs a validation score: data.source "
-                         "synth with data.val_share > 0")
+    if t["lr_schedule"] == "plateau" and not (d["source"] != "coco" and d["val_share"] > 0):
+        raise ValueError("train.lr_schedule plateau needs a validation score: a soft-argmax "
+                         "data.source with data.val_share > 0")
+    if cfg["eval"]["crops"] not in (1, 5):
+        raise ValueError(f"eval.crops is {cfg['eval']['crops']}; it is 1 (single-crop) or 5 "
+                         f"(multi-crop)")
+    if d["source"] not in ("coco", "synth"):
+        layout_of(cfg)  # data.mix and data.mix_ratios agree
 
 
 def build_pose_model(cfg, ctxs):
@@ -127,7 +133,7 @@ def build_pose_model(cfg, ctxs):
         return get_pose_model(m["name"], pretrained=m["pretrained"], ctx=ctxs, **m["options"])
     options = dict(m["options"])
     derived = dict(parts="pose", input_size=cfg["data"]["input_size"][0],
-                   num_joints=len(COCO_KEYPOINTS))
+                   num_joints=num_joints(cfg))
     for key, value in derived.items():
         if options.setdefault(key, value) != value:
             raise ValueError(f"model.options.{key} is {options[key]!r}; the data give {value!r} "

@@ -8,11 +8,13 @@ Heat-map model (data.source coco): ResNet-50 (ImageNet init) + the deconv head i
 x0.1 at epochs 17 and 21 of 22, batch 8, momentum 0.9, wd 1e-4, clip_gradient 2; loss
 Lp = 0.5 Lh + 0.5 Lo (Eqs. 3-5), the video model's pose loss on one frame.
 
-Soft-argmax model (data.source synth, symbols.MULTITASK_MODELS with parts "pose"): the elastic-net
+Soft-argmax model (data.source synth, or the real datasets mpii, h36m, penn, ntu and their per-step
+mixture, mix: data/pose_images.py; symbols.MULTITASK_MODELS with parts "pose"): the elastic-net
 loss with visibility (Eq. 3, Sec. 5.2) on the pose of every one of the K prediction blocks,
 weight 1 each (intermediate supervision, as the cvpr18 code); RMSprop lr 0.001, x0.2 when the
 validation MPJPE plateaus (Appendix B). The validation frames are data.val_share of the train
-split's performances, scored as eval_pose.py scores the test frames.
+split's performances (real data: of data.test_source's training images or videos), scored as
+eval_pose.py scores the test frames (a 2D dataset: the mean 2D error, % of the box side).
 
 Both go through ``training.fit``: outputs, checkpoints and --resume as train_action.py.
 """
@@ -24,6 +26,8 @@ import mxnet as mx
 import eval_pose
 from configs import POSE_BASE, add_config_args, load_config_or_exit
 from data.loader import Substitutes
+from data.pose_images import check_roots, pose_images
+from data.pose_records import SOURCES
 from errors import check_writable, exit_on_error
 from checkpoints import load_weights
 from experiment import (build_pose_model, check_pose_config, coco_dataset, contexts,
@@ -31,6 +35,9 @@ from experiment import (build_pose_model, check_pose_config, coco_dataset, conte
 from symbols.elastic_net_loss import ElasticNetPoseLoss
 from symbols.pose_loss import PoseLoss
 from training import check_devices, fit
+
+
+REAL_SOURCES = SOURCES + ("mix",)
 
 
 def parse_args(argv=None):
@@ -62,10 +69,14 @@ def softargmax_loss(criterion, blocks):
 
 
 def validation(cfg, dataset, ctx):
-    """validate(net) -> the MPJPE (mm) of ``dataset``'s frames, for training.fit."""
+    """validate(net) -> the validation score (lower is better) for training.fit: the MPJPE
+    (mm) of ``dataset``'s frames; on a 2D dataset (MPII, Penn Action) the mean 2D error in %
+    of the box's longer side (eval_pose.images_error)."""
     def validate(net):
-        return eval_pose.frames_mpjpe(net, dataset, ctx, cfg["eval"]["batch_size"],
-                                      cfg["eval"]["flip"], model="the model in training")
+        score = eval_pose.frames_mpjpe if cfg["data"]["source"] == "synth" else \
+            eval_pose.images_error
+        return score(net, dataset, ctx, cfg["eval"]["batch_size"], cfg["eval"]["flip"],
+                     model="the model in training")
     return validate
 
 
@@ -98,7 +109,12 @@ def run(cfg, ctxs, resume_run=False):
         if init and not os.path.isfile(init):
             raise FileNotFoundError(f"train.init_from: no checkpoint at {init}")
         val_dataset = None
-        if cfg["data"]["source"] == "synth":
+        if cfg["data"]["source"] in REAL_SOURCES:  # MPII, Human3.6M, Penn, NTU or a mixture
+            check_roots(cfg)
+            dataset = Substitutes(pose_images(cfg, "train"))
+            if cfg["data"]["val_share"] > 0:
+                val_dataset = pose_images(cfg, "val")
+        elif cfg["data"]["source"] == "synth":
             dataset = Substitutes(pose_frames(cfg, "train"))
             if cfg["data"]["val_share"] > 0:
                 val_dataset = pose_frames(cfg, "val")

@@ -31,7 +31,9 @@ CHOICES = {
     "train.heatmap_loss": ("smooth_l1", "logistic"),
     "train.pose_loss_frames": ("mean", "sum"),
     "eval.cross_dataset_argmax": ("restricted", "all"),
-    "data.source": ("coco", "synth"),  # pose configs: what the pose model trains on
+    "data.source": ("coco", "synth", "mpii", "h36m", "penn", "ntu", "mix"),  # pose configs
+    "data.layout": ("pa16", "pa17", "pa20"),  # pose configs: data/joints.py LAYOUTS
+    "data.test_source": ("mpii", "h36m", "penn", "ntu"),  # pose configs
     "train.optimizer": ("sgd", "nesterov", "rmsprop"),
     "train.lr_schedule": ("step", "plateau"),  # pose configs
 }
@@ -80,6 +82,9 @@ RANGES = {
     "data.val_share": "a number in [0, 1)",  # share of the train split's performances
     "train.lr_patience": "an integer >= 1",  # epochs
     "train.visibility_weight": "a finite number >= 0",
+    "data.mix_ratios": "a list of finite numbers > 0",  # shares of each batch (data.mix)
+    "eval.crop_shift": "a number in [0, 1)",  # share of the crop's side
+    "eval.crops": "an integer in [1, 5]",  # 1 or 5 (experiment.check_pose_config)
 }
 FREE_FORM = ("model.options",)  # dicts checked by their consumer (symbols.model_config)
 

@@ -15,17 +15,27 @@ cvpr18, deephar/utils/pose.py: pa16j, pa17j, pa20j): the centre line, then right
           wrist and a foot after each ankle; NTU fills 20, MPII and Human3.6M 16 each
 
 ``common_layout`` picks, as the paper says, the layout as large as the dataset with most joints.
-Human3.6M here is mmpose's 17-joint file, which differs from the cvpr18 code's own 17 (taken
-from the 32 raw joints): the code's extra joint is raw joint 11 (not in mmpose's file, and listed
-as a duplicate of the hip by some public H36M tools) and it maps raw 12 to the thorax and raw 13
-to the neck. Here each mmpose joint goes where its position says: raw 13 ("thorax", where the
-clavicles meet) -> thorax, raw 14 ("neck_base", neck/nose) -> neck, raw 15 ("head", the top) ->
-head_top, and raw 12 ("spine") is pa17's extra joint. One dict below (TO_COMMON) holds it.
+
+Human3.6M here is mmpose's 17-joint file: raw joints 0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18,
+19, 25, 26, 27 of the 32 (``H36M_RAW``; mmpose's preprocess_h36m and the common 17-joint
+evaluation set), named root, ..., spine (12), thorax (13), neck_base (14), head (15). The cvpr18
+code builds pa17 from the 32 raw joints itself (pose.py map_from_h36m): pelvis 0, thorax 12,
+neck 13, head_top 15, spine 11, raw 14 unused; the limbs as here (hips 1/6, knees 2/7, ankles
+3/8, shoulders 25/17, elbows 26/18, wrists 27/19; pa20's hands 30/22 and feet 4/9). Checked
+against that file, the limbs and pelvis agree; the centre line does not, and cannot: mmpose's
+file has no raw 11. Here each mmpose joint goes where MPII's definitions put it: raw 13 (where
+the clavicles, raw 16 and 24, start) is MPII's thorax, raw 14 (the top of the neck) its
+upper_neck, raw 15 the head top, and raw 12 (the upper spine) pa17's extra "spine" joint. So
+the ruling differs from the cvpr18 code by one joint on the centre line (its thorax is the upper
+spine, its neck the clavicles' junction); MPJPE is over mmpose's 17 joints, not the code's. One
+dict below (TO_COMMON) holds it; tests/test_joints.py checks it joint by joint against the raw
+indices.
 
 NTU's sides are swapped, as in the cvpr18 code (map_from_ntu puts Kinect's ShoulderLeft in
-r_shoul): Kinect labels its joints anatomically, but NTU's colour frames are a mirror view (colour
-x grows with camera x, which Kinect points to the sensor's left), so in the image the person's
-left side looks like a right side to a model trained on MPII.
+r_shoul; the branch's newest pose.py, as the master branch's; an early commit, 8afb570, mapped
+them unswapped): Kinect labels its joints anatomically, but NTU's colour frames are a mirror view
+(colour x grows with camera x, which Kinect points to the sensor's left), so in the image the
+person's left side looks like a right side to a model trained on MPII.
 
 Layout: points (..., J, D) in a dataset's joint order; the common layout's (..., L, D) holds
 ``fill`` where the dataset has no joint, and a mask (..., L) says which joints are valid.
@@ -41,6 +51,7 @@ MPII = ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left
         "right_shoulder", "left_shoulder", "left_elbow", "left_wrist")
 # mmpose's names and order (raw H36M joints 0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25,
 # 26, 27); "foot" is the ankle joint of the mocap skeleton.
+H36M_RAW = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)  # of the 32 raw joints
 H36M = ("root", "right_hip", "right_knee", "right_foot", "left_hip", "left_knee", "left_foot",
         "spine", "thorax", "neck_base", "head", "left_shoulder", "left_elbow", "left_wrist",
         "right_shoulder", "right_elbow", "right_wrist")
@@ -144,6 +155,20 @@ def to_common(points, dataset, layout, valid=None, fill=0.0):
     return out, ok
 
 
+def from_common(points, dataset, layout):
+    """Points (..., L, D) in ``layout`` -> (..., J, D) in ``dataset``'s own joint order (the
+    inverse of ``to_common``); a dataset joint the layout has no place for is a ValueError."""
+    src, dst = mapping(dataset, layout)
+    names = JOINTS[dataset]
+    if len(src) != len(names):
+        lost = [n for i, n in enumerate(names) if i not in set(src)]
+        raise ValueError(f"layout {layout} has no place for {dataset}'s {', '.join(lost)}")
+    points = np.asarray(points, np.float64)
+    out = np.empty(points.shape[:-2] + (len(names), points.shape[-1]))
+    out[..., src, :] = points[..., dst, :]
+    return out
+
+
 def flip_permutation(layout):
     """Index p with mirrored[k] = original[p[k]]: right_* and left_* joints trade places."""
     names = LAYOUTS[layout]
@@ -179,21 +204,41 @@ def mixing_quotas(ratios):
     return counts
 
 
+def mix_draws(ratios, first, count, seed=0):
+    """Samples ``first`` .. ``first + count - 1`` of the mixed stream -> (dataset index (count,),
+    draw number (count,)): sample n is the k-th draw from its dataset, counting from 0.
+
+    The stream is cut into cycles of sum(quotas) samples, each holding exactly
+    ``mixing_quotas(ratios)`` samples of each dataset in an order shuffled by (seed, cycle); so
+    draw k of dataset d lies in cycle k // quota[d]."""
+    if count < 0 or first < 0:
+        raise ValueError(f"first and count must be >= 0, not {first}, {count}")
+    quotas = mixing_quotas(ratios)
+    period = sum(quotas)
+    cycle = np.repeat(np.arange(len(quotas)), quotas)
+    last = first + count - 1
+    datasets, draws = [], []
+    for c in range(first // period, last // period + 1 if count else first // period):
+        order = np.random.RandomState([seed, c]).permutation(cycle)
+        before = np.array([(order[:i] == order[i]).sum() for i in range(period)])
+        datasets.append(order)
+        draws.append(c * np.asarray(quotas)[order] + before)
+    if not count:
+        return np.zeros(0, int), np.zeros(0, int)
+    start = first % period
+    return (np.concatenate(datasets)[start:start + count],
+            np.concatenate(draws)[start:start + count])
+
+
 def mix_batch(ratios, batch_size, step, seed=0):
     """The dataset index of each sample of batch ``step`` (batch_size,), as a pure function.
 
     Samples are numbered across steps (sample n = step * batch_size + i) and taken in cycles of
     sum(quotas) samples, each cycle holding exactly ``mixing_quotas(ratios)`` samples of each
-    dataset in an order shuffled by (seed, cycle). So the shares are exact over every whole cycle
-    (and off by less than one cycle at any step), the same for a given seed, and every batch
-    whose size is a multiple of the cycle holds the exact shares (MPII/H36M 50/50 or MPII/Penn
-    75/25 in batches of 24, paper Appendix B)."""
+    dataset in an order shuffled by (seed, cycle) (``mix_draws``). So the shares are exact over
+    every whole cycle (and off by less than one cycle at any step), the same for a given seed,
+    and every batch whose size is a multiple of the cycle holds the exact shares (MPII/H36M
+    50/50 or MPII/Penn 75/25 in batches of 24, paper Appendix B)."""
     if batch_size < 1 or step < 0:
         raise ValueError(f"batch_size must be >= 1 and step >= 0, not {batch_size}, {step}")
-    quotas = mixing_quotas(ratios)
-    period = sum(quotas)
-    cycle = np.repeat(np.arange(len(quotas)), quotas)
-    first, last = step * batch_size, (step + 1) * batch_size - 1
-    orders = [np.random.RandomState([seed, c]).permutation(cycle)
-              for c in range(first // period, last // period + 1)]
-    return np.concatenate(orders)[first % period:first % period + batch_size]
+    return mix_draws(ratios, step * batch_size, batch_size, seed)[0]

@@ -37,7 +37,7 @@ from mxnet import gluon
 
 from . import transforms as T
 from .index import read_annotation_3d
-from .keypoints import COCO_KEYPOINTS, flip_keypoints, flip_permutation
+from .keypoints import COCO_KEYPOINTS, flip_permutation
 from .loader import UNREADABLE
 from .video import VideoError, read_frames
 
@@ -49,9 +49,10 @@ HIPS = (COCO_KEYPOINTS.index("left_hip"), COCO_KEYPOINTS.index("right_hip"))
 
 
 # ---- targets: pure NumPy ----------------------------------------------------------------------
-def root_of(points):
-    """(..., J, D) -> (..., D): the pelvis, the midpoint of the hips."""
-    return np.asarray(points, np.float64)[..., HIPS, :].mean(-2)
+def root_of(points, root=HIPS):
+    """(..., J, D) -> (..., D): the pelvis, the mean of the ``root`` joints (COCO: the hips;
+    the pa layouts of data.joints have the pelvis itself, joint 0)."""
+    return np.asarray(points, np.float64)[..., list(np.atleast_1d(root)), :].mean(-2)
 
 
 def encode(uv, depth, root_depth, size, stride=STRIDE, depth_range=DEPTH_RANGE_MM):
@@ -87,22 +88,30 @@ def back_project(uv, depth, camera):
     return np.stack([x, y, z], axis=-1)
 
 
-def flip_pose(pose):
+def flip_pose(pose, permutation=None):
     """The normalised pose (..., J, 3) predicted on a mirrored crop -> the crop's own: left and
-    right swapped, x -> 1 - x (exact on the soft-argmax grid), z unchanged."""
-    out = np.array(pose, np.float64)[..., flip_permutation(np.shape(pose)[-2]), :]
+    right swapped (``permutation``, default COCO's), x -> 1 - x (exact on the soft-argmax
+    grid), z unchanged."""
+    perm = flip_permutation(np.shape(pose)[-2]) if permutation is None else permutation
+    out = np.array(pose, np.float64)[..., perm, :]
     out[..., 0] = 1.0 - out[..., 0]
     return out
 
 
 def targets(keypoints, depth, root_depth, size, stride=STRIDE, depth_range=DEPTH_RANGE_MM):
     """Crop keypoints (J, 3) (x, y, visible) in crop pixels and depths (J,) mm -> target (J, 3),
-    mask (J, 3), visibility (J,), all float32 (module docstring)."""
+    mask (J, 3), visibility (J,), all float32 (module docstring). A depth that is NaN (a 2D
+    dataset, or a joint without 3D), or a NaN root depth, masks that joint's z alone: a 2D
+    sample trains x and y only; its z target holds 0.5, which the mask keeps out of the loss."""
     keypoints = np.asarray(keypoints, np.float64)
-    target = encode(keypoints[:, :2], depth, root_depth, size, stride, depth_range)
+    depth = np.asarray(depth, np.float64)
+    depth_known = np.isfinite(depth) & np.isfinite(root_depth)
+    target = encode(keypoints[:, :2], np.where(depth_known, depth, root_depth if
+                                               np.isfinite(root_depth) else 0.0),
+                    root_depth if np.isfinite(root_depth) else 0.0, size, stride, depth_range)
     known = keypoints[:, 2] > 0
     inside = np.all((keypoints[:, :2] >= -0.5) & (keypoints[:, :2] <= size - 0.5), axis=1)
-    mask = np.repeat(known[:, None], 3, axis=1)
+    mask = np.stack([known, known, known & depth_known], axis=1)
     visibility = np.where(known, inside, np.nan)
     return (target.astype(np.float32), mask.astype(np.float32),
             visibility.astype(np.float32))
@@ -123,6 +132,34 @@ def crop_matrix(box, size, margin=CROP_MARGIN, rng=None, scale=0.0, rotation=0.0
         angle = rng.uniform(-rotation, rotation) if rng.uniform() < rotation_prob else 0.0
         centre = centre + rng.uniform(-translation, translation, size=2) * side
     return T.affine_crop_matrix(centre, (side, side), (size, size), angle)
+
+
+def train_crop(frame, box, keypoints, depth, rng, size, margin=CROP_MARGIN, scale=0.0,
+               rotation=0.0, rotation_prob=1.0, translation=0.0, flip=True, permutation=None):
+    """Appendix B's augmentation of one frame (H, W, 3) with its keypoints (J, 3) in frame
+    pixels and depths (J,): the randomly scaled, rotated and shifted crop (``crop_matrix``),
+    mirrored with probability 0.5 when ``flip`` (left/right joints traded by ``permutation``,
+    default COCO's). -> crop (S, S, 3), crop keypoints (J, 3), depths (J,) in the crop's joint
+    order. Every random choice comes from ``rng``, in this order: scale, rotation, shift, flip."""
+    m = crop_matrix(box, size, margin, rng, scale, rotation, rotation_prob, translation)
+    crop = T.warp(frame, m, (size, size))
+    kps = T.apply_affine(keypoints, m)
+    depth = np.asarray(depth, np.float64)
+    if flip and rng.uniform() < 0.5:
+        perm = flip_permutation(len(kps)) if permutation is None else np.asarray(permutation)
+        crop = np.ascontiguousarray(crop[:, ::-1])
+        kps = kps[perm].copy()
+        kps[:, 0] = size - 1 - kps[:, 0]
+        depth = depth[perm]
+    return crop, kps, depth
+
+
+def shifted(matrix, shift, size):
+    """The 2x3 crop map of the same window moved by ``shift`` (dx, dy) x its side (the paper's
+    multi-crop test: "multiple images are cropped with small displacements")."""
+    out = np.array(matrix, np.float64)
+    out[:, 2] -= np.asarray(shift, np.float64) * size  # crop pixels = side-relative shift x S
+    return out
 
 
 def hold_out(samples, share, seed=0):
@@ -161,6 +198,7 @@ class PoseFrames(gluon.data.Dataset):
         self.scale, self.rotation, self.rotation_prob = scale, rotation, rotation_prob
         self.translation, self.flip = translation, flip
         self.seed, self.epoch, self.backend = seed, 0, backend
+        self.shift = (0.0, 0.0)  # test crops: the window's shift, a share of its side
         self.annotations, self.frames = [], []
         for s in self.samples:
             ann = read_annotation_3d(os.path.join(prepared, "annotations", s["id"] + ".npz"))
@@ -216,21 +254,17 @@ class PoseFrames(gluon.data.Dataset):
     def _train_item(self, index, frame):
         ann, t = self.annotation(index)
         rng = np.random.RandomState([self.seed, self.epoch, index])
-        m = self.matrix(index, rng)
-        crop = T.warp(frame, m, (self.size, self.size))
-        kps = T.apply_affine(ann["keypoints"][t], m)
-        depth = ann["joints_3d"][t][:, 2]
-        if self.flip and rng.uniform() < 0.5:
-            crop = np.ascontiguousarray(crop[:, ::-1])
-            kps = flip_keypoints(kps, self.size)
-            depth = depth[flip_permutation(len(depth))]
+        crop, kps, depth = train_crop(
+            frame, ann["boxes"][t], ann["keypoints"][t], ann["joints_3d"][t][:, 2], rng,
+            self.size, self.margin, self.scale, self.rotation, self.rotation_prob,
+            self.translation, self.flip)
         target, mask, visibility = targets(kps, depth, self.root_depth(index), self.size,
                                            depth_range=self.depth_range)
         return T.to_network(crop[None])[:, 0], target, mask, visibility
 
     def _test_item(self, index, frame):
         ann, _ = self.annotation(index)
-        m = self.matrix(index)
+        m = shifted(self.matrix(index), self.shift, self.size)
         crop = T.warp(frame, m, (self.size, self.size))
         return (T.to_network(crop[None])[:, 0], m.astype(np.float32),
                 np.float32(self.root_depth(index)), ann["camera"].astype(np.float32),

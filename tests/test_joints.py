@@ -114,3 +114,44 @@ def test_mixing_is_a_seeded_pure_function():
 def test_bad_ratios_are_errors(ratios):
     with pytest.raises(ValueError):
         J.mixing_quotas(ratios)
+
+
+# deephar/utils/pose.py (cvpr18), pa17j.map_from_h36m: pa17 joint i <- raw H36M joint map[i]
+# (the 32 joints of the official D3_Positions; the same in every commit of the file).
+DEEPHAR_PA17_FROM_H36M_RAW = [0, 12, 13, 15, 25, 17, 26, 18, 27, 19, 1, 6, 2, 7, 3, 8, 11]
+
+
+def source_of(dataset, layout):
+    """{layout joint index: the dataset joint index it is filled from}."""
+    src, dst = J.mapping(dataset, layout)
+    return dict(zip(dst.tolist(), src.tolist()))
+
+
+def test_h36m_fills_pa17_by_the_raw_skeleton_and_differs_from_cvpr18_on_the_centre_line():
+    """mmpose's 17 are raw joints H36M_RAW; ours put raw 13 at the thorax, 14 at the neck and
+    12 at the spine (data/joints.py); the cvpr18 code uses raw 12, 13 and 11 (absent from
+    mmpose's file). Every limb joint and the pelvis agree."""
+    ours = {i: J.H36M_RAW[s] for i, s in source_of("h36m", "pa17").items()}
+    assert len(ours) == 17
+    differ = {J.PA17[i] for i in range(17) if ours[i] != DEEPHAR_PA17_FROM_H36M_RAW[i]}
+    assert differ == {"thorax", "neck", "spine"}
+    assert [ours[J.PA17.index(n)] for n in ("thorax", "neck", "head_top", "spine")] == \
+        [13, 14, 15, 12]
+
+
+def test_from_common_inverts_to_common_and_refuses_a_lost_joint():
+    points = np.random.RandomState(0).rand(3, 17, 3)
+    common, _ = J.to_common(points, "h36m", "pa17")
+    np.testing.assert_array_equal(J.from_common(common, "h36m", "pa17"), points)
+    with pytest.raises(ValueError, match="pa20 has no place for h36m's spine"):
+        J.from_common(np.zeros((20, 3)), "h36m", "pa20")
+
+
+def test_mix_draws_number_each_datasets_draws_in_order():
+    datasets, draws = J.mix_draws([45, 45, 10], 0, 60, seed=4)
+    for d in range(3):  # the k-th sample of dataset d is its draw k
+        assert draws[datasets == d].tolist() == list(range((datasets == d).sum()))
+    assert np.bincount(datasets).tolist() == [27, 27, 6]  # 3 whole cycles of (9, 9, 2)
+    tail = J.mix_draws([45, 45, 10], 37, 23, seed=4)
+    np.testing.assert_array_equal(tail[0], datasets[37:])
+    np.testing.assert_array_equal(tail[1], draws[37:])

@@ -34,6 +34,8 @@ CHOICES = {
     "data.source": ("coco", "synth"),  # pose configs: what the pose model trains on
     "train.optimizer": ("sgd", "nesterov", "rmsprop"),
     "train.lr_schedule": ("step", "plateau"),  # pose configs
+    "eval.dtype": ("float32", "bfloat16", "float16"),  # precision.DTYPES
+    "train.amp": ("float32", "bfloat16", "float16"),
 }
 # Every numeric key of base.yaml and pose/base.yaml (tests/test_configs.py checks that none is
 # missing). The text is the error message's and is read by _range_check: "a"/"an" one value,

@@ -17,6 +17,8 @@
 #   make demo-video VIDEO=clip.mp4 [ARGS="--checkpoint F"]   box, poses, top-5 -> runs/demo_video
 #   make onnx CONFIG=... [CHECKPOINT=F] [ARGS=--untrained]   ONNX export, checked in onnxruntime
 #                                     (in .venv-onnx) against MXNet -> work/onnx/EXPERIMENT/
+#   make demo-bf16                    the demo's checkpoints tested in float32 and bfloat16
+#                                     -> runs/demo_dtypes/dtypes.md (after make demo)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -39,7 +41,7 @@ VENV_ONNX ?= .venv-onnx
 ONNX_CHECK_PACKAGES ?= onnxruntime==1.22.1 numpy==1.26.4 onnx==1.18.0
 
 .PHONY: install test demo summary prepare detect detect-coco train-action eval train-pose eval-coco \
-	pseudo-poses bench clean demo-video onnx onnx-env
+	pseudo-poses bench clean demo-video onnx onnx-env demo-bf16
 
 install: $(VENV)/.installed
 
@@ -110,3 +112,6 @@ onnx: install onnx-env
 
 bench: install
 	$(PY) bench.py --out bench_results.json
+
+demo-bf16: install
+	$(PY) compare_dtypes.py $(ARGS)

@@ -16,6 +16,12 @@ Sections (``--sections``, comma-separated):
   weights, the release's test scale: shorter side 600, longer <= 1000), resize + network + NMS,
   on N-UCLA-sized (640x480) and NTU-sized (1920x1080) frames, and what a pass over NTU's ~4 M
   frames would take at that rate.
+- ``precision`` (precision.py): the ceilings measured in this process (NumPy's float32 SGEMM,
+  MXNet's FullyConnected in float32 and bfloat16, n x n x n), then I3D, AM-R18 and AM-R50 at
+  batch 1 and 8 and the detector (640x480 frames, batch 1) in float32 and bfloat16 (AMP), each
+  with its GFLOP/s (2 x MACs / s, the same MACs in both precisions) and its share of NumPy's
+  SGEMM; and the test protocol's views (``eval_action.video_scores``: V views of one video,
+  AM-R18) one at a time against all V in one batch.
 Numbers are measurements of one run, never asserted anywhere.
 """
 import argparse
@@ -37,13 +43,15 @@ from data.loader import ClipDataset, make_loader
 from data.prepare import prepare
 from data.transforms import union_box
 from errors import exit_on_error
+from eval_action import video_scores
+from precision import BFLOAT16, DTYPES, for_inference
 from symbols import get_model, rfcn
 from symbols.action_machine import ActionMachineLoss
 from symbols.summary import count_params, layer_macs, summarize
 
 LATENCY_MODELS = ("i3d_resnet50", "action_machine_r18", "action_machine_r50")
 SOFTARGMAX_MODELS = ("softargmax_pose", "softargmax_multitask")
-SECTIONS = ("matmul", "latency", "softargmax", "train", "loader", "detector")
+SECTIONS = ("matmul", "latency", "softargmax", "train", "loader", "detector", "precision")
 
 
 def machine():
@@ -245,6 +253,103 @@ def bench_detector(ctx, sizes=((480, 640), (1080, 1920)), batch=1, repeats=2):
     return rows
 
 
+def bench_ceiling(ctx, n=2048, repeats=3, dtypes=DTYPES[:2]):
+    """GFLOP/s of NumPy's float32 matrix product and of MXNet's FullyConnected per dtype."""
+    rs = np.random.RandomState(0)
+    a, b = rs.rand(n, n).astype(np.float32), rs.rand(n, n).astype(np.float32)
+    seconds = timed(lambda: a @ b, repeats)
+    rows = [dict(what="numpy SGEMM", dtype="float32", n=n, gflops=2 * n ** 3 / seconds / 1e9)]
+    x, w = mx.nd.array(a, ctx), mx.nd.array(b, ctx)
+    for dtype in dtypes:
+        xs, ws = (x, w) if dtype == "float32" else (mx.nd.amp_cast(x, dtype=BFLOAT16),
+                                                     mx.nd.amp_cast(w, dtype=BFLOAT16))
+        seconds = timed(lambda: mx.nd.FullyConnected(xs, ws, num_hidden=n, no_bias=True)
+                        .wait_to_read(), repeats)
+        rows.append(dict(what="MXNet FullyConnected", dtype=dtype, n=n,
+                         gflops=2 * n ** 3 / seconds / 1e9))
+    return rows
+
+
+def _forward(net, *inputs):
+    return lambda: [o.wait_to_read() for o in net(*inputs)]
+
+
+def bench_precision(ctx, batches=(1, 8), repeats=2, views=30, dtypes=DTYPES[:2],
+                    detector_frame=(480, 640)):
+    """The precision section (module docstring). Inference builds as ``bench_latency``."""
+    ceiling = bench_ceiling(ctx, dtypes=dtypes)
+    sgemm = ceiling[0]["gflops"]
+    rows, view_rows = [], []
+    for name in LATENCY_MODELS:
+        macs, _ = model_macs(name)
+        net = get_model(name, ctx=ctx, bn_fold_time=False)
+        net.hybridize(static_alloc=True, static_shape=True)
+        for dtype in dtypes:
+            run = for_inference(net, dtype, ctx, "dtype")
+            for batch in batches:
+                x = mx.nd.random.uniform(shape=(batch, 3, 8, 224, 224), ctx=ctx)
+                seconds = timed(_forward(run, x), repeats)
+                rows.append(dict(model=name, dtype=dtype, batch=batch, macs=macs,
+                                 ms_per_clip=1000 * seconds / batch,
+                                 gflops=2 * macs * batch / seconds / 1e9))
+            if name == "action_machine_r18" and views:
+                view_rows += bench_views(run, ctx, views, dtype)
+        net = run = None  # free this model before building the next
+    h, w = detector_frame
+    frames = np.random.RandomState(0).randint(0, 256, (1, h, w, 3)).astype(np.uint8)
+    det = rfcn.get_detector("dcn_rfcn", None, ctx)
+    macs = detector_macs(*rfcn.preprocess(frames, det.cfg))
+    for dtype in dtypes:
+        run = for_inference(det, dtype, ctx, "dtype")
+        seconds = timed(lambda: rfcn.detect(run, frames, ctx), repeats)
+        rows.append(dict(model="dcn_rfcn", dtype=dtype, batch=1, macs=macs,
+                         ms_per_clip=1000 * seconds, gflops=2 * macs / seconds / 1e9,
+                         frame=f"{w}x{h}"))
+    for row in rows:
+        row["share_of_sgemm"] = row["gflops"] / sgemm
+        fp32 = next(r for r in rows if r["model"] == row["model"] and r["batch"] == row["batch"]
+                    and r["dtype"] == "float32")
+        row["speedup"] = fp32["ms_per_clip"] / row["ms_per_clip"]
+    return dict(ceiling=ceiling, models=rows, views=view_rows)
+
+
+def bench_views(net, ctx, views, dtype):
+    """Seconds to score one video's ``views`` views one at a time and in one batch, through
+    eval_action's own ``video_scores``. One pass each, after a warm-up at batch 1 (the batch of
+    all views is timed cold: its memory is planned in the pass)."""
+    clips = mx.nd.random.uniform(shape=(views, 3, 8, 224, 224))
+    rows = []
+    for per_batch in (1, views):
+        tic = time.perf_counter()
+        video_scores(net, clips, ctx, per_batch)
+        rows.append(dict(model="action_machine_r18", dtype=dtype, views=views,
+                         views_per_batch=per_batch, seconds=time.perf_counter() - tic))
+    rows[1]["speedup"] = rows[0]["seconds"] / rows[1]["seconds"]
+    return rows
+
+
+def markdown_precision(p):
+    lines = []
+    sgemm = p["ceiling"][0]["gflops"]
+    for row in p["ceiling"]:
+        lines.append(f"| ceiling: {row['what']} | {row['n']}^3, {row['dtype']} | "
+                     f"{row['gflops']:.1f} GFLOP/s ({100 * row['gflops'] / sgemm:.0f} % of "
+                     f"NumPy SGEMM) |")
+    for row in p["models"]:
+        setting = (f"frame {row['frame']}, batch 1" if "frame" in row else
+                   f"batch {row['batch']}, 8x224x224") + f", {row['dtype']}"
+        lines.append(f"| precision {row['model']} | {setting}, {row['macs'] / 1e9:.2f} GMACs | "
+                     f"{row['ms_per_clip']:.0f} ms/{'frame' if 'frame' in row else 'clip'} "
+                     f"(x{row['speedup']:.2f} of float32, {row['gflops']:.1f} GFLOP/s, "
+                     f"{100 * row['share_of_sgemm']:.0f} % of NumPy SGEMM) |")
+    for row in p["views"]:
+        extra = f", x{row['speedup']:.2f} of one at a time" if "speedup" in row else ""
+        lines.append(f"| eval views {row['model']} | {row['views']} views, "
+                     f"{row['views_per_batch']} a batch, {row['dtype']} | "
+                     f"{row['seconds']:.1f} s a video{extra} |")
+    return lines
+
+
 def markdown(results):
     lines = ["| section | setting | result |", "| --- | --- | ---: |"]
     if "matmul" in results:
@@ -276,6 +381,8 @@ def markdown(results):
                      f"batch {row['batch']}, {row['macs'] / 1e9:.1f} GMACs | "
                      f"{row['frames_per_s']:.3f} frames/s ({row['gflops']:.1f} GFLOP/s; NTU "
                      f"4 M frames: {row['ntu_pass_hours']:.0f} h) |")
+    if "precision" in results:
+        lines += markdown_precision(results["precision"])
     return "\n".join(lines)
 
 
@@ -285,6 +392,10 @@ def parse_args(argv=None):
     parser.add_argument("--out", default="bench_results.json")
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--gpus", help="a GPU id to run the model sections on")
+    parser.add_argument("--precision-batches", default="1,8",
+                        help="precision section: the batch sizes of the model rows")
+    parser.add_argument("--precision-views", type=int, default=30,
+                        help="precision section: views of the eval-batching row (0: no row)")
     return parser.parse_args(argv)
 
 
@@ -314,6 +425,11 @@ def run(args):
         results["loader"] = bench_loader(synthetic_prepared(args.work))
     if "detector" in sections:
         results["detector"] = bench_detector(ctx)
+    if "precision" in sections:
+        results["precision"] = bench_precision(
+            ctx, tuple(int(b) for b in args.precision_batches.split(",")),
+            views=args.precision_views,
+            dtypes=("float32", "float16") if args.gpus else ("float32", "bfloat16"))
     atomic_write_text(args.out, json.dumps(results, indent=2))
     print(f"machine: {results['machine']}")
     print(markdown(results))

@@ -47,6 +47,7 @@ from eval_action import video_scores
 from experiment import build_model, setup_logging
 from figures import BOX, draw_box, draw_pose
 from plots import image_grid
+from precision import add_dtype_arg, check_dtype, for_inference
 from symbols.person_detector import DEFAULT_WEIGHTS, RFCN_DETECTORS
 from symbols.pose_decoder import decode_pose_maps
 from visualize import crop_keypoints_to_frame
@@ -89,7 +90,7 @@ def probe(path):
     return count_frames(path, (height, width)), width, height, fps
 
 
-def load_model(checkpoint, ctx, log):
+def load_model(checkpoint, ctx, log, dtype="float32"):
     """The checkpoint's own model (its final.yaml) with its weights -> (cfg, net, classes)."""
     if not os.path.isfile(checkpoint):
         if checkpoint == DEMO_CHECKPOINT:
@@ -101,6 +102,7 @@ def load_model(checkpoint, ctx, log):
     net = build_model(cfg, [ctx])
     load_weights(net, checkpoint, [ctx], log)
     net.hybridize(static_alloc=True)
+    net = for_inference(net, dtype, ctx, "--dtype")
     dataset = cfg["data"]["dataset"]
     classes = list(get_dataset(dataset).CLASSES)
     if dataset == "synth":
@@ -118,7 +120,7 @@ def person_box(path, num_frames, width, height, args, ctx, log):
                     "(download them as the README's 'Person detection' says)", args.detector,
                     weights)
         return full_frame_box(width, height), f"full frame: no {args.detector} weights"
-    detector = build_detector(args.detector, weights, ctx)  # warns of random weights
+    detector = build_detector(args.detector, weights, ctx, args.dtype)  # warns of random weights
     wanted = set(np.linspace(0, num_frames - 1, min(num_frames, args.detect_frames))
                  .round().astype(int).tolist())
     boxes, scores = [], []
@@ -263,7 +265,9 @@ def parse_args(argv=None):
                         help="use the first N frames (the annotated frames are held in memory: "
                              "1000 at 960x540 take 1.5 GB)")
     parser.add_argument("--out", default=os.path.join("runs", "demo_video"))
+    add_dtype_arg(parser, config=False)
     args = parser.parse_args(argv)
+    args.dtype = args.dtype or "float32"
     if args.detect_frames < 1 or args.max_frames < 1:
         parser.error("--detect-frames and --max-frames must be >= 1")
     return args
@@ -272,6 +276,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     with exit_on_error():
+        check_dtype(args.dtype, mx.cpu(), "--dtype")
         video = probe(args.video)  # before any output: a file that is not a video is one line
         check_writable(args.out)
         log = setup_logging(args.out, "demo_video")
@@ -283,7 +288,7 @@ def run(args, video, log):
     """``video``: ``probe``'s (frames, width, height, fps) of ``args.video``."""
     ctx = mx.cpu()
     num_frames, width, height, fps = video
-    cfg, net, classes = load_model(args.checkpoint, ctx, log)
+    cfg, net, classes = load_model(args.checkpoint, ctx, log, args.dtype)
     log.info("%s: %d frames of %dx%d at %.1f fps", args.video, num_frames, width, height, fps)
     if num_frames > args.max_frames:
         log.warning("using the first %d of its %d frames (--max-frames)", args.max_frames,

@@ -50,6 +50,7 @@ from data.protocols import DATASETS
 from data.transforms import full_frame_box, union_box
 from data.video import VideoError, iter_frames
 from errors import check_writable, exit_on_error
+from precision import add_dtype_arg, check_dtype, for_inference
 from symbols.person_detector import (DEFAULT_WEIGHTS, GLUONCV, RFCN_DETECTORS, DetectorError,
                                      get_person_detector, inclusive_extents)
 
@@ -113,18 +114,21 @@ def frame_detections(detector, path, frame_stride, batch_size):
     return boxes, scores
 
 
-def build_detector(detector, weights, ctx):
+def build_detector(detector, weights, ctx, dtype="float32"):
     if detector in RFCN_DETECTORS and (weights or DEFAULT_WEIGHTS[detector]) is None:
         log.warning("%s without --weights: random weights, for testing the plumbing only",
                     detector)
-    return get_person_detector(detector, weights, ctx)
+    ctx = ctx or mx.cpu()
+    return get_person_detector(detector, weights, ctx,
+                               convert=lambda net: for_inference(net, dtype, ctx, "--dtype"))
 
 
-def make_source(detector, prepared, frame_stride=1, batch_size=4, weights=None, ctx=None):
+def make_source(detector, prepared, frame_stride=1, batch_size=4, weights=None, ctx=None,
+                dtype="float32"):
     """sample -> (per frame boxes, per frame scores) for the chosen detector."""
     if detector == "gt":
         return lambda sample: gt_detections(prepared, sample, frame_stride)
-    net = build_detector(detector, weights, ctx)
+    net = build_detector(detector, weights, ctx, dtype)
     return lambda sample: frame_detections(net, os.path.join(prepared, sample["path"]),
                                            frame_stride, batch_size)
 
@@ -192,7 +196,7 @@ def merge_shards(prepared, out, n):
 
 
 def run(prepared, out, dataset, detector="gt", threshold=0.99, frame_stride=1, progress=True,
-        batch_size=4, weights=None, ctx=None, shard=None):
+        batch_size=4, weights=None, ctx=None, shard=None, dtype="float32"):
     """Detect over every indexed video, resuming from OUT.partial. -> the videos dict.
 
     ``shard=(k, n)``: only every n-th video from the k-th (1-based), into OUT's shard file;
@@ -208,7 +212,7 @@ def run(prepared, out, dataset, detector="gt", threshold=0.99, frame_stride=1, p
     todo = [s for s in samples if s["id"] not in done]
     if done:
         log.info("resuming: %d videos done, %d to go", len(done), len(todo))
-    source = make_source(detector, prepared, frame_stride, batch_size, weights, ctx) \
+    source = make_source(detector, prepared, frame_stride, batch_size, weights, ctx, dtype) \
         if todo else None
     with open(partial, "a") as f:
         for sample in tqdm(todo, desc=f"detect {dataset}", disable=not progress):
@@ -264,12 +268,12 @@ def image_detections(net, chunk, gt_boxes):
 
 
 def detect_images(ann, images, out, detector="dcn_rfcn", threshold=0.05, batch_size=4,
-                  weights=None, ctx=None, progress=True):
+                  weights=None, ctx=None, progress=True, dtype="float32"):
     """Every person box of score >= ``threshold`` on the images ``ann`` lists (found in folder
     ``images``), written to OUT as COCO results. -> the results list."""
     listed, gt_boxes = read_coco_images(ann, images)
     check_writable(os.path.dirname(os.path.abspath(out)))  # before hours of detection
-    net = None if detector == "gt" else build_detector(detector, weights, ctx)
+    net = None if detector == "gt" else build_detector(detector, weights, ctx, dtype)
     results, without = [], 0
     with tqdm(total=len(listed), desc="detect images", disable=not progress) as bar:
         for start in range(0, len(listed), batch_size):
@@ -334,6 +338,7 @@ def parse_args(argv=None):
     parser.add_argument("--shard", type=shard_arg, metavar="K/N",
                         help="every N-th video from the K-th; run N processes (one a GPU), "
                         "the last to finish writes the merged file")
+    add_dtype_arg(parser, config=False)
     parser.add_argument("--out", help="default: PREPARED/../boxes.json; image mode: "
                         "IMAGES/../person_detections_NAME.json (NAME: the folder's)")
     args = parser.parse_args(argv)
@@ -357,14 +362,17 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     ctx = mx.cpu() if args.gpu is None else mx.gpu(args.gpu)
     with exit_on_error(log):
+        check_dtype(args.dtype or "float32", ctx, "--dtype")
         if args.images:
             detect_images(args.ann, args.images, args.out or images_out(args.images),
-                          args.detector, args.threshold, args.batch_size, args.weights, ctx)
+                          args.detector, args.threshold, args.batch_size, args.weights, ctx,
+                          dtype=args.dtype or "float32")
             return
         out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.prepared)),
                                        "boxes.json")
         run(args.prepared, out, args.dataset, args.detector, args.threshold, args.frame_stride,
-            batch_size=args.batch_size, weights=args.weights, ctx=ctx, shard=args.shard)
+            batch_size=args.batch_size, weights=args.weights, ctx=ctx, shard=args.shard,
+            dtype=args.dtype or "float32")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from errors import check_writable, exit_on_error
 from experiment import (build_model, checked_against_checkpoint, clip_dataset, contexts,
                         setup_logging, split_samples)
 from plots import confusion_figure
+from precision import add_dtype_arg, check_dtype, for_inference, with_dtype
 
 
 def parse_args(argv=None):
@@ -36,6 +37,7 @@ def parse_args(argv=None):
     parser.add_argument("--skip-unreadable", action="store_true",
                         help="list an undecodable test video as skipped (with the reason) and "
                              "score the rest; by default it stops the evaluation")
+    add_dtype_arg(parser)
     return parser.parse_args(argv)
 
 
@@ -124,6 +126,7 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
     net = build_model(cfg, [ctx])
     load_weights(net, ckpt, [ctx], log)
     net.hybridize(static_alloc=True)
+    net = for_inference(net, cfg["eval"]["dtype"], ctx)  # eval.dtype: precision.py
     dataset = get_dataset(cfg["data"]["dataset"])
     samples = getattr(data, "dataset", data).samples
     loader = make_loader(data, 1, workers=cfg["data"]["workers"])
@@ -176,13 +179,14 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = load_config_or_exit(args.config, args.overrides)
+    cfg = load_config_or_exit(args.config, with_dtype(args.overrides, args.dtype))
     return run(cfg, contexts(args.gpus, args.cpus), args.skip_unreadable)
 
 
 def run(cfg, ctxs, skip_unreadable=False):
     """Check the checkpoint against the config and the inputs, then evaluate (one-line errors)."""
     with exit_on_error():
+        check_dtype(cfg["eval"]["dtype"], ctxs[0])
         ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
         cfg = checked_against_checkpoint(cfg, ckpt)
         data, mapping = test_data(cfg, skip_unreadable)  # index, splits, boxes: before any output

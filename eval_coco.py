@@ -34,6 +34,7 @@ from data.loader import make_loader
 from data.transforms import apply_affine, invert_affine
 from errors import exit_on_error, fail, one_line
 from experiment import build_pose_model, coco_dataset, contexts, setup_logging
+from precision import add_dtype_arg, check_dtype, for_inference, with_dtype
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -256,6 +257,7 @@ def evaluate(cfg, ctx, log, untrained=False):
         ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
         load_weights(net, ckpt, [ctx], log)
     net.hybridize(static_alloc=True)
+    net = for_inference(net, cfg["eval"]["dtype"], ctx)  # eval.dtype
     results = predict(net, dataset, ctx, cfg["eval"]["batch_size"], cfg["eval"]["flip"],
                       d["workers"], model=ckpt)
     tag = "_untrained" if untrained else ""
@@ -277,6 +279,7 @@ def parse_args(argv=None):
     parser.add_argument("--results", help="score this COCO results file, no model")
     parser.add_argument("--untrained", action="store_true",
                         help="score the freshly initialised model (the baseline)")
+    add_dtype_arg(parser)
     return parser.parse_args(argv)
 
 
@@ -292,7 +295,8 @@ def main(argv=None):
     if not args.config:
         fail("give --config (run a model) or --ann and --results (score a file)")
     with exit_on_error():
-        cfg = load_config(args.config, args.overrides, base=POSE_BASE)
+        cfg = load_config(args.config, with_dtype(args.overrides, args.dtype), base=POSE_BASE)
+        check_dtype(cfg["eval"]["dtype"], contexts(args.gpus)[0])
         log = setup_logging(cfg["out"], "eval_coco")
     with exit_on_error(log):
         return evaluate(cfg, contexts(args.gpus)[0], log, args.untrained)

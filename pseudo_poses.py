@@ -30,6 +30,7 @@ from data.transforms import affine_crop_matrix, apply_affine, invert_affine, war
 from data.video import VideoError, read_video
 from errors import exit_on_error, one_line
 from experiment import build_pose_model, contexts, pose_radius_of
+from precision import add_dtype_arg, for_inference, with_dtype
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
 
 log = logging.getLogger("pseudo_poses")
@@ -87,6 +88,7 @@ def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True):
     checkpoint = checkpoint_or_last(cfg["out"], checkpoint)
     load_weights(net, checkpoint, [ctx], log)
     net.hybridize(static_alloc=True)
+    net = for_inference(net, cfg["eval"]["dtype"], ctx)  # eval.dtype
     input_size = tuple(cfg["data"]["input_size"])
     radius = pose_radius_of(cfg)
     os.makedirs(out, exist_ok=True)
@@ -122,6 +124,7 @@ def parse_args(argv=None):
     parser.add_argument("--boxes", required=True)
     parser.add_argument("--out", required=True, help="poses directory")
     parser.add_argument("--checkpoint", help="default: the pose run's last epoch")
+    add_dtype_arg(parser)
     return parser.parse_args(argv)
 
 
@@ -129,7 +132,7 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     with exit_on_error(log):
-        cfg = load_config(args.config, args.overrides, base=POSE_BASE)
+        cfg = load_config(args.config, with_dtype(args.overrides, args.dtype), base=POSE_BASE)
         done, skipped = run(cfg, args.prepared, args.boxes, args.out, contexts(args.gpus)[0],
                             args.checkpoint)
     log.info("labelled %d videos, skipped %d (see %s/skipped.csv)", done, len(skipped), args.out)

@@ -30,6 +30,7 @@ from configs import save_config
 from data.index import atomic_write_text
 from data.loader import make_loader
 from plots import training_curves
+import precision
 
 
 def lr_at(train_cfg, epoch):
@@ -172,7 +173,7 @@ def epoch_loader(dataset, cfg, epoch):
     return loader
 
 
-def forward_backward(net, loss_fn, batch, ctxs):
+def forward_backward(net, loss_fn, batch, ctxs, trainer=None):
     """One batch split over ``ctxs``: ``loss_fn(net, *shard) -> (total (n,), parts)`` under
     autograd, then backward. -> the per-device (total, parts) list; gradients stay in the
     parameters (summed over devices by the trainer)."""
@@ -181,14 +182,14 @@ def forward_backward(net, loss_fn, batch, ctxs):
     with autograd.record():
         for shard in zip(*shards):
             results.append(loss_fn(net, *shard))
-    autograd.backward([r[0] for r in results])
+    precision.backward([r[0] for r in results], trainer)  # train.amp: scaled for float16
     return results
 
 
 def train_step(net, loss_fn, batch, ctxs, trainer, where, last_good):
     """Forward and backward over the devices, one SGD step, and the finite-loss check.
     -> (mean loss of the batch, the per-device parts of ``loss_fn``)."""
-    results = forward_backward(net, loss_fn, batch, ctxs)
+    results = forward_backward(net, loss_fn, batch, ctxs, trainer)
     n = batch[0].shape[0]
     trainer.step(n)
     loss = sum(float(r[0].sum().asscalar()) for r in results) / n
@@ -238,6 +239,7 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
     steps_per_epoch = len(dataset) // t["batch_size"]  # the last, partial batch is dropped
     trainable = {k: p for k, p in net.collect_params().items() if p.grad_req != "null"}
     trainer = make_trainer(trainable, t, len(ctxs))
+    precision.init_training(trainer, t.get("amp", "float32"), ctxs)  # before the graph exists
     resumed = None
     if resume_run:
         start, last_good, resumed = resume(out, cfg, net, trainer, ctxs, log)

@@ -36,6 +36,8 @@ CHOICES = {
     "data.test_source": ("mpii", "h36m", "penn", "ntu"),  # pose configs
     "train.optimizer": ("sgd", "nesterov", "rmsprop"),
     "train.lr_schedule": ("step", "plateau"),  # pose configs
+    "eval.dtype": ("float32", "bfloat16", "float16"),  # precision.DTYPES
+    "train.amp": ("float32", "bfloat16", "float16"),
 }
 # Every numeric key of base.yaml and pose/base.yaml (tests/test_configs.py checks that none is
 # missing). The text is the error message's and is read by _range_check: "a"/"an" one value,

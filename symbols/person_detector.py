@@ -29,7 +29,7 @@ def inclusive_extents(name):
     return name in RFCN_DETECTORS
 
 
-def gluoncv_detector(name, weights, ctx):
+def gluoncv_detector(name, weights, ctx, convert=None):
     from gluoncv import model_zoo
     from gluoncv.data.transforms import presets
     try:
@@ -51,6 +51,7 @@ def gluoncv_detector(name, weights, ctx):
     net.collect_params().reset_ctx(ctx)
     net.hybridize(static_alloc=True)
     person = net.classes.index("person")
+    net = convert(net) if convert else net
     # Each family's own test-time preset and input size.
     preset, short = ((presets.yolo, 416) if name.startswith("yolo") else
                      (presets.ssd, int(name.split("_")[1])) if name.startswith("ssd") else
@@ -69,7 +70,7 @@ def gluoncv_detector(name, weights, ctx):
     return run_batch
 
 
-def rfcn_detector(name, weights, ctx):
+def rfcn_detector(name, weights, ctx, convert=None):
     from symbols import rfcn
     try:
         net = rfcn.get_detector(name, weights, ctx)
@@ -77,16 +78,18 @@ def rfcn_detector(name, weights, ctx):
         raise DetectorError(str(err)) from err
     except rfcn.CheckpointError as err:
         raise DetectorError(f"{name}: {err}") from err
+    net = convert(net) if convert else net
     return lambda frames: rfcn.detect(net, frames, ctx)
 
 
-def get_person_detector(name, weights=None, ctx=None):
+def get_person_detector(name, weights=None, ctx=None, convert=None):
     """``name`` (dcn_rfcn, dcn_rfcn_tiny or gluoncv:NAME) -> frames -> per frame (n, 5).
-    ``weights`` None: dcn_rfcn's default path; random weights for dcn_rfcn_tiny."""
+    ``weights`` None: dcn_rfcn's default path; random weights for dcn_rfcn_tiny.
+    ``convert``: network -> network, applied once it is loaded (e.g. to run in bfloat16)."""
     ctx = ctx or mx.cpu()
     if name.startswith(GLUONCV):
-        return gluoncv_detector(name[len(GLUONCV):], weights, ctx)
+        return gluoncv_detector(name[len(GLUONCV):], weights, ctx, convert)
     if name in RFCN_DETECTORS:
-        return rfcn_detector(name, weights or DEFAULT_WEIGHTS[name], ctx)
+        return rfcn_detector(name, weights or DEFAULT_WEIGHTS[name], ctx, convert)
     raise DetectorError(f"unknown detector {name!r}; use one of {', '.join(RFCN_DETECTORS)} "
                         f"or gluoncv:NAME")

@@ -159,7 +159,7 @@ def test_bases_must_be_a_list_of_files(tmp_path, bases):
 
 def test_a_section_given_a_value_names_the_section():
     with pytest.raises(ConfigError, match=r"config section 'train' takes a mapping of its keys "
-                                          r"\(train.batch_size, .*\), got 5$"):
+                                          r"\(train.amp, train.batch_size, .*\), got 5$"):
         load_config(SYNTH, ["train=5"])
 
 

@@ -1,0 +1,119 @@
+"""make demo-bf16: the demo's checkpoints tested in float32 and in bfloat16, top-1 side by side.
+
+    python compare_dtypes.py [--work work/synth] [--runs runs] [--dtype bfloat16] [key=value ...]
+
+Reads the runs ``make demo`` trained (RUNS/demo/*, RUNS/demo_pseudo/*; it trains nothing) and
+tests each row's checkpoint (the one the demo tested: the last whole epoch) with eval.dtype
+float32 and the other dtype through ``eval_action.run``. Each evaluation writes into
+RUNS/demo_dtypes/GROUP/EXPERIMENT_DTYPE/, so the demo's own results stay as they are. Writes
+RUNS/demo_dtypes/dtypes.md (the table) and dtypes.json.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+
+import mxnet as mx
+
+import eval_action
+from checkpoints import checkpoint_or_last
+from configs import load_config
+from data.index import atomic_write_text
+from demo import ROWS
+from errors import exit_on_error
+from precision import DTYPES
+
+HEADS = ("rgb", "pose", "fused")
+
+
+def demo_groups(work, runs, overrides=()):
+    """[(title, runs subfolder, [(row name, config)])] of the demo's two tables, with the
+    overrides ``demo.py`` trained them with."""
+    common = [f"data.prepared={work}/prepared", f"data.boxes={work}/boxes.json", *overrides]
+    groups = []
+    for title, folder, rows, poses in (
+            ("ground-truth poses", "demo", ROWS, "poses"),
+            ("pseudo-poses of the tiny pose model", "demo_pseudo", ROWS[2:], "pseudo_poses")):
+        cfgs = [(name, load_config(os.path.join("configs", f"synth_xview3_{row}.yaml"), common + [
+            f"data.poses={work}/{poses}", f"runs={os.path.join(runs, folder)}"]))
+            for name, row in rows]
+        groups.append((title, folder, cfgs))
+    return groups
+
+
+def evaluate_in(cfg, dtype, out, ctxs):
+    """``eval_action.run`` of the run's checkpoint in ``dtype``, its outputs in ``out``."""
+    cfg = dict(cfg, out=out, eval=dict(cfg["eval"], dtype=dtype,
+                                       checkpoint=checkpoint_or_last(cfg["out"],
+                                                                     cfg["eval"]["checkpoint"])))
+    return eval_action.run(cfg, ctxs)
+
+
+def compare(groups, out, dtype="bfloat16", ctxs=(mx.cpu(),)):
+    """Each row's top-1 in float32 and ``dtype`` -> [(title, [(name, {dtype: results})])]."""
+    table = []
+    for title, folder, rows in groups:
+        scored = []
+        for name, cfg in rows:
+            results = {d: evaluate_in(cfg, d, os.path.join(out, folder,
+                                                           f"{cfg['experiment']}_{d}"), list(ctxs))
+                       for d in ("float32", dtype)}
+            scored.append((name, results))
+        table.append((title, scored))
+    return table
+
+
+def markdown(table, dtype="bfloat16"):
+    """Top-1 % per head in float32, ``dtype`` and the difference (points), a row a model."""
+    lines = []
+    for title, rows in table:
+        lines += [f"| {title} | head | float32 | {dtype} | difference |",
+                  "| --- | --- | ---: | ---: | ---: |"]
+        for name, results in rows:
+            for head in HEADS:
+                if head not in results["float32"]["top1"]:
+                    continue
+                a, b = (100 * results[d]["top1"][head] for d in ("float32", dtype))
+                lines.append(f"| {name} | {head} | {a:.1f} | {b:.1f} | {b - a:+.1f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def largest_difference(table, dtype="bfloat16"):
+    """The largest |top-1 difference| in points over every row and head."""
+    return max(abs(100 * (r[dtype]["top1"][h] - r["float32"]["top1"][h]))
+               for _, rows in table for _, r in rows for h in r["float32"]["top1"])
+
+
+def write(table, out, dtype="bfloat16"):
+    text = markdown(table, dtype) + (f"\nlargest difference: "
+                                     f"{largest_difference(table, dtype):.1f} points\n")
+    atomic_write_text(os.path.join(out, "dtypes.md"), text)
+    atomic_write_text(os.path.join(out, "dtypes.json"), json.dumps(
+        [dict(title=t, rows=[dict(name=n, top1={d: r[d]["top1"] for d in r}) for n, r in rows])
+         for t, rows in table], indent=1))
+    return text
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default="work/synth", help="the demo's data")
+    parser.add_argument("--runs", default="runs", help="the demo's --runs")
+    parser.add_argument("--dtype", default="bfloat16", choices=DTYPES[1:])
+    parser.add_argument("overrides", nargs="*", help="the demo's config overrides, if any")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    with exit_on_error(logging.getLogger("compare_dtypes")):
+        groups = demo_groups(args.work, args.runs, args.overrides)
+        out = os.path.join(args.runs, "demo_dtypes")
+        text = write(compare(groups, out, args.dtype), out, args.dtype)
+    print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Mixed precision, in one place: a loaded Gluon network run in bfloat16 (CPU, oneDNN) or
+float16 (GPU), and AMP training (train.amp), both with MXNet 1.9.1's AMP (``mx.contrib.amp``).
+
+Inference (eval.dtype, ``--dtype``): ``for_inference(net, dtype, ctx)`` returns the network
+itself for float32, else a wrapper that converts it on its first call (AMP needs the hybridized
+graph, which exists after one forward pass) with ``amp.convert_hybrid_block``. AMP's lists decide
+each operator's precision: for bfloat16 only Convolution and FullyConnected run in 16 bits, batch
+norm, pooling, ReLU, concat and additions run in whichever precision their input has, and every
+other operator (Deconvolution, softmax, argmax, pick, reshape, sum, sigmoid, the deformable
+operators ...) runs in float32 on a float32 copy of its input. So Action Machine's argmax
+keypoint decoder and the soft-argmax decoder see their heatmaps in float32 (their values carry
+the 8-bit mantissa of the convolution that made them) and decode in float32. The wrapper takes
+the same float32 inputs as the network (the graph casts them at its first 16-bit operator) and
+returns float32 arrays.
+
+Training (train.amp): ``init_training(trainer, dtype, ctxs)`` once the trainer exists, before
+the first forward pass (``amp.init`` rewrites the operators the graph is built from, for the
+whole process); ``backward(losses, trainer)`` in place of ``autograd.backward``. float16 scales
+the loss dynamically (AMP's LossScaler: 2**16, halved on an overflow, whose step is skipped;
+Trainer.step divides the scale out before clipping). bfloat16 has float32's exponent range and
+needs no scaling. The parameters stay float32 (AMP casts them inside the graph), so checkpoints
+are float32 files.
+"""
+import json
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd
+
+DTYPES = ("float32", "bfloat16", "float16")
+BFLOAT16 = np.dtype([("bfloat16", np.uint16)])  # MXNet's name for bfloat16 arrays
+# bfloat16 keeps 8 bits of mantissa (7 stored): one rounding changes a value by up to 2**-8
+# relative, 2**-9 on average.
+BF16_EPS = 2.0 ** -8
+
+
+def check_dtype(dtype, ctx, key="eval.dtype"):
+    """The dtype must be one MXNet runs on ``ctx``: float16 AMP is CUDA's, bfloat16 oneDNN's."""
+    if dtype not in DTYPES:
+        raise ValueError(f"{key} is {dtype!r}; choose one of {', '.join(DTYPES)}")
+    on_gpu = ctx.device_type == "gpu"
+    if dtype == "float16" and not on_gpu:
+        raise ValueError(f"{key}=float16 needs a GPU: MXNet 1.9.1 runs float16 through CUDA "
+                         f"(its CPU float16 kernels are slower than float32); on a CPU use "
+                         f"bfloat16")
+    if dtype == "bfloat16" and on_gpu:
+        raise ValueError(f"{key}=bfloat16 runs on CPUs (oneDNN) in MXNet 1.9.1, not on "
+                         f"{ctx}; on a GPU use float16")
+
+
+def to_float32(outputs):
+    """NDArray or a tuple of them, any dtype -> a tuple of float32 NDArrays."""
+    if isinstance(outputs, mx.nd.NDArray):
+        outputs = (outputs,)
+    return tuple(o if np.dtype(o.dtype) == np.float32 else mx.nd.amp_cast(o, dtype="float32")
+                 for o in outputs)
+
+
+def to_numpy(outputs):
+    """-> float32 NumPy arrays, whatever precision the network computed in."""
+    return [o.asnumpy() for o in to_float32(outputs)]
+
+
+def concat_nodes(net):
+    """Names of the Concat nodes of ``net``'s cached graph. AMP's bfloat16 lists let Concat run
+    in either precision, but its type check then refuses a bfloat16 input beside a float32 one
+    (the soft-argmax stem concatenates a convolution's output with a pooling of a float32
+    branch); kept float32, their inputs are cast up instead."""
+    graph = json.loads(net._cached_graph[1].tojson())
+    return [n["name"] for n in graph["nodes"] if n["op"] in ("Concat", "concat")]
+
+
+def convert(net, dtype, ctx, inputs):
+    """The hybridized ``net`` (run once on ``inputs``) converted by AMP to ``dtype``."""
+    from mxnet.contrib import amp
+    if not net._active:
+        net.hybridize(static_alloc=True)
+    net(*inputs)  # builds the cached graph AMP reads
+    try:
+        converted = amp.convert_hybrid_block(net, target_dtype=dtype, ctx=ctx,
+                                             excluded_sym_names=concat_nodes(net),
+                                             cast_optional_params=True)
+    except Exception as err:  # MXNet raises its own error types; say which network and dtype
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RuntimeError(f"AMP could not convert {type(net).__name__} to {dtype}: "
+                           f"{first}") from err
+    converted.hybridize(static_alloc=True)
+    return converted
+
+
+class LowPrecision:
+    """``net`` run in ``dtype``: called as the network (float32 inputs), returns float32
+    outputs; its other attributes (output_names, stride, cfg ...) are the network's."""
+
+    def __init__(self, net, dtype, ctx):
+        self.net, self.dtype, self.ctx, self.converted = net, dtype, ctx, None
+
+    def __call__(self, *inputs):
+        inputs = [x.astype("float32", copy=False).as_in_context(self.ctx) for x in inputs]
+        if self.converted is None:
+            self.converted = convert(self.net, self.dtype, self.ctx, inputs)
+        out = self.converted(*inputs)
+        return to_float32(out) if isinstance(out, (tuple, list)) else to_float32(out)[0]
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["net"], name)
+
+
+def node_precisions(low):
+    """{operator node: (op, 'bfloat16' | 'float16' | 'float32')} of a LowPrecision network's
+    converted graph (after its first call): what AMP chose for each operator's output."""
+    inputs, sym = low.converted._cached_graph
+    internals = sym.get_internals()
+    _, types, _ = internals.infer_type_partial(**{i.name: np.float32 for i in inputs})
+    ops = {n["name"]: n["op"] for n in json.loads(sym.tojson())["nodes"] if n["op"] != "null"}
+    found = {}
+    for name, t in zip(internals.list_outputs(), types):
+        node = name.rsplit("_output", 1)[0]
+        if node in ops:
+            found[node] = (ops[node], "float32" if np.dtype(t) == np.float32 else low.dtype)
+    return found
+
+
+def for_inference(net, dtype, ctx, key="eval.dtype"):
+    """``net`` (weights loaded) to run in ``dtype`` on ``ctx``: itself for float32."""
+    check_dtype(dtype, ctx, key)
+    return net if dtype == "float32" else LowPrecision(net, dtype, ctx)
+
+
+def add_dtype_arg(parser, config=True):
+    """``--dtype``: with a config, an override of eval.dtype."""
+    parser.add_argument("--dtype", choices=DTYPES,
+                        help="inference precision" + (" (overrides eval.dtype)" if config else
+                                                      " (default float32)"))
+
+
+def with_dtype(overrides, dtype):
+    """Config overrides plus ``--dtype`` as eval.dtype (last, so it wins)."""
+    return list(overrides) + ([f"eval.dtype={dtype}"] if dtype else [])
+
+
+# --- training ---------------------------------------------------------------------------------
+
+def check_training_dtype(dtype, ctxs):
+    """train.amp: float32 (off), float16 on GPUs, bfloat16 on CPUs (measured to work in MXNet
+    1.9.1's oneDNN, README 'Mixed precision')."""
+    if dtype == "float32":
+        return
+    for ctx in ctxs:
+        check_dtype(dtype, ctx, key="train.amp")
+
+
+def init_training(trainer, dtype, ctxs):
+    """AMP for a run whose graph is not built yet: the operators cast to ``dtype`` from now on,
+    in this whole process; float16 also gets dynamic loss scaling on ``trainer``."""
+    check_training_dtype(dtype, ctxs)
+    if dtype == "float32":
+        return
+    from mxnet.contrib import amp
+    amp.init(target_dtype=dtype)
+    if dtype == "float16":
+        amp.init_trainer(trainer)
+
+
+def backward(losses, trainer):
+    """``autograd.backward(losses)``, with the losses scaled when ``trainer`` scales them
+    (float16); Trainer.step divides the scale out and skips a step whose gradients overflow."""
+    if getattr(trainer, "_amp_loss_scaler", None) is None:
+        autograd.backward(losses)
+        return
+    from mxnet.contrib import amp
+    with autograd.record():  # the product must be on the tape
+        with amp.scale_loss(list(losses), trainer) as scaled:
+            pass
+    autograd.backward(scaled)

@@ -32,6 +32,7 @@ BFLOAT16 = np.dtype([("bfloat16", np.uint16)])  # MXNet's name for bfloat16 arra
 # bfloat16 keeps 8 bits of mantissa (7 stored): one rounding changes a value by up to 2**-8
 # relative, 2**-9 on average.
 BF16_EPS = 2.0 ** -8
+_TRAINING_AMP = []  # the train.amp dtype amp.init set in this process (it cannot be undone)
 
 
 def check_dtype(dtype, ctx, key="eval.dtype"):
@@ -124,6 +125,10 @@ def node_precisions(low):
 def for_inference(net, dtype, ctx, key="eval.dtype"):
     """``net`` (weights loaded) to run in ``dtype`` on ``ctx``: itself for float32."""
     check_dtype(dtype, ctx, key)
+    if _TRAINING_AMP and _TRAINING_AMP[0] != dtype:
+        raise ValueError(f"this process ran AMP training (train.amp={_TRAINING_AMP[0]}), which "
+                         f"turns every later graph to {_TRAINING_AMP[0]} too: {key}={dtype} "
+                         f"would not be what runs; evaluate in a new process")
     return net if dtype == "float32" else LowPrecision(net, dtype, ctx)
 
 
@@ -156,8 +161,13 @@ def init_training(trainer, dtype, ctxs):
     check_training_dtype(dtype, ctxs)
     if dtype == "float32":
         return
+    if _TRAINING_AMP and _TRAINING_AMP[0] != dtype:
+        raise ValueError(f"this process already ran AMP training in {_TRAINING_AMP[0]}; "
+                         f"train.amp={dtype} needs a new process")
     from mxnet.contrib import amp
-    amp.init(target_dtype=dtype)
+    if not _TRAINING_AMP:
+        amp.init(target_dtype=dtype)
+        _TRAINING_AMP.append(dtype)
     if dtype == "float16":
         amp.init_trainer(trainer)
 

@@ -174,3 +174,23 @@ def test_eval_in_bfloat16_and_the_dtype_table(synth_work, tmp_path):
     text = compare_dtypes.write(table, out)
     assert f"| KPS RGBAction | rgb | {a:.1f} | {b:.1f} | {b - a:+.1f} |" in text
     assert f"largest difference: {abs(b - a):.1f} points" in text
+
+
+def test_after_amp_training_a_float32_eval_in_the_same_process_is_refused():
+    # amp.init cannot be undone: a float32 evaluation after it would silently run in bfloat16
+    script = (
+        "import mxnet as mx, precision\n"
+        "from mxnet import gluon\n"
+        "net = gluon.nn.Dense(2); net.initialize()\n"
+        "trainer = gluon.Trainer(net.collect_params(), 'sgd')\n"
+        "precision.init_training(trainer, 'bfloat16', [mx.cpu()])\n"
+        "precision.for_inference(net, 'bfloat16', mx.cpu())\n"
+        "try:\n"
+        "    precision.for_inference(net, 'float32', mx.cpu())\n"
+        "except ValueError as e:\n"
+        "    print('refused:', e)\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "refused: this process ran AMP training (train.amp=bfloat16)" in proc.stdout

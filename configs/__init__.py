@@ -34,6 +34,7 @@ CHOICES = {
     "data.source": ("coco", "synth"),  # pose configs: what the pose model trains on
     "train.optimizer": ("sgd", "nesterov", "rmsprop"),
     "train.lr_schedule": ("step", "plateau"),  # pose configs
+    "train.kvstore": ("local", "device", "dist_sync", "dist_device_sync"),  # null: by devices
 }
 # Every numeric key of base.yaml and pose/base.yaml (tests/test_configs.py checks that none is
 # missing). The text is the error message's and is read by _range_check: "a"/"an" one value,
@@ -80,6 +81,7 @@ RANGES = {
     "data.val_share": "a number in [0, 1)",  # share of the train split's performances
     "train.lr_patience": "an integer >= 1",  # epochs
     "train.visibility_weight": "a finite number >= 0",
+    "train.kvstore_timeout": "a finite number > 0",  # seconds
 }
 FREE_FORM = ("model.options",)  # dicts checked by their consumer (symbols.model_config)
 

@@ -65,6 +65,20 @@ class Job:
         self.kv.pull(key, out=arr)
         return arr.asnumpy()
 
+    def settle(self, trainer):
+        """Put rank 0's weights (and their kvstore keys) in place on this worker and wait until
+        they have landed, before the first backward. Left to the first ``trainer.step``, the
+        weights' pull and the gradients' push race: MXNet's dist kvstore pushes a CPU gradient
+        without waiting for an earlier pull of its key, and a pull that reaches the server after
+        the round of pushes returns the gradient sum as weights (seen here: runs differed)."""
+        if self.kv is None:
+            return
+        if not trainer._kv_initialized:  # Gluon has no public call for this step
+            trainer._init_kvstore()
+        if trainer._params_to_init:
+            trainer._init_params()
+        mx.nd.waitall()
+
     def local_batch(self, batch_size):
         """Each worker's share of a global batch; ValueError unless it divides evenly."""
         if batch_size % self.num_workers:

@@ -315,6 +315,7 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
     else:
         start_fresh(out, job.writer)
         start, last_good = 0, None
+    job.settle(trainer)
     plateau = plateau_of(t, validate, resumed)
     if job.writer:
         save_config(cfg, os.path.join(out, "config.yaml"))  # after the resume check compared it

@@ -5,6 +5,8 @@
 #   make demo                         the whole pipeline on the synthetic benchmark -> table
 #   make summary MODEL=action_machine_r18    per-stage shapes, parameters and MACs
 #   make bench                        latency, GFLOP/s, training step, memory, loader -> JSON
+#   make bench-dist [DIST_CONFIG=...] [DIST_ARGS="k=v ..."]   steps/s of 1 and 2 dist_sync workers
+#                                     (launch.py --local, 1 server) on the synthetic benchmark
 #   make prepare DATASET=nucla RAW=/data/N-UCLA     resize videos, index, protocol splits
 #   make detect DATASET=nucla         person boxes: Deformable R-FCN (weights in
 #                                     work/models/rfcn_dcn_coco-0000.params); synth: DETECTOR=gt
@@ -41,7 +43,7 @@ VENV_ONNX ?= .venv-onnx
 ONNX_CHECK_PACKAGES ?= onnxruntime==1.22.1 numpy==1.26.4 onnx==1.18.0
 
 .PHONY: install test demo summary prepare detect detect-coco train-action eval train-pose eval-coco \
-	pseudo-poses bench clean demo-video onnx onnx-env demo-bf16
+	pseudo-poses bench bench-dist clean demo-video onnx onnx-env demo-bf16
 
 install: $(VENV)/.installed
 
@@ -115,3 +117,18 @@ bench: install
 
 demo-bf16: install
 	$(PY) compare_dtypes.py $(ARGS)
+
+# Steps/s of a dist_sync job on loopback: epochs after the first (warm-up), from metrics.jsonl.
+DIST_CONFIG ?= configs/synth_xview3_rgb_person_crop.yaml
+DIST_ARGS ?=
+STEPS_PER_SECOND := import json, sys; e = [json.loads(l) for l in open(sys.argv[1])]; \
+	steps = sum(1 for l in e if l["kind"] == "step" and l["epoch"] > 0); \
+	secs = sum(l["seconds"] for l in e if l["kind"] == "epoch" and l["epoch"] > 0); \
+	print(f"{sys.argv[2]} worker(s): {steps / secs:.2f} steps/s ({steps} steps in {secs:.1f} s)")
+bench-dist: install
+	for n in 1 2; do rm -rf $(WORK)/bench_dist/n$$n; \
+	  $(PY) launch.py -n $$n -s 1 --local -- $(PY) train_action.py --config $(DIST_CONFIG) \
+	    --kvstore dist_sync out=$(WORK)/bench_dist/n$$n train.epochs=8 train.log_interval=1 \
+	    data.workers=0 $(DIST_ARGS) > $(WORK)/bench_dist_n$$n.log 2>&1 || \
+	    { tail -3 $(WORK)/bench_dist_n$$n.log; exit 1; }; \
+	  $(PY) -c '$(STEPS_PER_SECOND)' $(WORK)/bench_dist/n$$n/metrics.jsonl $$n; done

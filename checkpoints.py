@@ -26,7 +26,10 @@ from data.index import atomic_write_text, write_via_temporary
 from errors import one_line
 
 # Keys that cannot change a run's weights: a resume may change them.
-RESULT_NEUTRAL = ("experiment", "out", "data.workers", "train.log_interval", "eval.")
+# train.kvstore: train.batch_size is the global batch whatever the kvstore, so a job may resume
+# with another number of workers or in one process (the batch, still compared, is what matters).
+RESULT_NEUTRAL = ("experiment", "out", "data.workers", "train.log_interval", "eval.",
+                  "train.kvstore", "train.kvstore_timeout")
 
 
 def prefix_of(out, epoch):

@@ -47,6 +47,8 @@ from data.coco_detections import (person_box_ap, read_coco_images, to_coco_resul
 from data.index import (atomic_write_text, read_annotation, read_boxes, read_index,
                         read_skipped, write_boxes, write_skipped)
 from data.protocols import DATASETS
+from data.shards import all_parts, check_once, pick
+from data.shards import parse as shard_arg, part_path as shard_path  # K/N; boxes.shardKofN.json
 from data.transforms import full_frame_box, union_box
 from data.video import VideoError, iter_frames
 from errors import check_writable, exit_on_error
@@ -156,20 +158,12 @@ def _read_partial(partial, settings):
     return done
 
 
-def shard_path(out, k, n):
-    root, ext = os.path.splitext(out)
-    return f"{root}.shard{k}of{n}{ext}"
-
-
 def merge_shards(prepared, out, n):
     """Once all N shard files exist: check that together they hold every indexed video exactly
     once (as boxes or as skipped) with one detector and threshold, and write OUT. -> the videos
     dict, or None while shards are missing."""
-    paths = [shard_path(out, k, n) for k in range(1, n + 1)]
-    missing = [p for p in paths if not os.path.exists(p)]
-    if missing:
-        log.info("waiting for %d other shard(s), e.g. %s; the last to finish writes %s",
-                 len(missing), missing[0], out)
+    paths = all_parts(out, n)
+    if paths is None:
         return None
     videos, skipped, settings = {}, [], set()
     for p in paths:
@@ -182,10 +176,8 @@ def merge_shards(prepared, out, n):
         raise DetectorError(f"shards of {out} disagree on (dataset, detector, threshold): "
                             f"{sorted(settings)}")
     ids = [s["id"] for s in read_index(prepared)]
-    found = list(videos) + [i for i, _ in skipped]
-    if len(found) != len(ids) or set(found) != set(ids):
-        raise DetectorError(f"the {n} shard files of {out} do not hold each of the {len(ids)} "
-                            f"indexed videos once ({len(found)} entries): files of another run?")
+    check_once(list(videos) + [i for i, _ in skipped], ids, f"the {n} shard files of {out}",
+               DetectorError)
     (dataset, detector, threshold), = settings
     if skipped:
         write_skipped(out + ".skipped.csv", skipped)
@@ -205,7 +197,7 @@ def run(prepared, out, dataset, detector="gt", threshold=0.99, frame_stride=1, p
     merged_out = out
     if shard is not None:
         k, n = shard
-        samples, out = samples[k - 1::n], shard_path(out, k, n)
+        samples, out = pick(samples, shard), shard_path(out, k, n)
     partial = out + ".partial"
     done = _read_partial(partial, dict(detector=detector, threshold=threshold,
                                        frame_stride=frame_stride))
@@ -305,16 +297,6 @@ def detector_name(value):
         return value
     raise argparse.ArgumentTypeError(f"{value!r}: use one of {', '.join(DETECTORS)} or "
                                      f"gluoncv:NAME")
-
-
-def shard_arg(value):
-    try:
-        k, n = (int(v) for v in value.split("/"))
-    except ValueError:
-        k = n = 0
-    if not 1 <= k <= n:
-        raise argparse.ArgumentTypeError(f"{value!r}: expected K/N with 1 <= K <= N, e.g. 2/4")
-    return k, n
 
 
 def parse_args(argv=None):

@@ -12,6 +12,9 @@ train_action.py reads. Resumable (a finished video's file is skipped); a video t
 read is skipped and listed in OUT/skipped.csv with the reason. A model that outputs NaN or inf
 stops the run naming the video, and nothing is written for it: such keypoints are not labels.
 Every bad input (a missing or malformed file, an unwritable folder) is one line ``error: ...``.
+Several processes or nodes: ``--shard K/N`` labels every N-th video from the K-th, and the last
+shard to finish checks that the N shards' lists (OUT/done.shardKofN.json) hold every video once
+and writes OUT/skipped.csv (data/shards.py).
 """
 import argparse
 import logging
@@ -26,6 +29,7 @@ from configs import POSE_BASE, add_config_args, load_config
 from data.coco import ASPECT, crop_box, image_to_network
 from data.index import read_boxes, read_index, write_poses, write_skipped
 from data.keypoints import flip_pose_maps
+from data.shards import merge_parts, parse as shard_arg, pick, write_part
 from data.transforms import affine_crop_matrix, apply_affine, invert_affine, warp
 from data.video import VideoError, read_video
 from errors import exit_on_error, one_line
@@ -82,8 +86,9 @@ def read_inputs(prepared, boxes_file):
     return samples, boxes
 
 
-def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True):
+def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True, shard=None):
     samples, boxes = read_inputs(prepared, boxes_file)
+    every, samples = samples, pick(samples, shard)
     net = build_pose_model(cfg, [ctx])
     checkpoint = checkpoint_or_last(cfg["out"], checkpoint)
     load_weights(net, checkpoint, [ctx], log)
@@ -111,10 +116,28 @@ def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True):
             raise FloatingPointError(f"video {s['id']}: {checkpoint} outputs {err}; nothing "
                                      f"written for it") from None
         write_poses(out, s["id"], kps)
+    if shard is not None:
+        return merge_shard(out, shard, every, samples, skipped)
     write_skipped(os.path.join(out, "skipped.csv"), skipped)
     if len(skipped) == len(samples):
         raise RuntimeError(f"no video could be labelled; reasons in {out}/skipped.csv")
     return len(todo) - len(skipped), skipped
+
+
+def merge_shard(out, shard, every, samples, skipped):
+    """This shard's list of labelled and skipped videos; the last shard merges the skipped lists
+    into OUT/skipped.csv once every video is in exactly one list. -> (labelled, skipped) of
+    this shard."""
+    names = {name for name, _ in skipped}
+    labelled = [s["id"] for s in samples if s["id"] not in names]
+    done = os.path.join(out, "done.json")
+    write_part(done, shard, labelled, skipped)
+    merged = merge_parts(done, shard[1], [s["id"] for s in every])
+    if merged is not None:
+        write_skipped(os.path.join(out, "skipped.csv"), sorted(merged[1]))
+        if not merged[0]:
+            raise RuntimeError(f"no video could be labelled; reasons in {out}/skipped.csv")
+    return len(labelled), skipped
 
 
 def parse_args(argv=None):
@@ -125,6 +148,8 @@ def parse_args(argv=None):
     parser.add_argument("--out", required=True, help="poses directory")
     parser.add_argument("--checkpoint", help="default: the pose run's last epoch")
     add_dtype_arg(parser)
+    parser.add_argument("--shard", type=shard_arg, metavar="K/N",
+                        help="every N-th video from the K-th; the last shard merges")
     return parser.parse_args(argv)
 
 
@@ -134,7 +159,7 @@ def main(argv=None):
     with exit_on_error(log):
         cfg = load_config(args.config, with_dtype(args.overrides, args.dtype), base=POSE_BASE)
         done, skipped = run(cfg, args.prepared, args.boxes, args.out, contexts(args.gpus)[0],
-                            args.checkpoint)
+                            args.checkpoint, shard=args.shard)
     log.info("labelled %d videos, skipped %d (see %s/skipped.csv)", done, len(skipped), args.out)
 
 

@@ -19,16 +19,17 @@ from configs import add_config_args, load_config_or_exit
 from data.loader import Substitutes
 from errors import check_writable, exit_on_error, fail
 from experiment import (build_model, check_training_inputs, clip_dataset, contexts, init_fresh,
-                        setup_logging, split_samples)
+                        split_samples)
 from symbols import model_config
 from symbols.action_machine import ActionMachineLoss
-from training import check_devices, fit
+from training import add_kvstore_arg, check_devices, fit, run_logging, with_kvstore
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_args(parser)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    add_kvstore_arg(parser)
     return parser.parse_args(argv)
 
 
@@ -95,7 +96,7 @@ def train(cfg, ctxs, log, dataset, resume_run=False):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = load_config_or_exit(args.config, args.overrides)
+    cfg = load_config_or_exit(args.config, with_kvstore(args))
     if cfg["model"]["sync_bn"] and not args.gpus:
         fail("model.sync_bn needs GPUs (--gpus): MXNet's SyncBatchNorm hangs on CPU contexts; "
              "use per-device batch norm (model.sync_bn=false) on CPU")
@@ -107,7 +108,7 @@ def run(cfg, ctxs, resume_run=False):
     with exit_on_error():
         dataset = prepare_run(cfg, ctxs)
         check_writable(cfg["out"])
-        log = setup_logging(cfg["out"], "train")
+        log = run_logging(cfg)
     with exit_on_error(log):
         return train(cfg, ctxs, log, dataset, resume_run)
 

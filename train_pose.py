@@ -31,10 +31,10 @@ from data.pose_records import SOURCES
 from errors import check_writable, exit_on_error
 from checkpoints import load_weights
 from experiment import (build_pose_model, check_pose_config, coco_dataset, contexts,
-                        is_softargmax, pose_frames, setup_logging)
+                        is_softargmax, pose_frames)
 from symbols.elastic_net_loss import ElasticNetPoseLoss
 from symbols.pose_loss import PoseLoss
-from training import check_devices, fit
+from training import add_kvstore_arg, check_devices, fit, run_logging, with_kvstore
 
 
 REAL_SOURCES = SOURCES + ("mix",)
@@ -44,6 +44,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_args(parser)
     parser.add_argument("--resume", action="store_true")
+    add_kvstore_arg(parser)
     return parser.parse_args(argv)
 
 
@@ -96,7 +97,7 @@ def train(cfg, ctxs, log, dataset, resume_run=False, val_dataset=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = load_config_or_exit(args.config, args.overrides, base=POSE_BASE)
+    cfg = load_config_or_exit(args.config, with_kvstore(args), base=POSE_BASE)
     return run(cfg, contexts(args.gpus, args.cpus), args.resume)
 
 
@@ -124,7 +125,7 @@ def run(cfg, ctxs, resume_run=False):
             raise ValueError(f"{len(dataset)} training samples are fewer than a batch "
                              f"({cfg['train']['batch_size']})")
         check_writable(cfg["out"])
-        log = setup_logging(cfg["out"], "train")
+        log = run_logging(cfg)
     with exit_on_error(log):
         return train(cfg, ctxs, log, dataset, resume_run, val_dataset)
 

@@ -12,6 +12,10 @@ resume it holds each step once (the lines of the epoch that was cut short are dr
 validation callable, epoch lines also hold val_score and the plateau's state (val_best, val_wait,
 lr_next), which --resume restores from the checkpoint's marker.
 OUT/curves.png plots it (losses, train accuracy, lr), redrawn after every epoch.
+
+Several processes (train.kvstore dist_sync / dist_device_sync, under launch.py; ``distributed``):
+train.batch_size is the global batch, each worker reads its disjoint share of every step, the
+step, epoch and validation numbers are sums over the workers, and rank 0 alone writes OUT.
 """
 import json
 import math
@@ -29,6 +33,8 @@ from checkpoints import (epochs_on_disk, first_difference, load_weights, newest_
 from configs import save_config
 from data.index import atomic_write_text
 from data.loader import make_loader
+from distributed import Job, console_logging, join
+from experiment import setup_logging
 from plots import training_curves
 import precision
 
@@ -67,17 +73,56 @@ class Plateau:
 OPTIMIZERS = {"sgd": "sgd", "nesterov": "nag", "rmsprop": "rmsprop"}  # config -> MXNet name
 
 
-def make_trainer(params, train_cfg, num_devices):
+def make_trainer(params, train_cfg, num_devices, job=None):
     """The config's optimizer: sgd / nesterov with train.momentum, or rmsprop (decay 0.9, as
-    Keras's RMSprop); weight decay and MXNet's per-element gradient clipping for all."""
+    Keras's RMSprop); weight decay and MXNet's per-element gradient clipping for all. In a dist
+    job the servers only sum the gradients and each worker updates its copy of the weights
+    (so its optimizer state is the one rank 0 saves)."""
     t = train_cfg
+    job = job or Job(t.get("kvstore"))
     options = dict(learning_rate=t["lr"], wd=t["wd"], clip_gradient=t["clip_gradient"])
     if t["optimizer"] == "rmsprop":
         options.update(gamma1=0.9)
     else:
         options.update(momentum=t["momentum"])
+    if job.distributed:
+        # trainer.step(n) divides by the worker's n = B / W clips: x 1/W makes it 1/B
+        options.update(rescale_grad=1.0 / job.num_workers)
     return gluon.Trainer(params, OPTIMIZERS[t["optimizer"]], options,
-                         kvstore="device" if num_devices > 1 else "local")
+                         kvstore=job.trainer_kvstore(num_devices),
+                         update_on_kvstore=False if job.distributed else None)
+
+
+def add_kvstore_arg(parser):
+    """--kvstore KIND: the override train.kvstore=KIND, so the run's saved config holds it."""
+    parser.add_argument("--kvstore", choices=("local", "device", "dist_sync", "dist_device_sync"),
+                        help="gradient aggregation (train.kvstore); dist_*: under launch.py")
+
+
+def with_kvstore(args):
+    """The overrides of parsed ``args`` with --kvstore's appended."""
+    return list(args.overrides) + ([f"train.kvstore={args.kvstore}"] if args.kvstore else [])
+
+
+def job_of(cfg):
+    """The config's Job (train.kvstore): a dist kind joins the launched job once a process."""
+    t = cfg["train"]
+    return join(t.get("kvstore"), t.get("kvstore_timeout", 300.0))
+
+
+def run_logging(cfg, name="train"):
+    """``experiment.setup_logging`` (console + OUT/NAME.log) for the process that writes OUT;
+    the other workers of a dist job log to the console only."""
+    job = job_of(cfg)
+    return setup_logging(cfg["out"], name) if job.writer else console_logging(name, job.rank)
+
+
+def check_job(job, train_cfg, ctxs):
+    """Each worker's batch (train.batch_size / workers) needs a clip for each of its devices."""
+    local = job.local_batch(train_cfg["batch_size"])
+    if job.distributed and local < len(ctxs):
+        raise ValueError(f"each of the {job.num_workers} workers takes {local} clips of a batch "
+                         f"of {train_cfg['batch_size']}, fewer than its {len(ctxs)} devices")
 
 
 def check_devices(train_cfg, ctxs):
@@ -87,14 +132,14 @@ def check_devices(train_cfg, ctxs):
                          f"of devices ({len(ctxs)}): each device needs a clip")
 
 
-def start_fresh(out):
+def start_fresh(out, writes=True):
     """A new run must not overwrite another run's checkpoints; its metrics log starts empty."""
     done = epochs_on_disk(out)
     if done:
         raise ValueError(f"{out} already holds checkpoints (up to epoch {done[0]}): continue it "
                          f"with --resume, or train into another out=")
     path = os.path.join(out, "metrics.jsonl")
-    if os.path.exists(path):
+    if writes and os.path.exists(path):
         os.remove(path)
 
 
@@ -107,10 +152,11 @@ def check_resumable(out, cfg, saved, what):
                          f"{new!r}); resume with the run's config or train into another out=")
 
 
-def resume(out, cfg, net, trainer, ctxs, log):
+def resume(out, cfg, net, trainer, ctxs, log, writes=True):
     """Load the newest whole checkpoint -> (first epoch to run, its .params path or None, its
     epoch's metrics or None). Corrupt newer checkpoints are skipped (and logged); metrics.jsonl
-    is cut back to match."""
+    is cut back to match (if ``writes``: every worker of a job loads rank 0's checkpoint, rank 0
+    alone edits the log)."""
     epoch, marker = newest_intact(out, log)
     if epoch is None:
         saved = os.path.join(out, "config.yaml")
@@ -118,13 +164,15 @@ def resume(out, cfg, net, trainer, ctxs, log):
             with open(saved) as f:
                 check_resumable(out, cfg, yaml.safe_load(f), saved)
         log.info("--resume: no whole checkpoint in %s, starting at epoch 0", out)
-        start_fresh_metrics(out, -1)
+        if writes:
+            start_fresh_metrics(out, -1)
         return 0, None, None
     prefix = prefix_of(out, epoch)
     check_resumable(out, cfg, marker["config"], prefix + ".json")
     load_weights(net, prefix + ".params", ctxs)
     trainer.load_states(prefix + ".states")
-    start_fresh_metrics(out, epoch)
+    if writes:
+        start_fresh_metrics(out, epoch)
     log.info("resumed after epoch %d from %s", epoch, prefix)
     return epoch + 1, prefix + ".params", marker["metrics"]
 
@@ -151,24 +199,27 @@ def append_metrics(out, record):
         f.write(json.dumps(record) + "\n")
 
 
-def start_epoch(epoch, trainer, train_cfg, *resettable, lr=None):
+def start_epoch(epoch, trainer, train_cfg, *resettable, lr=None, job=None):
     """lr for the epoch (``lr``, or the step schedule's), and every seeded source of randomness
-    reset for it: the dropout masks (MXNet's generator), the dataset's augmentation and the
-    sampler's order."""
+    reset for it: the dropout masks (MXNet's generator; each worker of a job its own), the
+    dataset's augmentation and the sampler's order."""
     trainer.set_learning_rate(lr_at(train_cfg, epoch) if lr is None else lr)
-    mx.random.seed(train_cfg["seed"] * 1000 + epoch)
+    job = job or Job(None)
+    mx.random.seed((train_cfg["seed"] * 1000 + epoch) * job.num_workers + job.rank)
     for thing in resettable:
         thing.set_epoch(epoch)
 
 
-def epoch_loader(dataset, cfg, epoch):
+def epoch_loader(dataset, cfg, epoch, job=None):
     """The loader of one epoch, made after the dataset's epoch is set. Worker processes copy the
     dataset when the loader starts them, so one loader kept across epochs would replay epoch 0's
-    augmentation in every epoch (it did, with data.workers > 0)."""
+    augmentation in every epoch (it did, with data.workers > 0). In a dist job: this worker's
+    share of every global batch."""
     t = cfg["train"]
     dataset.set_epoch(epoch)
+    shard = (job.rank, job.num_workers) if job is not None and job.distributed else None
     loader = make_loader(dataset, t["batch_size"], shuffle=True, workers=cfg["data"]["workers"],
-                         last_batch="discard", seed=t["seed"])
+                         last_batch="discard", seed=t["seed"], shard=shard)
     loader.sampler.set_epoch(epoch)
     return loader
 
@@ -206,6 +257,24 @@ def add_parts(sums, parts):
         sums[k] = sums.get(k, 0.0) + float(v.sum().asscalar())
 
 
+def job_step(job, loss, n, bad):
+    """A step's mean loss and unreadable count over the whole global batch (sums over the
+    workers of a dist job; this process's own otherwise)."""
+    if not job.distributed:
+        return loss, bad
+    loss_sum, bad = job.sum([loss * n, bad])
+    return loss_sum / (n * job.num_workers), int(bad)
+
+
+def job_epoch(job, sums, seen):
+    """The epoch's per-sample sums and sample count over every worker of a dist job."""
+    if not job.distributed:
+        return sums, seen
+    names = sorted(sums)
+    total = job.sum([sums[k] for k in names] + [seen])
+    return dict(zip(names, total[:-1].tolist())), int(total[-1])
+
+
 def check_unreadable(count, total, fraction, epoch):
     """Training may replace an unreadable sample, but only up to ``fraction`` of an epoch."""
     if count > fraction * total:
@@ -236,58 +305,76 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
     val_score and drives the plateau schedule. Checkpoints after every epoch;
     -> OUT/final.params."""
     out, t = cfg["out"], cfg["train"]
+    job = job_of(cfg)
+    check_job(job, t, ctxs)
     steps_per_epoch = len(dataset) // t["batch_size"]  # the last, partial batch is dropped
     trainable = {k: p for k, p in net.collect_params().items() if p.grad_req != "null"}
-    trainer = make_trainer(trainable, t, len(ctxs))
+    trainer = make_trainer(trainable, t, len(ctxs), job)
     precision.init_training(trainer, t.get("amp", "float32"), ctxs)  # before the graph exists
     resumed = None
     if resume_run:
-        start, last_good, resumed = resume(out, cfg, net, trainer, ctxs, log)
+        start, last_good, resumed = resume(out, cfg, net, trainer, ctxs, log, job.writer)
     else:
-        start_fresh(out)
+        start_fresh(out, job.writer)
         start, last_good = 0, None
+    job.settle(trainer)
     plateau = plateau_of(t, validate, resumed)
-    save_config(cfg, os.path.join(out, "config.yaml"))  # after the resume check compared it
+    if job.writer:
+        save_config(cfg, os.path.join(out, "config.yaml"))  # after the resume check compared it
     net.hybridize(static_alloc=True)
-    log.info("%d training samples, %d steps an epoch, devices %s", len(dataset),
-             steps_per_epoch, ctxs)
+    log.info("%d training samples, %d steps an epoch, devices %s%s", len(dataset),
+             steps_per_epoch, ctxs, f", worker {job.rank} of {job.num_workers} ({job.kind})"
+             if job.distributed else "")
     steps = start * steps_per_epoch
     for epoch in range(start, t["epochs"]):
-        start_epoch(epoch, trainer, t, lr=plateau.lr if plateau else None)
-        loader = epoch_loader(dataset, cfg, epoch)
+        start_epoch(epoch, trainer, t, lr=plateau.lr if plateau else None, job=job)
+        loader = epoch_loader(dataset, cfg, epoch, job)
         sums, seen, unreadable, tic = {}, 0, 0, time.time()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False, disable=None)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False,
+                   disable=None if job.writer else True)
         for batch in bar:
             *batch, bad = batch
-            unreadable += int(bad.sum().asscalar())
-            check_unreadable(unreadable, len(dataset), t["max_unreadable"], epoch)
             loss, parts = train_step(net, loss_fn, batch, ctxs, trainer,
                                      f"epoch {epoch} step {steps}", last_good)
+            loss, bad = job_step(job, loss, batch[0].shape[0], int(bad.sum().asscalar()))
+            unreadable += bad
+            check_unreadable(unreadable, len(dataset), t["max_unreadable"], epoch)
             for p in parts:
                 add_parts(sums, p)
             seen += batch[0].shape[0]
             steps += 1
             bar.set_postfix(loss=f"{loss:.3f}")
-            if steps % t["log_interval"] == 0:
+            if steps % t["log_interval"] == 0 and job.writer:
                 append_metrics(out, dict(kind="step", epoch=epoch, step=steps, loss=loss,
                                          lr=trainer.learning_rate))
+        sums, seen = job_epoch(job, sums, seen)
         metrics = dict(kind="epoch", epoch=epoch, lr=trainer.learning_rate,
                        seconds=time.time() - tic, unreadable=unreadable,
                        **{k: v / max(seen, 1) for k, v in sums.items()})
-        if validate is not None:
+        if job.distributed:
+            metrics["workers"] = job.num_workers
+        if validate is not None:  # every worker holds the same weights: the same score
             metrics["val_score"] = float(validate(net))
             if plateau:
                 plateau.update(metrics["val_score"])
                 metrics.update(plateau.state())
-        last_good = save_checkpoint(out, epoch, net, trainer, cfg, metrics)
-        append_metrics(out, metrics)
-        training_curves(os.path.join(out, "metrics.jsonl"), os.path.join(out, "curves.png"),
-                        steps_per_epoch=steps_per_epoch)
+        last_good = end_epoch(out, epoch, net, trainer, cfg, metrics, steps_per_epoch, job)
         log.info("epoch %d: %s", epoch, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
                                                  if isinstance(v, float)))
     if last_good is None:
         raise ValueError(f"nothing to train: the run in {out} already finished epoch "
                          f"{start - 1} of {t['epochs']}")
-    final = write_final(out, last_good, cfg)
+    final = write_final(out, last_good, cfg) if job.writer else os.path.join(out, "final.params")
     log.info("done: %s", final)
     return final
+
+
+def end_epoch(out, epoch, net, trainer, cfg, metrics, steps_per_epoch, job):
+    """The epoch's checkpoint, metrics line and curves (rank 0 alone) -> its .params path."""
+    if not job.writer:
+        return prefix_of(out, epoch) + ".params"
+    last_good = save_checkpoint(out, epoch, net, trainer, cfg, metrics)
+    append_metrics(out, metrics)
+    training_curves(os.path.join(out, "metrics.jsonl"), os.path.join(out, "curves.png"),
+                    steps_per_epoch=steps_per_epoch)
+    return last_good

@@ -38,6 +38,7 @@ CHOICES = {
     "train.lr_schedule": ("step", "plateau"),  # pose configs
     "eval.dtype": ("float32", "bfloat16", "float16"),  # precision.DTYPES
     "train.amp": ("float32", "bfloat16", "float16"),
+    "train.kvstore": ("local", "device", "dist_sync", "dist_device_sync"),  # null: by devices
 }
 # Every numeric key of base.yaml and pose/base.yaml (tests/test_configs.py checks that none is
 # missing). The text is the error message's and is read by _range_check: "a"/"an" one value,
@@ -87,6 +88,7 @@ RANGES = {
     "data.mix_ratios": "a list of finite numbers > 0",  # shares of each batch (data.mix)
     "eval.crop_shift": "a number in [0, 1)",  # share of the crop's side
     "eval.crops": "an integer in [1, 5]",  # 1 or 5 (experiment.check_pose_config)
+    "train.kvstore_timeout": "a finite number > 0",  # seconds
 }
 FREE_FORM = ("model.options",)  # dicts checked by their consumer (symbols.model_config)
 

@@ -205,26 +205,54 @@ class Skippable(gluon.data.Dataset):
 
 
 class EpochSampler(gluon.data.Sampler):
-    """A seeded permutation per epoch (``set_epoch``), so a resumed run replays the same order."""
+    """A seeded permutation per epoch (``set_epoch``), so a resumed run replays the same order.
 
-    def __init__(self, length, shuffle=True, seed=0):
+    ``shard=(k, n, batch_size)``: worker k's (0-based) of n share of the epoch, for a job whose
+    global batch is ``batch_size``: the k-th n-th of each whole global batch of the permutation
+    (the last, partial batch is dropped, as one process drops it). The n shares are disjoint and
+    their union is the one-process epoch, step by step: step s of worker k holds clips
+    perm[s B + k B/n : s B + (k + 1) B/n]."""
+
+    def __init__(self, length, shuffle=True, seed=0, shard=None):
         self.length, self.shuffle, self.seed, self.epoch = length, shuffle, seed, 0
+        if shard is not None:
+            k, n, batch_size = shard
+            if not (0 <= k < n and batch_size % n == 0):
+                raise ValueError(f"shard {k} of {n} of a batch of {batch_size}: needs "
+                                 f"0 <= k < n and a batch divisible by n")
+        self.shard = shard
 
     def set_epoch(self, epoch):
         self.epoch = epoch
 
     def __iter__(self):
-        if not self.shuffle:
-            return iter(range(self.length))
-        return iter(np.random.RandomState([self.seed, self.epoch]).permutation(self.length))
+        order = np.arange(self.length) if not self.shuffle else \
+            np.random.RandomState([self.seed, self.epoch]).permutation(self.length)
+        if self.shard is None:
+            return iter(order)
+        k, n, batch_size = self.shard
+        share = batch_size // n
+        steps = self.length // batch_size
+        # (steps, n, share): whole global batches, each cut into the n workers' shares
+        blocks = order[:steps * batch_size].reshape(steps, n, share)
+        return iter(blocks[:, k].reshape(-1))
 
     def __len__(self):
-        return self.length
+        if self.shard is None:
+            return self.length
+        k, n, batch_size = self.shard
+        return self.length // batch_size * (batch_size // n)
 
 
-def make_loader(dataset, batch_size, shuffle=False, workers=0, last_batch="keep", seed=0):
-    """A DataLoader over ``dataset`` with an ``EpochSampler`` (returned as ``loader.sampler``)."""
-    sampler = EpochSampler(len(dataset), shuffle, seed)
+def make_loader(dataset, batch_size, shuffle=False, workers=0, last_batch="keep", seed=0,
+                shard=None):
+    """A DataLoader over ``dataset`` with an ``EpochSampler`` (returned as ``loader.sampler``).
+    ``shard=(k, n)``: worker k's share (``EpochSampler``) of global batches of ``batch_size``;
+    the loader's batches are then batch_size / n clips."""
+    if shard is not None:
+        shard = (shard[0], shard[1], batch_size)
+        batch_size //= shard[1]
+    sampler = EpochSampler(len(dataset), shuffle, seed, shard)
     batch_sampler = gluon.data.BatchSampler(sampler, batch_size, last_batch)
     loader = gluon.data.DataLoader(dataset, batch_sampler=batch_sampler, num_workers=workers)
     loader.sampler = sampler

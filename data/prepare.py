@@ -8,6 +8,9 @@ marker, and a rerun only does what is missing. Inputs that cannot be used (unpar
 missing, zero-byte, truncated or non-video file) are listed with the reason in OUT/skipped.csv;
 a run with no usable sample fails. Every output is written whole or not at all (data/index.py);
 a write that fails (full disk, unwritable folder) stops the run with one line naming the path.
+Several processes or nodes: ``--shard K/N`` prepares every N-th video from the K-th and lists
+them in OUT/prepared.shardKofN.json; the last shard to finish checks that the N lists hold every
+video once and writes the index, splits and skipped list (data/shards.py).
 """
 import argparse
 import json
@@ -23,6 +26,7 @@ from errors import check_writable, exit_on_error
 
 from .index import atomic_write_text, write_annotation, write_index, write_skipped, write_splits
 from .protocols import DATASETS, all_splits, counts, get_dataset, list_names, parse_names
+from .shards import merge_parts, parse as shard_arg, pick, write_part
 from .video import VideoError, read_video, write_video
 
 log = logging.getLogger("prepare")
@@ -94,14 +98,18 @@ def prepare_one(job):
     return "ok", result
 
 
-def prepare(dataset_name, raw, out, workers=2, progress=True):
-    """Run the stage; returns (samples, skipped). Raises RuntimeError if nothing is usable."""
+def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None):
+    """Run the stage; returns (samples, skipped). Raises RuntimeError if nothing is usable.
+    ``shard=(k, n)``: every n-th video from the k-th; the last shard to finish writes the index
+    of all (-> all samples and skipped), the others return their own and write no index."""
     dataset = get_dataset(dataset_name)
     for sub in ("videos", "annotations", ".done"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
     names = list_names(raw, dataset.VIDEO_EXTS)
     candidates, skipped = parse_names(dataset, names)
-    jobs = [(s, out, dataset.RESIZE, dataset.FPS) for s in candidates]
+    jobs = [(s, out, dataset.RESIZE, dataset.FPS) for s in pick(candidates, shard)]
+    if shard is not None:
+        unparsed, skipped = skipped, []
     samples = []
     bar = tqdm(total=len(jobs), desc=f"prepare {dataset.NAME}", disable=not progress)
     if workers > 1:
@@ -125,6 +133,13 @@ def prepare(dataset_name, raw, out, workers=2, progress=True):
         if pool is not None:
             pool.close()
             pool.join()
+    if shard is not None:
+        write_part(os.path.join(out, "prepared.json"), shard, samples, skipped)
+        merged = merge_parts(os.path.join(out, "prepared.json"), shard[1],
+                             [c["path"] for c in candidates], key=lambda s: s["source"])
+        if merged is None:
+            return samples, skipped
+        samples, skipped = merged[0], unparsed + merged[1]
     write_skipped(os.path.join(out, "skipped.csv"), sorted(skipped))
     if not samples:
         raise RuntimeError(f"no usable {dataset.NAME} video among {len(names)} files in {raw}; "
@@ -141,6 +156,8 @@ def parse_args(argv=None):
     parser.add_argument("--raw", required=True, help="the dataset's videos (searched recursively)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--shard", type=shard_arg, metavar="K/N",
+                        help="every N-th video from the K-th; the last shard writes the index")
     return parser.parse_args(argv)
 
 
@@ -149,7 +166,8 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     with exit_on_error(log):
         check_writable(args.out)
-        samples, skipped = prepare(args.dataset, args.raw, args.out, args.workers)
+        samples, skipped = prepare(args.dataset, args.raw, args.out, args.workers,
+                                   shard=args.shard)
     dataset = get_dataset(args.dataset)
     log.info("%d samples prepared, %d skipped (see %s/skipped.csv)", len(samples), len(skipped),
              args.out)

@@ -101,7 +101,8 @@ SYNTH = os.path.join(CONFIG_DIR, "synth_xview3_kps.yaml")
 # Keys whose default is null or [] and whose values are not numbers (so need no range).
 NOT_NUMERIC = {"experiment", "model.pretrained", "model.global_stats", "data.detections",
                "train.init_from", "train.init_fresh", "train.pose_cnn_init", "eval.checkpoint",
-               "eval.cross_dataset", "data.mix", "data.layout", "data.test_source"}
+               "eval.cross_dataset", "data.mix", "data.layout", "data.test_source",
+               "train.kvstore"}
 BAD_LINE_3 = "data: {dataset: synth, protocol: xview3}\ntrain:\n  epochs: 3: 4\n"
 
 

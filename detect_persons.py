@@ -199,8 +199,9 @@ def run(prepared, out, dataset, detector="gt", threshold=0.99, frame_stride=1, p
         k, n = shard
         samples, out = pick(samples, shard), shard_path(out, k, n)
     partial = out + ".partial"
+    # the precision changes the boxes a little: a resume must not mix float32 and bfloat16 ones
     done = _read_partial(partial, dict(detector=detector, threshold=threshold,
-                                       frame_stride=frame_stride))
+                                       frame_stride=frame_stride, dtype=dtype))
     todo = [s for s in samples if s["id"] not in done]
     if done:
         log.info("resuming: %d videos done, %d to go", len(done), len(todo))

@@ -74,7 +74,8 @@ def test_resume_after_a_kill_lists_every_video_once(prepared, tmp_path):
         detect_persons.gt_detections = real_gt
     with open(out + ".partial") as f:
         records = [json.loads(line) for line in f]  # every line whole
-    assert records[0] == dict(settings=dict(detector="gt", threshold=0.99, frame_stride=1))
+    assert records[0] == dict(settings=dict(detector="gt", threshold=0.99, frame_stride=1,
+                                            dtype="float32"))
     assert [r["id"] for r in records[1:]] == ids[:5]
     videos = detect_persons.run(prepared, out, "synth", progress=False)
     assert sorted(videos) == ids and videos == full
@@ -86,10 +87,12 @@ def test_resume_after_a_kill_lists_every_video_once(prepared, tmp_path):
 def test_resume_refuses_a_partial_file_of_other_settings(prepared, tmp_path):
     out = str(tmp_path / "boxes.json")
     with open(out + ".partial", "w") as f:
-        f.write(json.dumps(dict(settings=dict(detector="gt", threshold=0.99, frame_stride=1)))
-                + "\n")
+        f.write(json.dumps(dict(settings=dict(detector="gt", threshold=0.99, frame_stride=1,
+                                              dtype="float32"))) + "\n")
     with pytest.raises(detect_persons.DetectorError, match="threshold.*0.5.*delete it"):
         detect_persons.run(prepared, out, "synth", threshold=0.5, progress=False)
+    with pytest.raises(detect_persons.DetectorError, match="bfloat16.*delete it"):
+        detect_persons.run(prepared, out, "synth", progress=False, dtype="bfloat16")
     videos = detect_persons.run(prepared, out, "synth", progress=False)  # the same settings
     assert len(videos) == len(read_index(prepared))
 

@@ -5,7 +5,7 @@ step, the metrics log, checkpoints after every epoch, and resuming from them (ch
 Optimizers (train.optimizer): sgd with momentum (Action Machine), nesterov, rmsprop (Luvizon et
 al. 2018, Appendix B). Schedules: the step schedule (train.lr_steps, lr_factor); with a validation
 callable, also train.lr_schedule plateau (pose configs): lr x lr_factor after lr_patience epochs
-without a lower validation score (``Plateau``).
+without a lower validation score (``lr_schedule``).
 
 OUT/metrics.jsonl holds one JSON object a line, {"kind": "step" | "epoch", "epoch", ...}; after a
 resume it holds each step once (the lines of the epoch that was cut short are dropped). With a
@@ -18,7 +18,6 @@ train.batch_size is the global batch, each worker reads its disjoint share of ev
 step, epoch and validation numbers are sums over the workers, and rank 0 alone writes OUT.
 """
 import json
-import math
 import os
 import time
 
@@ -35,39 +34,9 @@ from data.index import atomic_write_text
 from data.loader import make_loader
 from distributed import Job, console_logging, join
 from experiment import setup_logging
+from lr_schedule import lr_at, plateau_of
 from plots import training_curves
 import precision
-
-
-def lr_at(train_cfg, epoch):
-    """Step schedule: lr x lr_factor for every step epoch passed."""
-    t = train_cfg
-    return t["lr"] * t["lr_factor"] ** sum(epoch >= s for s in t["lr_steps"])
-
-
-class Plateau:
-    """lr x ``factor`` once the validation score (lower is better) has not improved for
-    ``patience`` epochs in a row, as Keras's ReduceLROnPlateau (the cvpr18 code's framework);
-    the count restarts after each reduction. Its state lives in the epoch's metrics, so a resumed
-    run continues it (``from_metrics``)."""
-
-    def __init__(self, lr, factor, patience, best=math.inf, wait=0):
-        self.lr, self.factor, self.patience, self.best, self.wait = lr, factor, patience, best, wait
-
-    def update(self, score):
-        if score < self.best:
-            self.best, self.wait = score, 0
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            self.lr, self.wait = self.lr * self.factor, 0
-
-    def state(self):
-        return dict(val_best=self.best, val_wait=self.wait, lr_next=self.lr)
-
-    @classmethod
-    def from_metrics(cls, metrics, factor, patience):
-        return cls(metrics["lr_next"], factor, patience, metrics["val_best"], metrics["val_wait"])
 
 
 OPTIMIZERS = {"sgd": "sgd", "nesterov": "nag", "rmsprop": "rmsprop"}  # config -> MXNet name
@@ -281,20 +250,6 @@ def check_unreadable(count, total, fraction, epoch):
         raise RuntimeError(f"{count} unreadable samples in epoch {epoch} (of {total}; "
                            f"train.max_unreadable allows {fraction:g}): check the prepared data, "
                            f"the log names each one")
-
-
-def plateau_of(train_cfg, validate, resumed_metrics):
-    """The Plateau of a run with train.lr_schedule plateau (continued from the resumed epoch's
-    metrics), else None."""
-    t = train_cfg
-    if t.get("lr_schedule", "step") != "plateau":  # the video configs have only the step one
-        return None
-    if validate is None:
-        raise ValueError("train.lr_schedule plateau needs a validation score, and this run "
-                         "computes none")
-    if resumed_metrics is not None:
-        return Plateau.from_metrics(resumed_metrics, t["lr_factor"], t["lr_patience"])
-    return Plateau(t["lr"], t["lr_factor"], t["lr_patience"])
 
 
 def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):

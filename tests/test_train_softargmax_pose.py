@@ -12,6 +12,7 @@ import pytest
 import checkpoints
 import eval_pose
 import train_pose
+import lr_schedule
 import training
 from helpers import ROOT, params_of
 from test_pose_frames import copy_without_3d
@@ -135,13 +136,13 @@ def test_resume_after_a_kill_under_the_plateau_schedule_reaches_the_same_weights
 
 
 def test_plateau_cuts_after_patience_epochs_without_improvement():
-    p = training.Plateau(1.0, 0.2, patience=2)
+    p = lr_schedule.Plateau(1.0, 0.2, patience=2)
     lrs = []
     for score in (5.0, 4.0, 4.5, 4.0, 3.0, 3.5, 3.5, 3.5):
         p.update(score)
         lrs.append(p.lr)
     assert lrs == pytest.approx([1, 1, 1, 0.2, 0.2, 0.2, 0.04, 0.04])
-    again = training.Plateau.from_metrics(p.state(), 0.2, 2)
+    again = lr_schedule.Plateau.from_metrics(p.state(), 0.2, 2)
     assert (again.lr, again.best, again.wait) == (p.lr, 3.0, 1)
 
 

@@ -1,0 +1,49 @@
+"""Learning-rate schedules of the training loop (train.lr_schedule): the step schedule of the
+video configs (train.lr_steps, lr_factor) and, for the pose configs, the plateau schedule of
+Luvizon et al. 2018 (Appendix B: lr x 0.2 when the validation score plateaus)."""
+import math
+
+
+def lr_at(train_cfg, epoch):
+    """Step schedule: lr x lr_factor for every step epoch passed."""
+    t = train_cfg
+    return t["lr"] * t["lr_factor"] ** sum(epoch >= s for s in t["lr_steps"])
+
+
+class Plateau:
+    """lr x ``factor`` once the validation score (lower is better) has not improved for
+    ``patience`` epochs in a row, as Keras's ReduceLROnPlateau (the cvpr18 code's framework);
+    the count restarts after each reduction. Its state lives in the epoch's metrics, so a resumed
+    run continues it (``from_metrics``)."""
+
+    def __init__(self, lr, factor, patience, best=math.inf, wait=0):
+        self.lr, self.factor, self.patience, self.best, self.wait = lr, factor, patience, best, wait
+
+    def update(self, score):
+        if score < self.best:
+            self.best, self.wait = score, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.lr, self.wait = self.lr * self.factor, 0
+
+    def state(self):
+        return dict(val_best=self.best, val_wait=self.wait, lr_next=self.lr)
+
+    @classmethod
+    def from_metrics(cls, metrics, factor, patience):
+        return cls(metrics["lr_next"], factor, patience, metrics["val_best"], metrics["val_wait"])
+
+
+def plateau_of(train_cfg, validate, resumed_metrics):
+    """The Plateau of a run with train.lr_schedule plateau (continued from the resumed epoch's
+    metrics), else None."""
+    t = train_cfg
+    if t.get("lr_schedule", "step") != "plateau":  # the video configs have only the step one
+        return None
+    if validate is None:
+        raise ValueError("train.lr_schedule plateau needs a validation score, and this run "
+                         "computes none")
+    if resumed_metrics is not None:
+        return Plateau.from_metrics(resumed_metrics, t["lr_factor"], t["lr_patience"])
+    return Plateau(t["lr"], t["lr_factor"], t["lr_patience"])

@@ -185,3 +185,20 @@ def test_the_frozen_pose_part_normalises_with_its_running_statistics_in_training
     np.testing.assert_allclose(train["pose2"].asnumpy(), test["pose2"].asnumpy(), atol=1e-6)
     trained = [p for p in net.collect_params().values() if p.grad_req != "null"]
     assert trained and all(not p.name.startswith(net.stem.prefix) for p in trained)
+
+
+def test_an_unreadable_test_video_stops_eval_or_is_scored_n_of_m(stages, synth_work, tmp_path):
+    from experiment import split_samples
+    from test_bad_inputs import corrupt_copy
+    (first, final1), _ = stages
+    test_ids = [s["id"] for s in split_samples(first, "test")]
+    copy = corrupt_copy(synth_work, tmp_path, test_ids[2])
+    cfg = dict(first, data=dict(first["data"], prepared=copy), out=str(tmp_path / "eval"),
+               eval=dict(first["eval"], checkpoint=final1))
+    with pytest.raises(SystemExit, match=test_ids[2]):
+        eval_action.run(cfg, [mx.cpu()])
+    result = eval_action.run(cfg, [mx.cpu()], skip_unreadable=True)
+    assert (result["videos"], result["test_videos"]) == (len(test_ids) - 1, len(test_ids))
+    assert [s["id"] for s in result["skipped"]] == [test_ids[2]]
+    with open(os.path.join(cfg["out"], "results.md")) as f:
+        assert f"scored {len(test_ids) - 1} of {len(test_ids)}" in f.read()

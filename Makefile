@@ -3,6 +3,8 @@
 #   make install MXNET=mxnet-cu112    GPU build (CUDA 11.2)
 #   make test                         the test suite (CPU, no downloads)
 #   make demo                         the whole pipeline on the synthetic benchmark -> table
+#   make demo-softargmax              Luvizon et al.'s multitask model on the same benchmark, and
+#                                     Action Machine's soft-argmax decoder -> two tables
 #   make summary MODEL=action_machine_r18    per-stage shapes, parameters and MACs
 #   make bench                        latency, GFLOP/s, training step, memory, loader -> JSON
 #   make bench-dist [DIST_CONFIG=...] [DIST_ARGS="k=v ..."]   steps/s of 1 and 2 dist_sync workers
@@ -43,7 +45,7 @@ VENV_ONNX ?= .venv-onnx
 ONNX_CHECK_PACKAGES ?= onnxruntime==1.22.1 numpy==1.26.4 onnx==1.18.0
 
 .PHONY: install test demo summary prepare detect detect-coco train-action eval train-pose eval-coco \
-	pseudo-poses bench bench-dist clean demo-video onnx onnx-env demo-bf16
+	pseudo-poses bench bench-dist clean demo-video onnx onnx-env demo-bf16 demo-softargmax
 
 install: $(VENV)/.installed
 
@@ -59,6 +61,9 @@ test: install
 
 demo: install
 	$(PY) demo.py
+
+demo-softargmax: install
+	$(PY) demo_softargmax.py
 
 prepare: install
 	$(PY) -m data.prepare --dataset $(DATASET) --raw $(RAW) --out $(WORK)/$(DATASET)/prepared

@@ -11,6 +11,12 @@ the paper's ablation tables), confusion.png, per_video.jsonl.
 With eval.cross_dataset=MAPPING (paper Table 13), a model trained on NTU is tested on another
 dataset's test videos of the shared classes (configs/cross_dataset/MAPPING.json): the prediction
 is the arg-max over the mapped NTU classes and is right when it maps to the video's class.
+
+Luvizon et al.'s multitask models (model.name softargmax_multitask*) are tested as their paper's
+Sec. 4.3 says (``evaluate_multitask``): eval.multitask_clips single (the clip in the middle of the
+video) or multi (clips T/2 apart, softmax scores averaged), one crop a clip; reported: top-1 of the
+pose stream, the appearance stream (each one's last action block) and the aggregation (paper
+Table 5's three columns), in the same files.
 """
 import argparse
 import json
@@ -26,7 +32,7 @@ from data.loader import UNREADABLE_LABEL, Skippable, make_loader
 from data.protocols import get_dataset
 from errors import check_writable, exit_on_error
 from experiment import (build_model, checked_against_checkpoint, clip_dataset, contexts,
-                        setup_logging, split_samples)
+                        is_softargmax, multitask_clips, setup_logging, split_samples)
 from plots import confusion_figure
 from precision import add_dtype_arg, check_dtype, for_inference, with_dtype
 
@@ -89,10 +95,18 @@ def confusion(pred, labels, n):
     return m
 
 
-def markdown_row(results):
-    name = results["experiment"]
+def row_name(results, name):
+    """The row's name with what qualifies its numbers: a precision other than float32, and
+    videos left unscored."""
+    if results.get("dtype", "float32") != "float32":
+        name += f" ({results['dtype']})"
     if results["videos"] < results["test_videos"]:
         name += f" (scored {results['videos']} of {results['test_videos']})"
+    return name
+
+
+def markdown_row(results):
+    name = row_name(results, results["experiment"])
     cells = [name, f"{100 * results['top1']['rgb']:.1f}"]
     if "pose" in results["top1"]:
         cells.append(f"{100 * results['top1']['pose']:.1f} / {100 * results['top1']['fused']:.1f}")
@@ -120,13 +134,18 @@ def test_data(cfg, skip_unreadable=False):
     return (Skippable(data) if skip_unreadable else data), mapping
 
 
-def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
-    """Score ``ckpt`` on ``data`` (``test_data``) -> the results dict (also written to OUT)."""
-    ctx = ctxs[0]
+def loaded_model(cfg, ctx, ckpt, log):
+    """The config's network with ``ckpt``'s weights (strictly), run in eval.dtype."""
     net = build_model(cfg, [ctx])
     load_weights(net, ckpt, [ctx], log)
     net.hybridize(static_alloc=True)
-    net = for_inference(net, cfg["eval"]["dtype"], ctx)  # eval.dtype: precision.py
+    return for_inference(net, cfg["eval"]["dtype"], ctx)  # precision.py
+
+
+def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
+    """Score ``ckpt`` on ``data`` (``test_data``) -> the results dict (also written to OUT)."""
+    ctx = ctxs[0]
+    net = loaded_model(cfg, ctx, ckpt, log)
     dataset = get_dataset(cfg["data"]["dataset"])
     samples = getattr(data, "dataset", data).samples
     loader = make_loader(data, 1, workers=cfg["data"]["workers"])
@@ -149,7 +168,8 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
         raise ValueError(f"none of the {len(samples)} test videos could be read")
     labels = np.array(labels)
     scores = {h: np.stack(v) for h, v in scores.items()}
-    results = dict(experiment=cfg["experiment"], checkpoint=ckpt, videos=len(labels),
+    results = dict(experiment=cfg["experiment"], checkpoint=ckpt, dtype=cfg["eval"]["dtype"],
+                   videos=len(labels),
                    test_videos=len(samples), skipped=skipped,
                    views=cfg["eval"]["num_clips"] * 3,
                    top1={h: top1(v, labels, mapping,
@@ -177,6 +197,88 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
     return results
 
 
+# ---- Luvizon et al.'s multitask models -------------------------------------------------------------
+MULTITASK_HEADS = ("pose", "appearance", "aggregation")  # paper Table 5's columns
+
+
+def multitask_scores(net, views, ctx, views_per_batch):
+    """views (V, 3, T, S, S), V test clips -> {head: softmax averaged over the V clips} for the
+    last action block of each stream and the aggregated output."""
+    last = {"pose": f"pose_action{net.action_blocks}",
+            "appearance": f"appearance_action{net.action_blocks}", "aggregation": "action"}
+    sums = {}
+    for start in range(0, views.shape[0], views_per_batch):
+        outputs = dict(zip(net.output_names,
+                           net(views[start:start + views_per_batch].as_in_context(ctx))))
+        for head, name in last.items():
+            sums[head] = sums.get(head, 0) + softmax(outputs[name].asnumpy()).sum(axis=0)
+    return {k: v / views.shape[0] for k, v in sums.items()}
+
+
+def multitask_test_data(cfg, skip_unreadable=False):
+    """The protocol's test videos as the multitask model's test clips (``multitask_clips``)."""
+    if cfg["eval"]["cross_dataset"]:
+        raise ValueError("eval.cross_dataset: the multitask models have no cross-dataset test")
+    data = multitask_clips(cfg, split_samples(cfg, "test"), "test")
+    return Skippable(data) if skip_unreadable else data
+
+
+def multitask_markdown(results):
+    name = row_name(results, results["experiment"] + f" ({results['clips']}-clip)")
+    cells = [f"{100 * results['top1'][h]:.1f}" for h in MULTITASK_HEADS]
+    return ("| model | Pose | Appearance | Aggregation |\n| --- | ---: | ---: | ---: |\n"
+            f"| {name} | " + " | ".join(cells) + " |")
+
+
+def evaluate_multitask(cfg, ctxs, log, ckpt, data):
+    """Score a multitask ``ckpt`` on ``data`` (``multitask_test_data``) -> the results dict
+    (also written to OUT: results.json, results.md, per_video.jsonl, confusion.png)."""
+    ctx = ctxs[0]
+    net = loaded_model(cfg, ctx, ckpt, log)
+    dataset = get_dataset(cfg["data"]["dataset"])
+    samples = getattr(data, "dataset", data).samples
+    loader = make_loader(data, 1, workers=cfg["data"]["workers"])
+    scores, labels, per_video, skipped, clips = {}, [], [], [], []
+    for i, (views, label) in enumerate(tqdm(loader, desc="eval", disable=None)):
+        if int(label.asscalar()) == UNREADABLE_LABEL:
+            skipped.append(dict(id=samples[i]["id"], reason=data.reason(i)))
+            log.warning("skipped unreadable test video %s: %s", *skipped[-1].values())
+            continue
+        s = multitask_scores(net, views[0], ctx, cfg["eval"]["views_per_batch"])
+        check_finite(np.stack(list(s.values())), f"scores for test video {samples[i]['id']}")
+        for head, v in s.items():
+            scores.setdefault(head, []).append(v)
+        labels.append(int(label.asscalar()))
+        clips.append(int(views.shape[1]))
+        per_video.append(dict(id=samples[i]["id"], label=labels[-1], clips=clips[-1],
+                              **{h: int(np.argmax(v)) for h, v in s.items()}))
+    if not labels:
+        raise ValueError(f"none of the {len(samples)} test videos could be read")
+    labels = np.array(labels)
+    scores = {h: np.stack(v) for h, v in scores.items()}
+    classes = list(dataset.CLASSES)
+    matrix = confusion(scores["aggregation"].argmax(axis=1), labels, len(classes))
+    results = dict(experiment=cfg["experiment"], checkpoint=ckpt, dtype=cfg["eval"]["dtype"],
+                   videos=len(labels),
+                   test_videos=len(samples), skipped=skipped,
+                   clips=cfg["eval"]["multitask_clips"], clips_per_video=float(np.mean(clips)),
+                   top1={h: top1(v, labels) for h, v in scores.items()},
+                   per_class={c: float(matrix[i, i] / max(matrix[i].sum(), 1))
+                              for i, c in enumerate(classes)},
+                   confusion=matrix.tolist())
+    out = cfg["out"]
+    confusion_figure(matrix, classes, os.path.join(out, "confusion.png"),
+                     title=f"{cfg['experiment']} (aggregation): top-1 "
+                           f"{100 * results['top1']['aggregation']:.1f}%")
+    atomic_write_text(os.path.join(out, "results.json"), json.dumps(results, indent=1))
+    atomic_write_text(os.path.join(out, "per_video.jsonl"),
+                      "".join(json.dumps(r) + "\n" for r in per_video))
+    atomic_write_text(os.path.join(out, "results.md"), multitask_markdown(results) + "\n")
+    log.info("top-1 (%s-clip), scored %d of %d test videos: %s", results["clips"], len(labels),
+             len(samples), ", ".join(f"{h} {100 * v:.1f}%" for h, v in results["top1"].items()))
+    return results
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config_or_exit(args.config, with_dtype(args.overrides, args.dtype))
@@ -189,10 +291,15 @@ def run(cfg, ctxs, skip_unreadable=False):
         check_dtype(cfg["eval"]["dtype"], ctxs[0])
         ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
         cfg = checked_against_checkpoint(cfg, ckpt)
-        data, mapping = test_data(cfg, skip_unreadable)  # index, splits, boxes: before any output
+        if is_softargmax(cfg):
+            data, mapping = multitask_test_data(cfg, skip_unreadable), None
+        else:
+            data, mapping = test_data(cfg, skip_unreadable)  # index, splits, boxes: first
         check_writable(cfg["out"])
         log = setup_logging(cfg["out"], "eval")
     with exit_on_error(log):
+        if is_softargmax(cfg):
+            return evaluate_multitask(cfg, ctxs, log, ckpt, data)
         return evaluate(cfg, ctxs, log, ckpt, data, mapping)
 
 

@@ -13,11 +13,13 @@ import mxnet as mx
 from data.coco import CocoPose
 from data.index import read_boxes, read_index, read_splits
 from data.loader import ClipDataset
+from data.multitask_clips import MultitaskClips
 from data.pose_frames import PoseFrames, hold_out
 from data.pose_images import layout_of, num_joints
 from data.protocols import get_dataset
 from checkpoints import checkpoint_config
 from symbols import MULTITASK_MODELS, POSE_MODELS, get_model, get_pose_model, model_config
+from symbols.model_zoo import multitask_config
 from symbols.pose_targets import disk_radius
 
 
@@ -198,10 +200,71 @@ def model_options(cfg, num_devices=1):
 
 
 def build_model(cfg, ctx):
-    """The config's model on ``ctx`` (a list of contexts), with its initial weights."""
+    """The config's model on ``ctx`` (a list of contexts), with its initial weights: Action
+    Machine (symbols.MODELS) or Luvizon et al.'s multitask model (symbols.MULTITASK_MODELS)."""
     m = cfg["model"]
-    return get_model(m["name"], pretrained=m["pretrained"], ctx=ctx,
-                     **model_options(cfg, len(ctx)))
+    options = multitask_options(cfg) if is_softargmax(cfg) else model_options(cfg, len(ctx))
+    return get_model(m["name"], pretrained=m["pretrained"], ctx=ctx, **options)
+
+
+# ---- Luvizon et al.'s multitask model in a video config ----------------------------------------
+MULTITASK_STAGES = ("pose_frozen", "end_to_end")  # Appendix B's two action stages
+
+
+def multitask_options(cfg):
+    """The ``MultitaskConfig`` fields of a video config's multitask model: model.options, with
+    the parts, input size, clip length and number of actions derived from the data (an option
+    that contradicts them is an error)."""
+    options = dict(cfg["model"]["options"])
+    derived = dict(parts="pose+action", input_size=cfg["data"]["size"],
+                   num_frames=cfg["data"]["clip_len"],
+                   num_actions=len(get_dataset(cfg["data"]["dataset"]).CLASSES))
+    for key, value in derived.items():
+        if options.setdefault(key, value) != value:
+            raise ValueError(f"model.options.{key} is {options[key]!r}; the data give {value!r} "
+                             f"(leave it out: it is derived)")
+    return options
+
+
+def check_multitask_config(cfg):
+    """The keys a multitask video config cannot combine, refused before any work; and an Action
+    Machine config may not name a multitask stage."""
+    t, m = cfg["train"], cfg["model"]
+    if not is_softargmax(cfg):
+        if t["stage"] in MULTITASK_STAGES:
+            raise ValueError(f"train.stage {t['stage']} is a stage of the multitask models "
+                             f"({', '.join(MULTITASK_MODELS)}); model {m['name']} trains in "
+                             f"stage joint or pose_cnn")
+        return
+    if t["stage"] not in MULTITASK_STAGES:
+        raise ValueError(f"model {m['name']} trains in stage {' or '.join(MULTITASK_STAGES)} "
+                         f"(Appendix B), not {t['stage']}")
+    if m["global_stats"] != "none":
+        raise ValueError(f"model.global_stats is {m['global_stats']}: the multitask model's "
+                         f"batch norm follows train.stage (pose_frozen: its pose part on running "
+                         f"statistics); leave it null")
+    if m["pretrained"]:
+        raise ValueError(f"model.pretrained: {m['name']} has no ImageNet weights; its pose part "
+                         f"starts from a trained pose model (train.init_from)")
+    if not t["init_from"]:
+        raise ValueError(f"train.stage {t['stage']} starts from a trained model: set "
+                         f"train.init_from (pose_frozen: the pose run's final.params; "
+                         f"end_to_end: the pose_frozen run's)")
+    multitask_config(m["name"], **multitask_options(cfg))  # unknown options: one line
+
+
+def multitask_clips(cfg, samples, mode):
+    """The clips of a multitask video config (data/multitask_clips.py)."""
+    d, t = cfg["data"], cfg["train"]
+    options = multitask_config(cfg["model"]["name"], **multitask_options(cfg))
+    return MultitaskClips(
+        d["prepared"], samples, mode=mode, clip_len=d["clip_len"], size=d["size"],
+        stride=d["stride"] or get_dataset(d["dataset"]).STRIDE, subsample=d["subsample"],
+        test_clips=cfg["eval"]["multitask_clips"], num_joints=options.num_joints,
+        pose_targets=mode == "train" and t["multitask_pose_weight"] > 0,
+        margin=d["crop_margin"], depth_range=d["depth_range_mm"], scale=d["scale"],
+        rotation=d["rotation"], rotation_prob=d["rotation_prob"], translation=d["translation"],
+        flip=d["mirror"], seed=t["seed"], backend=d["backend"])
 
 
 def checked_against_checkpoint(cfg, ckpt):
@@ -210,6 +273,8 @@ def checked_against_checkpoint(cfg, ckpt):
     config (Table 13) takes the number of classes from the checkpoint (the source dataset's)."""
     saved = checkpoint_config(ckpt)
     cfg = copy.deepcopy(cfg)
+    if is_softargmax(cfg):
+        return _checked_multitask(cfg, saved, ckpt)
     mine, theirs = cfg["model"], saved["model"]
     mapping = cfg["eval"]["cross_dataset"]
     source = mapping.rsplit("_", 1)[-1] if mapping else cfg["data"]["dataset"]
@@ -231,6 +296,23 @@ def checked_against_checkpoint(cfg, ckpt):
         if saved["data"][key] != cfg["data"][key]:
             raise ValueError(f"{ckpt} was trained with data.{key}={saved['data'][key]}; the "
                              f"config has {cfg['data'][key]}")
+    return cfg
+
+
+def _checked_multitask(cfg, saved, ckpt):
+    """``checked_against_checkpoint`` for a multitask model: the same model, data and size."""
+    want = multitask_config(cfg["model"]["name"], **multitask_options(cfg))
+    try:
+        have = multitask_config(saved["model"]["name"], **multitask_options(saved))
+    except ValueError as err:
+        raise ValueError(f"{ckpt} does not hold this config's model: {err}") from None
+    if saved["data"]["dataset"] != cfg["data"]["dataset"] or want != have:
+        diff = [f for f in want.__dataclass_fields__ if getattr(want, f) != getattr(have, f)]
+        raise ValueError(f"{ckpt} holds model {saved['model']['name']} of "
+                         f"{saved['data']['dataset']}'s classes"
+                         + (f" with {diff[0]}={getattr(have, diff[0])!r}; the config asks for "
+                            f"{getattr(want, diff[0])!r}" if diff else
+                            f"; this config needs one trained on {cfg['data']['dataset']}"))
     return cfg
 
 

@@ -27,7 +27,7 @@ CHOICES = {
     "data.crop": ("person", "frame"),
     "data.backend": ("cv2", "decord"),
     "model.global_stats": ("none", "backbone", "all"),
-    "train.stage": ("joint", "pose_cnn"),
+    "train.stage": ("joint", "pose_cnn", "pose_frozen", "end_to_end"),  # the last two: multitask
     "train.heatmap_loss": ("smooth_l1", "logistic"),
     "train.pose_loss_frames": ("mean", "sum"),
     "eval.cross_dataset_argmax": ("restricted", "all"),
@@ -39,6 +39,7 @@ CHOICES = {
     "eval.dtype": ("float32", "bfloat16", "float16"),  # precision.DTYPES
     "train.amp": ("float32", "bfloat16", "float16"),
     "train.kvstore": ("local", "device", "dist_sync", "dist_device_sync"),  # null: by devices
+    "eval.multitask_clips": ("single", "multi"),  # multitask models' test clips (Sec. 4.3)
 }
 # Every numeric key of base.yaml and pose/base.yaml (tests/test_configs.py checks that none is
 # missing). The text is the error message's and is read by _range_check: "a"/"an" one value,
@@ -89,6 +90,10 @@ RANGES = {
     "eval.crop_shift": "a number in [0, 1)",  # share of the crop's side
     "eval.crops": "an integer in [1, 5]",  # 1 or 5 (experiment.check_pose_config)
     "train.kvstore_timeout": "a finite number > 0",  # seconds
+    # video configs, multitask models (data/multitask_clips.py, symbols/multitask_loss.py)
+    "data.subsample": "2 integers >= 1",  # (low, high) frame step of training clips
+    "train.multitask_loss_weights": "2 finite numbers >= 0",  # each action block, aggregation
+    "train.multitask_pose_weight": "a finite number >= 0",
 }
 FREE_FORM = ("model.options",)  # dicts checked by their consumer (symbols.model_config)
 

@@ -32,6 +32,12 @@ from .multitask_stem import MultitaskStem
 from .pose_prediction import PredictionBlock
 
 PARTS = ("pose", "pose+action")
+POSE_PART = ("stem.", "blocks.")  # structural names of the pose part's parameters
+
+
+def _use_running_statistics(block):
+    if isinstance(block, nn.BatchNorm):
+        block._kwargs["use_global_stats"] = True  # the flag nn.BatchNorm passes to F.BatchNorm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +117,22 @@ class MultitaskNet(HybridBlock):
                 names += [f"{stream}{b + 1}" for b in range(self.action_blocks)]
             names.append("action")
         return names
+
+    def pose_part(self):
+        """The blocks of the pose model inside the multitask one (stem and prediction blocks):
+        what a trained pose checkpoint initialises, by name (``POSE_PART``)."""
+        return [self.stem, self.blocks]
+
+    def freeze_pose(self):
+        """Appendix B's first action stage, "a pre-trained pose estimation model with weights
+        initially frozen": the pose part's parameters get grad_req null and its batch norm runs
+        on its running statistics (a frozen layer also keeps its statistics, so the action
+        streams read exactly the trained pose model's outputs). Call before the first forward
+        (hybridize caches the graph)."""
+        for block in self.pose_part():
+            for param in block.collect_params().values():
+                param.grad_req = "null"
+            block.apply(_use_running_statistics)
 
     def stages(self):
         """(name, blocks) rows in execution order, for ``symbols.summary``."""

@@ -1,0 +1,164 @@
+"""Clips for the multitask action model of Luvizon et al. 2018 (paper Sec. 4, Appendix B), from a
+prepared benchmark whose annotations hold per-frame person boxes and 3D joints (the synthetic
+one: ``data.index.read_annotation_3d``).
+
+Time. Training: T frames at a random start, every k-th frame, k drawn uniformly from
+``subsample`` (Appendix B: "video subsampling by a factor from 1 to 3"). Test (Sec. 4.3): with
+the test ``stride``, "single" is one clip in the middle of the video (``middle_clip_start``),
+"multi" is clips whose starts are T/2 clip frames apart (``multi_clip_starts``; T/2 x stride
+video frames, so at stride 1 the paper's "T/2 frames"), their scores averaged by the caller.
+
+Space. One square crop a clip (the model reads a clip through one crop): the union of the clip's
+frames' person boxes made square about its centre, its side (1 + margin) x the longer side, as
+``data.pose_frames`` crops a frame (the paper takes "the maximum bounding box" over the clip's
+first, middle and last frames; the benchmark's boxes stand in for its initial pose prediction).
+Training augmentation as the pose frames' (Appendix B): rotation, scale, translation, mirror
+with left/right joints swapped; every random choice from ``RandomState([seed, epoch, index])``.
+
+Items. Training: (clip (3, T, S, S) float32, label int32, target (T, J, 3), mask (T, J, 3),
+visibility (T, J)), the pose targets of every frame in ``data.pose_frames``' convention (zero
+mask when ``pose_targets`` is off: no 3D is read then). Test: (views (V, 3, T, S, S), label),
+V = 1 (single) or the number of multi-clip starts.
+"""
+import os
+
+import numpy as np
+from mxnet import gluon
+
+from . import transforms as T
+from .index import read_annotation, read_annotation_3d
+from .keypoints import flip_keypoints, flip_permutation
+from .loader import UNREADABLE
+from .pose_frames import CROP_MARGIN, DEPTH_RANGE_MM, TRANSLATION, crop_matrix, root_of, targets
+from .video import VideoError, read_frames
+
+TEST_CLIPS = ("single", "multi")
+
+
+# ---- time: pure functions ---------------------------------------------------------------------
+def middle_clip_start(num_frames, clip_len, stride):
+    """Sec. 4.3 single-clip: the start of the clip centred in the video (0 if it is shorter)."""
+    span = T.clip_span(clip_len, T.fit_stride(num_frames, clip_len, stride))
+    return max(num_frames - span, 0) // 2
+
+
+def multi_clip_starts(num_frames, clip_len, stride):
+    """Sec. 4.3 multi-clip: starts 0, h, 2h, ... with h = (T // 2) x stride video frames, every
+    clip inside the video (one clip at 0 if the video is shorter than a clip)."""
+    stride = T.fit_stride(num_frames, clip_len, stride)
+    last = max(num_frames - T.clip_span(clip_len, stride), 0)
+    return list(range(0, last + 1, max(clip_len // 2, 1) * stride))
+
+
+def test_starts(num_frames, clip_len, stride, clips):
+    if clips not in TEST_CLIPS:
+        raise ValueError(f"test clips are one of {TEST_CLIPS}, got {clips!r}")
+    if clips == "single":
+        return [middle_clip_start(num_frames, clip_len, stride)]
+    return multi_clip_starts(num_frames, clip_len, stride)
+
+
+# ---- the dataset ------------------------------------------------------------------------------
+class MultitaskClips(gluon.data.Dataset):
+    """Clips of ``samples`` (entries of a prepared dataset's index) with their annotations."""
+
+    def __init__(self, prepared, samples, mode="train", clip_len=20, size=256, stride=1,
+                 subsample=(1, 3), test_clips="single", num_joints=17, pose_targets=False,
+                 margin=CROP_MARGIN, depth_range=DEPTH_RANGE_MM, scale=0.3, rotation=45.0,
+                 rotation_prob=1.0, translation=TRANSLATION, flip=True, seed=0, backend="cv2"):
+        if mode not in ("train", "test"):
+            raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
+        if test_clips not in TEST_CLIPS:
+            raise ValueError(f"test clips are one of {TEST_CLIPS}, got {test_clips!r}")
+        if not samples:
+            raise ValueError("no samples to load")
+        self.prepared, self.samples, self.mode = prepared, list(samples), mode
+        self.clip_len, self.size, self.stride = clip_len, size, stride
+        self.subsample, self.test_clips = tuple(subsample), test_clips
+        self.pose_targets, self.margin, self.depth_range = pose_targets, margin, depth_range
+        self.scale, self.rotation, self.rotation_prob = scale, rotation, rotation_prob
+        self.translation, self.flip = translation, flip
+        self.seed, self.epoch, self.backend = seed, 0, backend
+        self.annotations = []
+        for s in self.samples:  # read before any work: a bad annotation is a one-line error
+            path = os.path.join(prepared, "annotations", s["id"] + ".npz")
+            if pose_targets:
+                ann = read_annotation_3d(path)
+            else:
+                kps, boxes = read_annotation(path)
+                ann = dict(keypoints=kps, boxes=boxes)
+            if ann["keypoints"].shape[1] != num_joints:
+                raise ValueError(f"{path} has {ann['keypoints'].shape[1]} joints; the model "
+                                 f"predicts {num_joints} (model.options.num_joints)")
+            self.annotations.append(ann)
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.samples)
+
+    def name_of(self, index):
+        return self.samples[index]["id"]
+
+    def frame_count(self, index):
+        s = self.samples[index]
+        return min(s.get("frames", len(self.annotations[index]["boxes"])),
+                   len(self.annotations[index]["boxes"]))
+
+    def _frames(self, index, indices):
+        sample = self.samples[index]
+        try:
+            return read_frames(os.path.join(self.prepared, sample["path"]), indices,
+                               self.backend)
+        except UNREADABLE as err:  # say which video: the error may surface in another process
+            raise VideoError(f"unreadable video {sample['id']} ({sample['path']}): {err}") \
+                from None
+
+    def _crop(self, frames, m):
+        """(T, H, W, 3) through one 2x3 map -> (T, S, S, 3)."""
+        return np.stack([T.warp(f, m, (self.size, self.size)) for f in frames])
+
+    def __getitem__(self, index):
+        return self._train_item(index) if self.mode == "train" else self._test_item(index)
+
+    def _train_item(self, index):
+        ann, label = self.annotations[index], np.int32(self.samples[index]["label"])
+        rng = np.random.RandomState([self.seed, self.epoch, index])
+        stride = rng.randint(self.subsample[0], self.subsample[1] + 1)
+        indices = T.train_indices(self.frame_count(index), self.clip_len, stride, rng)
+        m = crop_matrix(T.union_box(ann["boxes"][indices]), self.size, self.margin, rng,
+                        self.scale, self.rotation, self.rotation_prob, self.translation)
+        clip = self._crop(self._frames(index, indices), m)
+        kps = T.apply_affine(ann["keypoints"][indices], m)  # (T, J, 3) crop pixels
+        flipped = self.flip and rng.uniform() < 0.5
+        if flipped:
+            clip = np.ascontiguousarray(clip[:, :, ::-1])
+            kps = flip_keypoints(kps, self.size)
+        J = kps.shape[1]
+        if not self.pose_targets:
+            zeros = np.zeros((self.clip_len, J, 3), np.float32)
+            return T.to_network(clip), label, zeros, zeros, np.zeros((self.clip_len, J),
+                                                                       np.float32)
+        joints = ann["joints_3d"][indices]  # (T, J, 3) camera mm
+        depth = joints[..., 2][:, flip_permutation(J)] if flipped else joints[..., 2]
+        rows = [targets(kps[t], depth[t], root_of(joints[t])[2], self.size,
+                        depth_range=self.depth_range) for t in range(self.clip_len)]
+        target, mask, visibility = (np.stack(r) for r in zip(*rows))
+        return T.to_network(clip), label, target, mask, visibility
+
+    def starts(self, index):
+        """The test clips' first frames of item ``index``."""
+        return test_starts(self.frame_count(index), self.clip_len, self.stride, self.test_clips)
+
+    def _test_item(self, index):
+        ann, n = self.annotations[index], self.frame_count(index)
+        clips = np.stack([T.clip_indices(n, self.clip_len, self.stride, s)
+                          for s in self.starts(index)])  # (V, T)
+        unique, inverse = np.unique(clips, return_inverse=True)
+        frames = self._frames(index, unique)
+        views = []
+        for idx in inverse.reshape(clips.shape):
+            m = crop_matrix(T.union_box(ann["boxes"][unique[idx]]), self.size, self.margin)
+            views.append(T.to_network(self._crop(frames[idx], m)))
+        return np.stack(views), np.int32(self.samples[index]["label"])

@@ -1,0 +1,221 @@
+"""make demo-softargmax: the second system (Luvizon et al. 2018) on the synthetic benchmark, and
+Action Machine with a soft-argmax decoder beside its arg-max one.
+
+synthesise -> prepare -> person boxes and ground-truth poses (as ``make demo``) -> train the tiny
+soft-argmax pose model (configs/pose/synth_softargmax_tiny.yaml) -> stage 1, the multitask
+model's action streams on the frozen pose model (configs/synth_xview3_softargmax_separate.yaml)
+-> stage 2, the whole network fine-tuned end to end (..._finetuned.yaml) -> test each single- and
+multi-clip (Sec. 4.3), and score its pose part on the test frames (2D PCK, 3D MPJPE) -> table 1.
+Then Action Machine's tiny pose row (configs/synth_xview3_kps_pose_r18.yaml) with
+model.options.decoder argmax and softargmax, trained jointly (train.stage joint, all three heads
+from scratch: the pose-action loss reaches the pose head and the backbone only through the
+soft-argmax) -> table 2; and, when make demo has trained its KPS RGBAction model, the same row in
+its stage 2 (that model frozen: only the decoding differs), reusing make demo's runs.
+Every stage is the project's code at the tiny size, and every stage resumes: a rerun redoes only
+what is missing (a run with final.params is not retrained, a score already written for that
+checkpoint is not recomputed). The benchmark's folders are make demo's, so either demo's data
+serves the other.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+import mxnet as mx
+
+import demo
+import detect_persons
+import eval_action
+import eval_pose
+import train_action
+import train_pose
+from checkpoints import load_weights
+from configs import POSE_BASE, load_config
+from data import synth
+from data.index import atomic_write_text
+from data.prepare import prepare
+from errors import exit_on_error
+from experiment import build_pose_model, pose_frames
+from symbols.multitask import POSE_PART
+
+MULTITASK_ROWS = (("separate (pose frozen)", "softargmax_separate"),
+                  ("fine-tuned end to end", "softargmax_finetuned"))
+# (name, config row, overrides, runs sub-folder). Joint: the base's lr (0.01), as the KPS row.
+JOINT = ["train.stage=joint", "train.init_from=null", "train.lr=0.01"]
+DECODER_ROWS = (
+    ("joint (all heads), argmax", "kps_pose_r18", JOINT, "demo_joint_argmax"),
+    ("joint (all heads), softargmax", "kps_pose_r18",
+     JOINT + ["model.options.decoder=softargmax"], "demo_joint_softargmax"),
+)
+# Stage 2 starts from make demo's KPS RGBAction run (the decoder plays no part in it).
+STAGE2_ROWS = (
+    ("stage 2 (KPS frozen), argmax", "kps_pose_r18", [], "demo"),
+    ("stage 2 (KPS frozen), softargmax", "kps_pose_r18", ["model.options.decoder=softargmax"],
+     "demo_softargmax_decoder"),
+)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default="work/synth", help="data of the benchmark")
+    parser.add_argument("--runs", default="runs", help="where the runs go")
+    parser.add_argument("--bias", type=float, default=0.9)
+    parser.add_argument("--skip-action-machine", action="store_true",
+                        help="only the multitask model (table 1)")
+    return parser.parse_args(argv)
+
+
+def prepare_benchmark(args, log):
+    """make demo's first four steps (the same functions and folders) -> (prepared, boxes,
+    poses)."""
+    raw, prepared = os.path.join(args.work, "raw"), os.path.join(args.work, "prepared")
+    boxes, poses = os.path.join(args.work, "boxes.json"), os.path.join(args.work, "poses")
+    log.info("synthesising and preparing the benchmark in %s", args.work)
+    synth.generate(raw, bias=args.bias)
+    prepare("synth", raw, prepared)
+    if not os.path.exists(boxes):
+        detect_persons.run(prepared, boxes, "synth", detector="gt")
+    demo.ground_truth_poses(prepared, poses)
+    return prepared, boxes, poses
+
+
+def reuse(path, checkpoint):
+    """The results JSON at ``path`` if it scores ``checkpoint``, else None."""
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        result = json.load(f)
+    return result if result.get("checkpoint") == checkpoint else None
+
+
+def pose_model(args, prepared, log, cpu):
+    """Train (resuming) and score the tiny soft-argmax pose model -> (its config, final.params,
+    its pose_eval result)."""
+    cfg = load_config(os.path.join("configs", "pose", "synth_softargmax_tiny.yaml"),
+                      [f"data.prepared={prepared}", f"runs={args.runs}"], base=POSE_BASE)
+    final = os.path.join(cfg["out"], "final.params")
+    if not os.path.exists(final):
+        log.info("the soft-argmax pose model (%s)", cfg["out"])
+        train_pose.run(cfg, cpu, resume_run=True)
+    result = reuse(os.path.join(cfg["out"], "pose_eval.json"), final)
+    return cfg, final, result or eval_pose.evaluate_model(cfg, cpu[0], log)
+
+
+def pose_part_scores(pose_cfg, params, out, log, ctx):
+    """PCK and MPJPE of the pose part (stem and prediction blocks) of a multitask checkpoint on
+    the pose config's test frames, scored as eval_pose.py scores a pose model -> {metric: mean};
+    written to OUT/pose_part.json."""
+    path = os.path.join(out, "pose_part.json")
+    done = reuse(path, params)
+    if done:
+        return done["mean"]
+    dataset = pose_frames(pose_cfg, "test")
+    net = build_pose_model(pose_cfg, [ctx])
+    load_weights(net, params, [ctx], log, only=POSE_PART)
+    net.hybridize(static_alloc=True)
+    e = pose_cfg["eval"]
+    uv, xyz = eval_pose.predict_frames(net, dataset, ctx, e["batch_size"], e["flip"], params)
+    mean = {m: v[1] for m, v in eval_pose.score_frames(uv, xyz, dataset.ground_truth()).items()}
+    atomic_write_text(path, json.dumps(dict(checkpoint=params, frames=len(dataset), mean=mean)))
+    return mean
+
+
+def multitask_rows(args, prepared, pose_cfg, pose_final, log, cpu):
+    """Stage 1 and stage 2, each trained (resuming) and tested single- and multi-clip, and its
+    pose part scored -> [(name, {clips: results}, pose part scores)]."""
+    runs = os.path.join(args.runs, "demo_softargmax")
+    rows = []
+    for name, row in MULTITASK_ROWS:
+        overrides = [f"data.prepared={prepared}", f"runs={runs}"]
+        if row == "softargmax_separate":
+            overrides.append(f"train.init_from={pose_final}")
+        cfg = load_config(os.path.join("configs", f"synth_xview3_{row}.yaml"), overrides)
+        final = os.path.join(cfg["out"], "final.params")
+        log.info("multitask %s (%s): training and testing", name, cfg["out"])
+        if not os.path.exists(final):
+            train_action.run(cfg, cpu, resume_run=True)
+        results = {}
+        for clips in ("single", "multi"):
+            out = cfg["out"] if clips == "single" else cfg["out"] + "_multi"
+            test = load_config(os.path.join("configs", f"synth_xview3_{row}.yaml"), overrides + [
+                f"out={out}", f"eval.checkpoint={final}", f"eval.multitask_clips={clips}"])
+            results[clips] = reuse(os.path.join(out, "results.json"), final) or \
+                eval_action.run(test, cpu)
+        rows.append((name, results, pose_part_scores(pose_cfg, final, cfg["out"], log, cpu[0])))
+    return rows
+
+
+def decoder_rows(args, prepared, boxes, poses, log):
+    """Action Machine's pose row with the arg-max and the soft-argmax decoder -> [(name,
+    results)]: trained jointly, and in stage 2 if make demo's KPS RGBAction run exists."""
+    common = [f"data.prepared={prepared}", f"data.boxes={boxes}", f"data.poses={poses}"]
+    kps_final = os.path.join(args.runs, "demo", "synth_xview3_kps", "final.params")
+    rows = list(DECODER_ROWS)
+    if os.path.exists(kps_final):
+        rows += [(n, r, extra + [f"train.init_from={kps_final}"], f)
+                 for n, r, extra, f in STAGE2_ROWS]
+    else:
+        log.info("no %s (make demo's KPS RGBAction model): the stage-2 decoder rows are left out",
+                 kps_final)
+    results = []
+    for name, row, extra, folder in rows:
+        results += demo.run_rows([(name, row)], common + extra + [
+            f"runs={os.path.join(args.runs, folder)}"], log)
+    return results
+
+
+def pct(v):
+    return f"{100 * v:.1f}"
+
+
+def multitask_table(pose_result, rows):
+    lines = ["| soft-argmax multitask (tiny), synthetic xview3 | test | Pose | Appearance | "
+             "Aggregation | PCK@0.2 | MPJPE (mm) |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    m = pose_result["mean"]
+    lines.append(f"| pose model alone | - | - | - | - | {m['PCK@0.2']:.1f} | "
+                 f"{m['MPJPE']:.1f} |")
+    for name, results, part in rows:
+        for clips, r in results.items():
+            t = r["top1"]
+            lines.append(f"| {name} | {clips}-clip | {pct(t['pose'])} | {pct(t['appearance'])} "
+                         f"| {pct(t['aggregation'])} | {part['PCK@0.2']:.1f} | "
+                         f"{part['MPJPE']:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    log = logging.getLogger("demo_softargmax")
+    with exit_on_error(log):
+        return run(args, log)
+
+
+def run(args, log):
+    tic, cpu, minutes = time.time(), [mx.cpu()], {}
+    prepared, boxes, poses = prepare_benchmark(args, log)
+    pose_cfg, pose_final, pose_result = pose_model(args, prepared, log, cpu)
+    rows = multitask_rows(args, prepared, pose_cfg, pose_final, log, cpu)
+    minutes["multitask"] = (time.time() - tic) / 60
+    text = multitask_table(pose_result, rows)
+    record = dict(pose_model=pose_result["mean"],
+                  multitask=[dict(name=n, results=r, pose_part=p) for n, r, p in rows])
+    if not args.skip_action_machine:
+        am_rows = decoder_rows(args, prepared, boxes, poses, log)
+        text += "\n\n" + demo.table(am_rows, "Action Machine tiny, KPS PoseAction RGBAction "
+                                             "(ResNet-18)")
+        record["action_machine"] = [dict(name=n, **r) for n, r in am_rows]
+    minutes["total"] = (time.time() - tic) / 60
+    record["minutes"] = minutes
+    atomic_write_text(os.path.join(args.runs, "demo_softargmax_results.md"),
+                      text + f"\n\nwall time {minutes['total']:.1f} min\n")
+    atomic_write_text(os.path.join(args.runs, "demo_softargmax_results.json"),
+                      json.dumps(record, indent=1))
+    print(text)
+    print(f"wall time: {minutes['total']:.1f} min")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Luvizon et al.'s multitask model through train_action / eval_action (Appendix B's two stages,
+Sec. 4.3's single- and multi-clip tests): the loss against NumPy, the frozen pose part, the test
+clips' starts by hand, and bad configs as one line."""
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+import eval_action
+import train_action
+import train_pose
+from configs import POSE_BASE, load_config
+from data.multitask_clips import MultitaskClips, middle_clip_start, multi_clip_starts
+from data.index import read_index
+from helpers import ROOT, params_of
+from symbols.multitask_loss import MultitaskActionLoss
+
+SEPARATE = os.path.join(ROOT, "configs", "synth_xview3_softargmax_separate.yaml")
+FINETUNED = os.path.join(ROOT, "configs", "synth_xview3_softargmax_finetuned.yaml")
+POSE = os.path.join(ROOT, "configs", "pose", "synth_softargmax_tiny.yaml")
+POSE_PART = ("stem.", "blocks.")
+
+
+def video_config(path, work, runs, *extra):
+    """One short epoch of the tiny multitask model on the fixture's 12-frame videos."""
+    return load_config(path, [f"data.prepared={work}/prepared", f"runs={runs}",
+                              "train.epochs=1", "data.clip_len=4", "data.stride=2", *extra])
+
+
+@pytest.fixture(scope="module")
+def pose_run(synth_work, tmp_path_factory):
+    """The tiny soft-argmax pose model after one epoch: stage 1's pose part."""
+    out = str(tmp_path_factory.mktemp("pose") / "run")
+    cfg = load_config(POSE, [f"data.prepared={synth_work}/prepared", f"out={out}",
+                             "train.epochs=1", "train.batch_size=8", "data.val_share=0.0",
+                             "train.lr_schedule=step"], base=POSE_BASE)
+    return train_pose.run(cfg, [mx.cpu()])
+
+
+@pytest.fixture(scope="module")
+def stages(synth_work, pose_run, tmp_path_factory):
+    """Stage 1 (pose frozen) from the pose run, then stage 2 (end to end) from stage 1."""
+    runs = str(tmp_path_factory.mktemp("runs"))
+    first = video_config(SEPARATE, synth_work, runs, f"train.init_from={pose_run}")
+    second = video_config(FINETUNED, synth_work, runs)
+    return (first, train_action.run(first, [mx.cpu()])), \
+        (second, train_action.run(second, [mx.cpu()]))
+
+
+def log_softmax(x):
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+def test_the_loss_equals_a_numpy_cross_entropy_of_every_block_and_the_aggregation():
+    rng = np.random.RandomState(0)
+    n, actions, blocks, frames, joints = 3, 5, 2, 2, 4
+    label = np.array([0, 3, 4])
+    logits = {f"{s}{b + 1}": rng.randn(n, actions) * 3 for s in ("pose_action",
+                                                                "appearance_action")
+              for b in range(blocks)}
+    logits["action"] = rng.randn(n, actions) * 3
+    pose = rng.uniform(size=(n, frames, joints, 3))
+    visible = rng.uniform(0.1, 0.9, size=(n, frames, joints))
+    target = rng.uniform(size=(n, frames, joints, 3))
+    vis_target = (rng.uniform(size=(n, frames, joints)) > 0.5).astype(float)
+    outputs = {k: mx.nd.array(v) for k, v in logits.items()}
+    outputs.update(pose1=mx.nd.array(pose), visible1=mx.nd.array(visible))
+    loss = MultitaskActionLoss(blocks, 1, block_weight=0.5, aggregation_weight=2.0,
+                               pose_weight=0.3, visibility_weight=0.01)
+    total, parts = loss(outputs, mx.nd.array(label), mx.nd.array(target),
+                        mx.nd.ones((n, frames, joints, 3)), mx.nd.array(vis_target))
+
+    def ce(x):
+        return -log_softmax(x)[np.arange(n), label]
+    streams = {s: sum(ce(logits[f"{s}{b + 1}"]) for b in range(blocks))
+               for s in ("pose_action", "appearance_action")}
+    d = pose - target
+    elastic = (np.abs(d) + d ** 2).sum(-1).mean(-1)  # Eq. (3), every joint known: (n, T)
+    bce = -(vis_target * np.log(visible) + (1 - vis_target) * np.log(1 - visible)).mean(-1)
+    pose_loss = (elastic + 0.01 * bce).mean(1)
+    expected = 0.5 * (streams["pose_action"] + streams["appearance_action"]) + \
+        2.0 * ce(logits["action"]) + 0.3 * pose_loss
+    np.testing.assert_allclose(parts["loss_pose_action"].asnumpy(), streams["pose_action"],
+                               rtol=1e-5)
+    np.testing.assert_allclose(parts["loss_aggregation"].asnumpy(), ce(logits["action"]),
+                               rtol=1e-5)
+    np.testing.assert_allclose(parts["loss_pose"].asnumpy(), pose_loss, rtol=1e-5)
+    np.testing.assert_allclose(total.asnumpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("frames, clip_len, stride, middle, multi", [
+    (36, 8, 3, 7, [0, 12]),  # span 22: starts 0..14, T/2 = 4 clip frames = 12 video frames
+    (20, 4, 1, 8, [0, 2, 4, 6, 8, 10, 12, 14, 16]),  # span 4: 0..16 every 2
+    (10, 8, 3, 1, [0]),  # the stride shrinks to 1 (span 8): starts 0..2, every 4
+    (5, 8, 2, 0, [0]),  # shorter than a clip even at stride 1: one clip at 0
+])
+def test_single_and_multi_clip_starts_by_hand(frames, clip_len, stride, middle, multi):
+    assert middle_clip_start(frames, clip_len, stride) == middle
+    assert multi_clip_starts(frames, clip_len, stride) == multi
+
+
+def test_test_items_hold_one_clip_per_start(synth_work):
+    samples = read_index(f"{synth_work}/prepared")[:2]
+    for clips, count in (("single", 1), ("multi", len(multi_clip_starts(12, 4, 2)))):
+        data = MultitaskClips(f"{synth_work}/prepared", samples, mode="test", clip_len=4,
+                              size=32, stride=2, test_clips=clips)
+        views, label = data[1]
+        assert views.shape == (count, 3, 4, 32, 32) and label == samples[1]["label"]
+
+
+def test_stage_1_freezes_the_pose_part_and_stage_2_trains_it(stages, pose_run):
+    (first, final1), (second, final2) = stages
+    pose, one, two = params_of(pose_run), params_of(final1), params_of(final2)
+    pose_names = [k for k in one if k.startswith(POSE_PART)]
+    assert pose_names and all(k in pose for k in pose_names)
+    for k in pose_names:  # weights and batch-norm statistics: the pose model's, bit for bit
+        np.testing.assert_array_equal(one[k], pose[k], err_msg=k)
+    assert any(k.startswith("pose_action.") for k in one)  # the action streams were saved
+    changed = [k for k in pose_names if k.endswith(("weight", "beta"))
+               and not np.array_equal(one[k], two[k])]
+    assert len(changed) > len([k for k in pose_names if k.endswith(("weight", "beta"))]) // 2
+
+
+def test_eval_reports_pose_appearance_and_aggregation_top1(stages, synth_work):
+    (first, _), _ = stages
+    for clips in ("single", "multi"):
+        cfg = dict(first, eval=dict(first["eval"], multitask_clips=clips))
+        result = eval_action.run(cfg, [mx.cpu()])
+        with open(os.path.join(cfg["out"], "per_video.jsonl")) as f:
+            rows = [json.loads(l) for l in f]
+        assert result["videos"] == result["test_videos"] == len(rows) > 0
+        for head in ("pose", "appearance", "aggregation"):  # top-1 from the per-video argmax
+            assert result["top1"][head] == pytest.approx(
+                np.mean([r[head] == r["label"] for r in rows]))
+        # 12 frames, T 4 at stride 2 (span 7): multi starts 0 and 4 (T/2 x 2 frames apart)
+        assert {r["clips"] for r in rows} == {1 if clips == "single" else 2}
+    with open(os.path.join(first["out"], "results.md")) as f:
+        assert "| Pose | Appearance | Aggregation |" in f.read()
+
+
+def test_a_bfloat16_eval_says_so_in_its_results(stages, tmp_path):
+    (first, _), _ = stages
+    ckpt = os.path.join(first["out"], "final.params")
+    cfg = dict(first, out=str(tmp_path / "bf16"),
+               eval=dict(first["eval"], dtype="bfloat16", checkpoint=ckpt))
+    result = eval_action.run(cfg, [mx.cpu()])
+    assert result["dtype"] == "bfloat16" and result["videos"] == result["test_videos"] > 0
+    with open(os.path.join(cfg["out"], "results.md")) as f:
+        assert "(bfloat16)" in f.read()
+
+
+def test_the_pose_loss_trains_when_asked(synth_work, stages, tmp_path):
+    (first, final1), _ = stages
+    cfg = video_config(FINETUNED, synth_work, str(tmp_path), f"train.init_from={final1}",
+                       "train.multitask_pose_weight=1.0")
+    train_action.run(cfg, [mx.cpu()])
+    with open(os.path.join(cfg["out"], "metrics.jsonl")) as f:
+        epoch = [json.loads(l) for l in f if '"kind": "epoch"' in l][-1]
+    assert 0 < epoch["loss_pose"] < 20 and np.isfinite(epoch["loss_aggregation"])
+
+
+@pytest.mark.parametrize("config, overrides, message", [
+    (SEPARATE, ["train.init_from=null"], "set train.init_from"),
+    (SEPARATE, ["train.stage=joint"], "trains in stage pose_frozen or end_to_end"),
+    (os.path.join(ROOT, "configs", "synth_xview3_kps.yaml"), ["train.stage=pose_frozen"],
+     "is a stage of the multitask models"),
+    (SEPARATE, ["train.init_from=/nonexistent.params"], "no checkpoint at /nonexistent.params"),
+])
+def test_bad_multitask_configs_are_one_line(synth_work, tmp_path, config, overrides, message):
+    cfg = load_config(config, [f"data.prepared={synth_work}/prepared",
+                               f"data.boxes={synth_work}/boxes.json",
+                               f"data.poses={synth_work}/poses", f"out={tmp_path}/o",
+                               *overrides])
+    with pytest.raises(SystemExit) as err:
+        train_action.run(cfg, [mx.cpu()])
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert not os.path.exists(f"{tmp_path}/o")
+
+
+def test_the_frozen_pose_part_normalises_with_its_running_statistics_in_training():
+    """Frozen = the trained pose model's function: in training mode its poses are those of
+    inference (batch norm on running statistics), while the action streams still train."""
+    from symbols import get_model
+    net = get_model("softargmax_multitask_tiny", num_frames=4)
+    net.freeze_pose()
+    net.hybridize(static_alloc=True)
+    clip = mx.nd.random.uniform(shape=(2, 3, 4, 64, 64))
+    test = dict(zip(net.output_names, net(clip)))
+    with mx.autograd.record(train_mode=True):
+        train = dict(zip(net.output_names, net(clip)))
+        loss = train["action"].sum()
+    loss.backward()
+    np.testing.assert_allclose(train["pose2"].asnumpy(), test["pose2"].asnumpy(), atol=1e-6)
+    trained = [p for p in net.collect_params().values() if p.grad_req != "null"]
+    assert trained and all(not p.name.startswith(net.stem.prefix) for p in trained)
+
+
+def test_an_unreadable_test_video_stops_eval_or_is_scored_n_of_m(stages, synth_work, tmp_path):
+    from experiment import split_samples
+    from test_bad_inputs import corrupt_copy
+    (first, final1), _ = stages
+    test_ids = [s["id"] for s in split_samples(first, "test")]
+    copy = corrupt_copy(synth_work, tmp_path, test_ids[2])
+    cfg = dict(first, data=dict(first["data"], prepared=copy), out=str(tmp_path / "eval"),
+               eval=dict(first["eval"], checkpoint=final1))
+    with pytest.raises(SystemExit, match=test_ids[2]):
+        eval_action.run(cfg, [mx.cpu()])
+    result = eval_action.run(cfg, [mx.cpu()], skip_unreadable=True)
+    assert (result["videos"], result["test_videos"]) == (len(test_ids) - 1, len(test_ids))
+    assert [s["id"] for s in result["skipped"]] == [test_ids[2]]
+    with open(os.path.join(cfg["out"], "results.md")) as f:
+        assert f"scored {len(test_ids) - 1} of {len(test_ids)}" in f.read()

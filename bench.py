@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import tempfile
 import time
 
@@ -37,19 +36,18 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd
 
+from bench_common import LATENCY_MODELS, detector_macs, model_macs, timed
+from bench_precision import bench_precision, markdown_precision
 from data import synth
 from data.index import atomic_write_text, read_annotation, read_index, read_splits, write_poses
 from data.loader import ClipDataset, make_loader
 from data.prepare import prepare
 from data.transforms import union_box
 from errors import exit_on_error
-from eval_action import video_scores
-from precision import BFLOAT16, DTYPES, for_inference
 from symbols import get_model, rfcn
 from symbols.action_machine import ActionMachineLoss
-from symbols.summary import count_params, layer_macs, summarize
+from symbols.summary import count_params, summarize
 
-LATENCY_MODELS = ("i3d_resnet50", "action_machine_r18", "action_machine_r50")
 SOFTARGMAX_MODELS = ("softargmax_pose", "softargmax_multitask")
 SECTIONS = ("matmul", "latency", "softargmax", "train", "loader", "detector", "precision")
 
@@ -98,27 +96,11 @@ def bench_loader(prepared, size=112, clip_len=8, batch_size=8, batches=12, worke
     return rows
 
 
-def timed(fn, repeats):
-    """Median seconds of ``fn()`` over ``repeats`` runs after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        tic = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - tic)
-    return statistics.median(times)
-
-
 def bench_matmul(ctx, n=4096, repeats=5):
     a = mx.nd.random.uniform(shape=(n, n), ctx=ctx)
     b = mx.nd.random.uniform(shape=(n, n), ctx=ctx)
     seconds = timed(lambda: mx.nd.dot(a, b).wait_to_read(), repeats)
     return dict(n=n, seconds=seconds, gflops=2 * n ** 3 / seconds / 1e9)
-
-
-def model_macs(name):
-    net = get_model(name)
-    return sum(r[3] for r in summarize(net, (1, 3, 8, 224, 224))), count_params(net)
 
 
 def bench_latency(ctx, batches=(1, 8), repeats=3):
@@ -209,35 +191,6 @@ def bench_train_step(ctx, repeats=3):
 NTU_FRAMES = 4.0e6  # frames of NTU RGB+D 60 (issue #5), for the time a detection pass takes
 
 
-def detector_macs(x, im_info):
-    """Multiply-accumulates of one detector forward pass (convolutions, deformable ones too)."""
-    net = rfcn.DeformableRFCN(rfcn.DETECTORS["dcn_rfcn"])
-    net.initialize(mx.init.Normal(0.01))
-    total, handles = [0], []
-
-    def conv(block, inputs, output):
-        total[0] += layer_macs(block, inputs, output)
-
-    def deformable(block, inputs, output):
-        total[0] += output.size * int(np.prod(block.weight.shape[1:]))
-    for block in _blocks(net):
-        if isinstance(block, rfcn.DeformableConv3x3):
-            handles.append(block.register_forward_hook(deformable))
-        elif not block._children:
-            handles.append(block.register_forward_hook(conv))
-    net(mx.nd.array(x), mx.nd.array(im_info))
-    mx.nd.waitall()
-    for h in handles:
-        h.detach()
-    return total[0] // x.shape[0]
-
-
-def _blocks(block):
-    yield block
-    for child in block._children.values():
-        yield from _blocks(child)
-
-
 def bench_detector(ctx, sizes=((480, 640), (1080, 1920)), batch=1, repeats=2):
     net = rfcn.get_detector("dcn_rfcn", None, ctx)
     rows = []
@@ -251,103 +204,6 @@ def bench_detector(ctx, sizes=((480, 640), (1080, 1920)), batch=1, repeats=2):
                          frames_per_s=fps, macs=macs, gflops=2 * macs * fps / 1e9,
                          ntu_pass_hours=NTU_FRAMES / fps / 3600))
     return rows
-
-
-def bench_ceiling(ctx, n=2048, repeats=3, dtypes=DTYPES[:2]):
-    """GFLOP/s of NumPy's float32 matrix product and of MXNet's FullyConnected per dtype."""
-    rs = np.random.RandomState(0)
-    a, b = rs.rand(n, n).astype(np.float32), rs.rand(n, n).astype(np.float32)
-    seconds = timed(lambda: a @ b, repeats)
-    rows = [dict(what="numpy SGEMM", dtype="float32", n=n, gflops=2 * n ** 3 / seconds / 1e9)]
-    x, w = mx.nd.array(a, ctx), mx.nd.array(b, ctx)
-    for dtype in dtypes:
-        xs, ws = (x, w) if dtype == "float32" else (mx.nd.amp_cast(x, dtype=BFLOAT16),
-                                                     mx.nd.amp_cast(w, dtype=BFLOAT16))
-        seconds = timed(lambda: mx.nd.FullyConnected(xs, ws, num_hidden=n, no_bias=True)
-                        .wait_to_read(), repeats)
-        rows.append(dict(what="MXNet FullyConnected", dtype=dtype, n=n,
-                         gflops=2 * n ** 3 / seconds / 1e9))
-    return rows
-
-
-def _forward(net, *inputs):
-    return lambda: [o.wait_to_read() for o in net(*inputs)]
-
-
-def bench_precision(ctx, batches=(1, 8), repeats=2, views=30, dtypes=DTYPES[:2],
-                    detector_frame=(480, 640)):
-    """The precision section (module docstring). Inference builds as ``bench_latency``."""
-    ceiling = bench_ceiling(ctx, dtypes=dtypes)
-    sgemm = ceiling[0]["gflops"]
-    rows, view_rows = [], []
-    for name in LATENCY_MODELS:
-        macs, _ = model_macs(name)
-        net = get_model(name, ctx=ctx, bn_fold_time=False)
-        net.hybridize(static_alloc=True, static_shape=True)
-        for dtype in dtypes:
-            run = for_inference(net, dtype, ctx, "dtype")
-            for batch in batches:
-                x = mx.nd.random.uniform(shape=(batch, 3, 8, 224, 224), ctx=ctx)
-                seconds = timed(_forward(run, x), repeats)
-                rows.append(dict(model=name, dtype=dtype, batch=batch, macs=macs,
-                                 ms_per_clip=1000 * seconds / batch,
-                                 gflops=2 * macs * batch / seconds / 1e9))
-            if name == "action_machine_r18" and views:
-                view_rows += bench_views(run, ctx, views, dtype)
-        net = run = None  # free this model before building the next
-    h, w = detector_frame
-    frames = np.random.RandomState(0).randint(0, 256, (1, h, w, 3)).astype(np.uint8)
-    det = rfcn.get_detector("dcn_rfcn", None, ctx)
-    macs = detector_macs(*rfcn.preprocess(frames, det.cfg))
-    for dtype in dtypes:
-        run = for_inference(det, dtype, ctx, "dtype")
-        seconds = timed(lambda: rfcn.detect(run, frames, ctx), repeats)
-        rows.append(dict(model="dcn_rfcn", dtype=dtype, batch=1, macs=macs,
-                         ms_per_clip=1000 * seconds, gflops=2 * macs / seconds / 1e9,
-                         frame=f"{w}x{h}"))
-    for row in rows:
-        row["share_of_sgemm"] = row["gflops"] / sgemm
-        fp32 = next(r for r in rows if r["model"] == row["model"] and r["batch"] == row["batch"]
-                    and r["dtype"] == "float32")
-        row["speedup"] = fp32["ms_per_clip"] / row["ms_per_clip"]
-    return dict(ceiling=ceiling, models=rows, views=view_rows)
-
-
-def bench_views(net, ctx, views, dtype):
-    """Seconds to score one video's ``views`` views one at a time and in one batch, through
-    eval_action's own ``video_scores``. One pass each, after a warm-up at batch 1 (the batch of
-    all views is timed cold: its memory is planned in the pass)."""
-    clips = mx.nd.random.uniform(shape=(views, 3, 8, 224, 224))
-    rows = []
-    for per_batch in (1, views):
-        tic = time.perf_counter()
-        video_scores(net, clips, ctx, per_batch)
-        rows.append(dict(model="action_machine_r18", dtype=dtype, views=views,
-                         views_per_batch=per_batch, seconds=time.perf_counter() - tic))
-    rows[1]["speedup"] = rows[0]["seconds"] / rows[1]["seconds"]
-    return rows
-
-
-def markdown_precision(p):
-    lines = []
-    sgemm = p["ceiling"][0]["gflops"]
-    for row in p["ceiling"]:
-        lines.append(f"| ceiling: {row['what']} | {row['n']}^3, {row['dtype']} | "
-                     f"{row['gflops']:.1f} GFLOP/s ({100 * row['gflops'] / sgemm:.0f} % of "
-                     f"NumPy SGEMM) |")
-    for row in p["models"]:
-        setting = (f"frame {row['frame']}, batch 1" if "frame" in row else
-                   f"batch {row['batch']}, 8x224x224") + f", {row['dtype']}"
-        lines.append(f"| precision {row['model']} | {setting}, {row['macs'] / 1e9:.2f} GMACs | "
-                     f"{row['ms_per_clip']:.0f} ms/{'frame' if 'frame' in row else 'clip'} "
-                     f"(x{row['speedup']:.2f} of float32, {row['gflops']:.1f} GFLOP/s, "
-                     f"{100 * row['share_of_sgemm']:.0f} % of NumPy SGEMM) |")
-    for row in p["views"]:
-        extra = f", x{row['speedup']:.2f} of one at a time" if "speedup" in row else ""
-        lines.append(f"| eval views {row['model']} | {row['views']} views, "
-                     f"{row['views_per_batch']} a batch, {row['dtype']} | "
-                     f"{row['seconds']:.1f} s a video{extra} |")
-    return lines
 
 
 def markdown(results):

@@ -29,6 +29,7 @@ import demo
 import detect_persons
 import eval_action
 import eval_pose
+import pose_model_eval
 import train_action
 import train_pose
 from checkpoints import load_weights
@@ -116,8 +117,9 @@ def pose_part_scores(pose_cfg, params, out, log, ctx):
     load_weights(net, params, [ctx], log, only=POSE_PART)
     net.hybridize(static_alloc=True)
     e = pose_cfg["eval"]
-    uv, xyz = eval_pose.predict_frames(net, dataset, ctx, e["batch_size"], e["flip"], params)
-    mean = {m: v[1] for m, v in eval_pose.score_frames(uv, xyz, dataset.ground_truth()).items()}
+    uv, xyz = pose_model_eval.predict_frames(net, dataset, ctx, e["batch_size"], e["flip"], params)
+    scores = pose_model_eval.score_frames(uv, xyz, dataset.ground_truth())
+    mean = {m: v[1] for m, v in scores.items()}
     atomic_write_text(path, json.dumps(dict(checkpoint=params, frames=len(dataset), mean=mean)))
     return mean
 

@@ -63,24 +63,19 @@ import json
 import os
 import sys
 
-import mxnet as mx
 import numpy as np
-from tqdm import tqdm
 
-from checkpoints import checkpoint_or_last, load_weights
 from configs import POSE_BASE, add_config_args, load_config
 from data import h36m, mpii
-from data import pose_frames as PF
 from data.index import atomic_write_bytes, atomic_write_text
 from data.keypoints import COCO_KEYPOINTS
 from data.joints import LAYOUTS, from_common
-from data.loader import make_loader
 from data.pose_images import layout_of, pose_images, test_source_of
 from errors import exit_on_error, fail
-from experiment import (build_pose_model, check_pose_checkpoint, check_pose_config, contexts,
-                        pose_frames, setup_logging)
-from pose_metrics import (AUC_STEP, MPII_NOT_IN_MEAN, PCK_ALPHAS, PCKH_ALPHAS, joint_errors,
-                          mpjpe, pck_curve, pckh_hits, pckh_scores, percent)
+from experiment import check_pose_config, contexts, pose_frames, setup_logging
+from pose_metrics import (AUC_STEP, MPII_NOT_IN_MEAN, PCKH_ALPHAS, mpjpe, pckh_hits,
+                          pckh_scores)
+from pose_model_eval import load_model, predict_crops, score_frames
 
 def load_predictions(path, joints, dims, counts, names):
     """The (N, joints, dims) array of ``path``; N must be one of ``counts``. A bad file is a
@@ -177,92 +172,7 @@ def h36m_table(result):
     return "\n".join(lines)
 
 
-# ---- model mode: a soft-argmax model on frames with 3D ground truth ---------------------------
-def predict_frames(net, dataset, ctx, batch_size=32, flip=True, model="the model"):
-    """The last block's pose for every item of a test-mode ``PoseFrames`` -> frame pixels
-    (N, J, 2) and camera-frame mm (N, J, 3). ``model`` names the weights in the
-    FloatingPointError raised when they output NaN or inf."""
-    loader = make_loader(dataset, batch_size)
-    last = f"pose{net.pose_blocks}"
-    uv_rows, xyz_rows = [], []
-    for image, matrix, root, camera, index in tqdm(loader, desc="predict", disable=None):
-        image = image.as_in_context(ctx)
-        pose = dict(zip(net.output_names, net(image)))[last].asnumpy()  # (n, J, 3) in [0, 1]
-        if flip:
-            mirrored = dict(zip(net.output_names, net(mx.nd.flip(image, axis=3))))[last]
-            pose = (pose + PF.flip_pose(mirrored.asnumpy(),
-                                        getattr(dataset, "flip_permutation", None))) / 2
-        finite = np.isfinite(pose).all(axis=(1, 2))
-        if not finite.all():
-            bad = dataset.name_of(int(index.asnumpy()[np.argmin(finite)]))
-            raise FloatingPointError(f"{model} outputs non-finite poses (NaN or inf) for {bad}: "
-                                     f"no predictions written")
-        uv_crop, depth = PF.decode(pose, root.asnumpy(), dataset.size,
-                                   depth_range=dataset.depth_range)
-        uv = np.stack([PF.to_frame(p, m) for p, m in zip(uv_crop, matrix.asnumpy())])
-        uv_rows.append(uv)
-        xyz_rows.append(PF.back_project(uv, depth, camera.asnumpy()))
-    return np.concatenate(uv_rows), np.concatenate(xyz_rows)
-
-
-def predict_crops(net, dataset, ctx, batch_size=32, flip=True, model="the model", crops=1,
-                  shift=0.05):
-    """``predict_frames`` averaged over the test crops: the centred one (crops 1), and with
-    crops 5 four more whose window moves by (+-shift, +-shift) x its side (the paper's
-    multi-crop: "five cropped regions and their corresponding flipped images", Sec. 5.3); the
-    average is taken in the annotation's units (frame pixels, camera mm)."""
-    shifts = [(0.0, 0.0)] + ([(sx * shift, sy * shift) for sx in (-1, 1) for sy in (-1, 1)]
-                             if crops == 5 else [])
-    results = []
-    try:
-        for s in shifts:
-            dataset.shift = s
-            results.append(predict_frames(net, dataset, ctx, batch_size, flip, model))
-    finally:
-        dataset.shift = (0.0, 0.0)
-    return tuple(np.mean([r[k] for r in results], axis=0) for k in (0, 1))
-
-
-def images_error(net, dataset, ctx, batch_size=32, flip=True, model="the model"):
-    """The validation score of a real dataset's items (``data.pose_images.PoseImages``): the
-    root-aligned MPJPE (mm, root the pelvis) where every joint has depth, else the mean 2D
-    error in % of the box's longer side; only annotated joints count."""
-    uv, xyz = predict_frames(net, dataset, ctx, batch_size, flip, model)
-    r = dataset.records
-    if dataset.has_3d():
-        truth = r["xyz"] if np.isfinite(r["xyz"][r["valid"]]).all() else \
-            PF.back_project(r["joints"], r["depth"], r["camera"])
-        errors = joint_errors(xyz, truth, 0)
-    else:
-        side = np.maximum(r["box"][:, 2] - r["box"][:, 0], r["box"][:, 3] - r["box"][:, 1])
-        errors = 100.0 * np.linalg.norm(uv - r["joints"], axis=-1) / side[:, None]
-    return float(errors[r["valid"]].mean())
-
-
-def frames_mpjpe(net, dataset, ctx, batch_size=32, flip=True, model="the model"):
-    """The mean root-aligned MPJPE (mm) of ``net`` on ``dataset``: the validation score."""
-    _, xyz = predict_frames(net, dataset, ctx, batch_size, flip, model)
-    return float(joint_errors(xyz, dataset.ground_truth()["joints_3d"], PF.HIPS).mean())
-
-
-def score_frames(uv, xyz, truth, names=COCO_KEYPOINTS, alphas=PCK_ALPHAS):
-    """{metric: (per joint (J,), pooled)}: PCK@alpha in % of the box's longer side, and MPJPE
-    in mm after pelvis alignment, of predictions against ``PoseFrames.ground_truth()``."""
-    boxes = truth["boxes"]
-    size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])  # (N,)
-    visible = truth["keypoints"][..., 2] > 0
-    scaled = np.linalg.norm(uv - truth["keypoints"][..., :2], axis=-1) / size[:, None]
-    scaled = np.where(visible, scaled, np.inf)
-    out = {}
-    for a in alphas:
-        correct, count = pck_curve(scaled, [a])
-        out[f"PCK@{a:g}"] = (percent(correct[0], count),
-                             float(percent(correct[0].sum(), count.sum())))
-    errors = joint_errors(xyz, truth["joints_3d"], PF.HIPS)  # (N, J)
-    out["MPJPE"] = (errors.mean(0), float(errors.mean()))
-    return out
-
-
+# ---- model mode: a soft-argmax model's predictions (pose_model_eval.py), written and scored
 def frames_table(result):
     metrics = list(result["mean"])
     lines = ["| joint | " + " | ".join(f"{m} (mm)" if m == "MPJPE" else m for m in metrics)
@@ -281,21 +191,6 @@ def write_predictions(out, tag, uv, xyz, frames):
         atomic_write_bytes(os.path.join(out, f"pose_pred{tag}_{suffix}.npy"), buffer.getvalue())
     atomic_write_text(os.path.join(out, f"pose_pred{tag}_frames.json"),
                       json.dumps([list(f) for f in frames]))
-
-
-def load_model(cfg, ctx, log, untrained=False):
-    """(net, checkpoint name): the config's checkpoint (strict, checked against the config) or,
-    ``untrained``, the seeded fresh model."""
-    mx.random.seed(cfg["train"]["seed"])
-    net = build_pose_model(cfg, [ctx])
-    if untrained:
-        ckpt = "untrained"
-    else:
-        ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
-        check_pose_checkpoint(cfg, ckpt)
-        load_weights(net, ckpt, [ctx], log)
-    net.hybridize(static_alloc=True)
-    return net, ckpt
 
 
 def evaluate_images(cfg, ctx, log, untrained=False):

@@ -23,7 +23,7 @@ import os
 
 import mxnet as mx
 
-import eval_pose
+import pose_model_eval
 from configs import POSE_BASE, add_config_args, load_config_or_exit
 from data.loader import Substitutes
 from data.pose_images import check_roots, pose_images
@@ -72,10 +72,10 @@ def softargmax_loss(criterion, blocks):
 def validation(cfg, dataset, ctx):
     """validate(net) -> the validation score (lower is better) for training.fit: the MPJPE
     (mm) of ``dataset``'s frames; on a 2D dataset (MPII, Penn Action) the mean 2D error in %
-    of the box's longer side (eval_pose.images_error)."""
+    of the box's longer side (pose_model_eval.images_error)."""
     def validate(net):
-        score = eval_pose.frames_mpjpe if cfg["data"]["source"] == "synth" else \
-            eval_pose.images_error
+        score = pose_model_eval.frames_mpjpe if cfg["data"]["source"] == "synth" else \
+            pose_model_eval.images_error
         return score(net, dataset, ctx, cfg["eval"]["batch_size"], cfg["eval"]["flip"],
                      model="the model in training")
     return validate

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import eval_pose
+import pose_metrics
+import pose_model_eval
 from data.joints import MPII
 from test_h36m import write_npz
 from test_mpii import write_gt_valid
@@ -213,7 +215,7 @@ def test_pck_of_the_box_and_mpjpe_about_the_pelvis_by_hand():
     xyz = truth["joints_3d"] + 0.0
     xyz[0] += 7.0
     xyz[1, 9, 2] += 30.0
-    scores = eval_pose.score_frames(uv, xyz, truth)
+    scores = pose_model_eval.score_frames(uv, xyz, truth)
     pck1, mean1 = scores["PCK@0.1"]
     pck2, mean2 = scores["PCK@0.2"]
     assert list(pck1[:3]) == [100.0, 0.0, 50.0] and list(pck2[:3]) == [100.0, 100.0, 50.0]
@@ -223,8 +225,8 @@ def test_pck_of_the_box_and_mpjpe_about_the_pelvis_by_hand():
     assert mean == pytest.approx(30.0 / 34)
     # a pelvis-aligned error ignores a shift of the whole pose; joint_errors with an index root
     # is the Human3.6M form
-    assert eval_pose.joint_errors(xyz[:1], truth["joints_3d"][:1], (11, 12)).max() < 1e-9
-    assert eval_pose.mpjpe(xyz, truth["joints_3d"], 0)[0] == pytest.approx(0.0, abs=1e-9)
+    assert pose_metrics.joint_errors(xyz[:1], truth["joints_3d"][:1], (11, 12)).max() < 1e-9
+    assert pose_metrics.mpjpe(xyz, truth["joints_3d"], 0)[0] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_without_a_config_or_the_file_arguments_is_one_line():

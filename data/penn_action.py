@@ -12,8 +12,9 @@ data.protocols --dataset penn_action --names ROOT`` counts them, and ``python -m
 
     keypoints (T, 16, 3)  the label's 13 joints in the pa16 layout of the Table 3 pose model
                           (data/joints.py: MPII + Penn "using 16 body joints"), x, y in frame
-                          pixels, the third column 1 for a visible joint, 0 for an invisible
-                          one and for pa16's pelvis, thorax and neck, which Penn lacks (masked)
+                          pixels as the label gives them (invisible joints too), the third
+                          column 1 for a visible joint, 0 for an invisible one and for pa16's
+                          pelvis, thorax and neck, which Penn lacks (0, 0, 0: masked)
     boxes (T, 4)          the label's bbox rows; a file one row short repeats its last box
                           (data.penn.read_labels, counted in the index as ``boxes_filled``)
     layout                "pa16"
@@ -82,7 +83,8 @@ def list_samples(root):
 
 def ground_truth(video):
     """data.penn.read_labels' dict -> the annotation arrays (module docstring)."""
-    points, valid = to_common(video["joints"], "penn", LAYOUT, video["visible"])
+    points, _ = to_common(video["joints"], "penn", LAYOUT)  # invisible joints keep their x, y
+    _, valid = to_common(video["joints"], "penn", LAYOUT, video["visible"])
     keypoints = np.concatenate([points, valid[..., None]], axis=-1)  # (T, 16, 3)
     return dict(keypoints=keypoints.astype(np.float32),
                 boxes=video["boxes"].astype(np.float32), layout=LAYOUT)

@@ -128,7 +128,7 @@ def prepare_one(job):
     T, H, W, _ = frames.shape
     w, h = target_size(W, H, resize)
     try:
-        if truth is not None:
+        if truth is not None and (w, h) != (W, H):
             truth = scale_ground_truth(truth, w / W, h / H)
         elif skeletons:
             truth = skeleton_ground_truth(skeletons, sample["id"], w, h)

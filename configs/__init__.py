@@ -23,7 +23,7 @@ BASE = os.path.join(CONFIG_DIR, "base.yaml")  # the video model's experiments
 POSE_BASE = os.path.join(CONFIG_DIR, "pose", "base.yaml")  # the COCO pose model's
 # Keys whose values come from a fixed set (the dataset's protocols are checked separately).
 CHOICES = {
-    "data.dataset": ("ntu", "nucla", "msr", "utd", "synth"),
+    "data.dataset": ("ntu", "nucla", "msr", "utd", "synth", "penn_action"),
     "data.crop": ("person", "frame"),
     "data.backend": ("cv2", "decord"),
     "model.global_stats": ("none", "backbone", "all"),

@@ -17,7 +17,11 @@
                          + cy; person_height_mm () float, the person's height that sizes
                          joints_3d. Extras: object_class () int, object_box (4,) float32
                          (the synthetic scene's object). read_annotation_3d -> dict of all;
-                         an annotation without the 3D arrays is a ValueError naming the file
+                         an annotation without the 3D arrays is a ValueError naming the file.
+                         Real datasets (data.prepare: Penn Action, NTU --skeletons) write
+                         keypoints (T, J, 3) in the pose model's layout instead, named by
+                         layout () str ("pa16", "pa20"; data/joints.py), NTU also xyz (T, J, 3)
+                         float32 Kinect camera mm (NaN untracked); read by data/multitask_clips.py
     BOXES.json           {"dataset", "detector", "threshold", "videos": {id: {"box": [x1, y1, x2,
                          y2], "frames_seen", "frames_with_person", "fallback"}}}: one union person
                          box a video (detect_persons.py); fallback: no person, the full frame

@@ -19,6 +19,12 @@ Items. Training: (clip (3, T, S, S) float32, label int32, target (T, J, 3), mask
 visibility (T, J)), the pose targets of every frame in ``data.pose_frames``' convention (zero
 mask when ``pose_targets`` is off: no 3D is read then). Test: (views (V, 3, T, S, S), label),
 V = 1 (single) or the number of multi-clip starts.
+
+Real datasets (Penn Action, NTU: ``python -m data.prepare``) write their annotations in the
+layout of the pose model (``layout`` "pa16" or "pa20", data/joints.py) rather than COCO's:
+their mirror swaps that layout's sides, the root is its pelvis (joint 0), and the z targets come
+from ``xyz``'s depth where the dataset has it (NTU) and are masked where it does not (Penn
+Action is 2D): ``read_clip_annotation``.
 """
 import os
 
@@ -27,6 +33,7 @@ from mxnet import gluon
 
 from . import transforms as T
 from .index import read_annotation, read_annotation_3d
+from .joints import flip_permutation as layout_flip_permutation
 from .keypoints import flip_keypoints, flip_permutation
 from .loader import UNREADABLE
 from .pose_frames import CROP_MARGIN, DEPTH_RANGE_MM, TRANSLATION, crop_matrix, root_of, targets
@@ -58,6 +65,35 @@ def test_starts(num_frames, clip_len, stride, clips):
     return multi_clip_starts(num_frames, clip_len, stride)
 
 
+def read_clip_annotation(path, pose_targets):
+    """ID.npz -> dict(keypoints (T, J, 3), boxes (T, 4), layout, and with ``pose_targets``
+    depth (T, J) mm and root_depth (T,) mm, NaN where unknown). An annotation without a layout
+    is the synthetic benchmark's (COCO order): its pose targets need its 3D ground truth
+    (read_annotation_3d's error otherwise); one with a layout takes depth from ``xyz``, if any."""
+    keypoints, boxes = read_annotation(path)
+    with np.load(path) as z:
+        layout = str(z["layout"]) if "layout" in z.files else None
+        xyz = z["xyz"].astype(np.float32) if "xyz" in z.files else None
+    ann = dict(keypoints=keypoints, boxes=boxes, layout=layout)
+    if not pose_targets:
+        return ann
+    if layout is None:
+        joints = read_annotation_3d(path)["joints_3d"]  # (T, 17, 3) camera mm
+        return dict(ann, depth=joints[..., 2], root_depth=root_of(joints)[..., 2])
+    depth = xyz[..., 2] if xyz is not None else np.full(keypoints.shape[:2], np.nan, np.float32)
+    return dict(ann, depth=depth, root_depth=depth[:, 0])  # pa layouts: joint 0 the pelvis
+
+
+def flip_clip_keypoints(keypoints, size, layout=None):
+    """Keypoints (..., J, 3) of a mirrored ``size``-pixel crop: x -> size - 1 - x, sides swapped
+    in COCO's order (layout None) or in the pa ``layout``."""
+    if layout is None:
+        return flip_keypoints(keypoints, size)
+    out = np.asarray(keypoints)[..., layout_flip_permutation(layout), :].copy()
+    out[..., 0] = size - 1 - out[..., 0]
+    return out
+
+
 # ---- the dataset ------------------------------------------------------------------------------
 class MultitaskClips(gluon.data.Dataset):
     """Clips of ``samples`` (entries of a prepared dataset's index) with their annotations."""
@@ -82,11 +118,7 @@ class MultitaskClips(gluon.data.Dataset):
         self.annotations = []
         for s in self.samples:  # read before any work: a bad annotation is a one-line error
             path = os.path.join(prepared, "annotations", s["id"] + ".npz")
-            if pose_targets:
-                ann = read_annotation_3d(path)
-            else:
-                kps, boxes = read_annotation(path)
-                ann = dict(keypoints=kps, boxes=boxes)
+            ann = read_clip_annotation(path, pose_targets)
             if ann["keypoints"].shape[1] != num_joints:
                 raise ValueError(f"{path} has {ann['keypoints'].shape[1]} joints; the model "
                                  f"predicts {num_joints} (model.options.num_joints)")
@@ -134,15 +166,18 @@ class MultitaskClips(gluon.data.Dataset):
         flipped = self.flip and rng.uniform() < 0.5
         if flipped:
             clip = np.ascontiguousarray(clip[:, :, ::-1])
-            kps = flip_keypoints(kps, self.size)
+            kps = flip_clip_keypoints(kps, self.size, ann["layout"])
         J = kps.shape[1]
         if not self.pose_targets:
             zeros = np.zeros((self.clip_len, J, 3), np.float32)
             return T.to_network(clip), label, zeros, zeros, np.zeros((self.clip_len, J),
                                                                        np.float32)
-        joints = ann["joints_3d"][indices]  # (T, J, 3) camera mm
-        depth = joints[..., 2][:, flip_permutation(J)] if flipped else joints[..., 2]
-        rows = [targets(kps[t], depth[t], root_of(joints[t])[2], self.size,
+        depth, root_depth = ann["depth"][indices], ann["root_depth"][indices]  # (T, J), (T,)
+        if flipped:
+            perm = flip_permutation(J) if ann["layout"] is None else \
+                layout_flip_permutation(ann["layout"])
+            depth = depth[:, perm]
+        rows = [targets(kps[t], depth[t], root_depth[t], self.size,
                         depth_range=self.depth_range) for t in range(self.clip_len)]
         target, mask, visibility = (np.stack(r) for r in zip(*rows))
         return T.to_network(clip), label, target, mask, visibility

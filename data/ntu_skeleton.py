@@ -32,6 +32,7 @@ from .joints import KINECT
 NAME = "ntu_skeleton"
 JOINTS = KINECT
 BODY_VALUES, JOINT_VALUES = 10, 12
+COLOUR_SIZE = (1920, 1080)  # (width, height): the pixels of colorX, colorY
 
 Body = collections.namedtuple("Body", "id xyz depth color tracking present")
 Skeleton = collections.namedtuple("Skeleton", "frames bodies")
@@ -130,3 +131,47 @@ def count_splits(path):
     names = list_names(path, (".skeleton",) if os.path.isdir(path) else None)
     samples, _ = parse_names(ntu, names)
     return counts(ntu, samples)
+
+
+# ---- ground truth of the multitask action clips (python -m data.prepare --skeletons) ----------
+LAYOUT = "pa20"  # the Table 4-5 pose model's layout (MPII + Human3.6M + NTU, 20 joints)
+
+
+def ground_truth(path):
+    """A .skeleton file -> the annotation arrays data/multitask_clips.py reads, one row a frame
+    of the file, in colour-frame pixels (1920 x 1080) and millimetres:
+
+        keypoints (T, 20, 3)  the first body's 20 joints (NTU_FROM_KINECT) in the pa20 layout,
+                              sides swapped as data/joints.py says; x, y its colour pixels, the
+                              third column 1 where Kinect tracked or inferred the joint
+                              (tracking state > 0), else 0
+        xyz (T, 20, 3)        the same joints in Kinect camera space in mm (x to the sensor's
+                              left, y up, z forward: no camera model maps it to the colour
+                              pixels, so it is not the format's joints_3d); NaN where the
+                              keypoint is 0; z is the depth of the pose targets
+        boxes (T, 4)          the valid joints' box (as data/pose_records.py); a frame without
+                              the body takes the box of the nearest frame with it
+        layout                "pa20"
+
+    The first body is the one tracked first (the actor; as data/pose_records.py). ValueError
+    naming the file when no body has a valid joint in any frame."""
+    from .joints import NTU_FROM_KINECT, to_common
+    skeleton = read_skeleton(path)
+    if not skeleton.bodies:
+        raise ValueError(f"{path}: no body in any of its {skeleton.frames} frames")
+    body = skeleton.bodies[0]
+    tracked = body.tracking[:, NTU_FROM_KINECT] > 0
+    points, valid = to_common(body.color[:, NTU_FROM_KINECT], "ntu", LAYOUT, tracked)
+    xyz, _ = to_common(1000.0 * body.xyz[:, NTU_FROM_KINECT], "ntu", LAYOUT, tracked,
+                       fill=np.nan)
+    xyz[~valid] = np.nan
+    seen = np.flatnonzero(valid.any(1))
+    if not len(seen):
+        raise ValueError(f"{path}: the first body has no tracked joint in any frame")
+    lo = np.where(valid[..., None], points, np.inf).min(1)
+    hi = np.where(valid[..., None], points, -np.inf).max(1)
+    nearest = seen[np.abs(np.arange(skeleton.frames)[:, None] - seen[None]).argmin(1)]
+    boxes = np.concatenate([lo, hi], 1)[nearest]
+    keypoints = np.concatenate([points, valid[..., None]], axis=-1)
+    return dict(keypoints=keypoints.astype(np.float32), xyz=xyz.astype(np.float32),
+                boxes=boxes.astype(np.float32), layout=LAYOUT)

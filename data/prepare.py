@@ -11,6 +11,15 @@ a write that fails (full disk, unwritable folder) stops the run with one line na
 Several processes or nodes: ``--shard K/N`` prepares every N-th video from the K-th and lists
 them in OUT/prepared.shardKofN.json; the last shard to finish checks that the N lists hold every
 video once and writes the index, splits and skipped list (data/shards.py).
+
+Ground truth for the multitask clips (data/multitask_clips.py; formats in data/index.py):
+Penn Action (``--dataset penn_action --raw ROOT``, ROOT holding labels/ and frames/) has no
+videos: each label file's frames become the video and its joints and boxes the annotation
+(data/penn_action.py). NTU with ``--skeletons DIR``: each video's annotation comes from
+DIR/ID.skeleton (data.ntu_skeleton.ground_truth); a video without a usable skeleton file is a
+skip listed in skipped.csv with its reason and counted in the log, not an error, because NTU's
+release itself lacks 302 of them. A rerun with ``--skeletons`` over an earlier run without it
+only adds the annotations.
 """
 import argparse
 import json
@@ -24,6 +33,7 @@ from tqdm import tqdm
 
 from errors import check_writable, exit_on_error
 
+from . import ntu_skeleton
 from .index import atomic_write_text, write_annotation, write_index, write_skipped, write_splits
 from .protocols import DATASETS, all_splits, counts, get_dataset, list_names, parse_names
 from .shards import merge_parts, parse as shard_arg, pick, write_part
@@ -38,29 +48,50 @@ def _init_worker(stop):
     _stop = stop
 
 
-def scale_annotation(src, dst, sx, sy):
-    """Keypoints, boxes and the camera's intrinsics into the resized video's pixels (pixel
-    centres at integers), so the keypoints stay the projections of joints_3d, which is kept."""
-    with np.load(src) as z:
-        data = dict(z)
-    kps = data["keypoints"].astype(np.float32)
+def scale_ground_truth(data, sx, sy):
+    """Annotation arrays -> the same in the resized video's pixels (pixel centres at integers):
+    keypoints, boxes and the camera's intrinsics, so the keypoints stay the projections of
+    joints_3d, which is kept (as are millimetre arrays and extras)."""
+    data = dict(data)
+    kps = np.array(data["keypoints"], np.float32)
     kps[..., 0] = (kps[..., 0] + 0.5) * sx - 0.5
     kps[..., 1] = (kps[..., 1] + 0.5) * sy - 0.5
-    boxes = data["boxes"].astype(np.float32)
+    boxes = np.array(data["boxes"], np.float32)
     boxes[:, [0, 2]] = (boxes[:, [0, 2]] + 0.5) * sx - 0.5
     boxes[:, [1, 3]] = (boxes[:, [1, 3]] + 0.5) * sy - 0.5
     data.update(keypoints=kps, boxes=boxes)
     if "camera" in data:  # u' = (fx X / Z + cx + 0.5) sx - 0.5 = fx sx X / Z + (cx + 0.5) sx - 0.5
-        fx, fy, cx, cy = data["camera"].astype(np.float64)
+        fx, fy, cx, cy = np.asarray(data["camera"], np.float64)
         data["camera"] = np.array([fx * sx, fy * sy, (cx + 0.5) * sx - 0.5,
                                    (cy + 0.5) * sy - 0.5], np.float32)
-    write_annotation(dst, **data)
+    return data
+
+
+def scale_annotation(src, dst, sx, sy):
+    """RAW/STEM.npz (the synthetic benchmark's sidecar) -> OUT/annotations/ID.npz, scaled."""
+    with np.load(src) as z:
+        data = dict(z)
+    write_annotation(dst, **scale_ground_truth(data, sx, sy))
+
+
+def skeleton_ground_truth(skeletons, sample_id, width, height):
+    """NTU: SKELETONS/ID.skeleton -> its ground truth (data.ntu_skeleton.ground_truth) in the
+    pixels of a width x height video. ValueError naming the file when it is missing or unusable:
+    the sample is then skipped (the multitask clips need every indexed video's ground truth;
+    NTU's release lacks the skeletons of 302 videos)."""
+    path = os.path.join(skeletons, sample_id + ".skeleton")
+    if not os.path.isfile(path):
+        raise ValueError(f"no skeleton file {path}")
+    cw, ch = ntu_skeleton.COLOUR_SIZE  # the file's colour pixels, whatever the video's size
+    return scale_ground_truth(ntu_skeleton.ground_truth(path), width / cw, height / ch)
 
 
 def target_size(width, height, resize):
     """(w, h): the table's height and the video's aspect ratio, the width rounded down to an
-    even number (codecs want even sizes). Table 2: 1920x1080 -> 454x256, 640x480 -> 340x256;
+    even number (codecs want even sizes); ``resize`` None keeps the size, made even. Table 2: 1920x1080 -> 454x256, 640x480 -> 340x256;
     rounding to the nearest even width would give 456 and 342."""
+    if resize is None:  # the dataset keeps its own size (Penn Action)
+        return width // 2 * 2, height // 2 * 2
     h = resize[1]
     w = width * h // height // 2 * 2  # integers: no float error at exact multiples
     return w, h
@@ -71,17 +102,38 @@ def prepare_one(job):
     failed. Never raises for a bad input; raises OSError for an output it cannot write."""
     if _stop is not None and _stop.is_set():
         return "stopped", None
-    sample, out, resize, fps_default = job
+    sample, out, resize, fps_default, dataset_name, skeletons = job
+    annotation = os.path.join(out, "annotations", sample["id"] + ".npz")
     marker = os.path.join(out, ".done", sample["id"] + ".json")
     if os.path.exists(marker):
         with open(marker) as f:
-            return "ok", json.load(f)
+            result = json.load(f)
+        if skeletons and not os.path.exists(annotation):  # prepared before without --skeletons
+            try:
+                truth = skeleton_ground_truth(skeletons, sample["id"], result["width"],
+                                              result["height"])
+            except (OSError, ValueError) as err:
+                return "skip", (sample["path"], str(err))
+            write_annotation(annotation, **truth)
+        return "ok", result
+    dataset = get_dataset(dataset_name)
+    truth = None
     try:
-        frames, fps = read_video(sample["path"])
-    except VideoError as err:
+        if hasattr(dataset, "read_sample"):  # frames and ground truth from the dataset's files
+            frames, fps, truth = dataset.read_sample(sample)
+        else:
+            frames, fps = read_video(sample["path"])
+    except (VideoError, ValueError) as err:
         return "skip", (sample["path"], str(err))
     T, H, W, _ = frames.shape
     w, h = target_size(W, H, resize)
+    try:
+        if truth is not None and (w, h) != (W, H):
+            truth = scale_ground_truth(truth, w / W, h / H)
+        elif skeletons:
+            truth = skeleton_ground_truth(skeletons, sample["id"], w, h)
+    except (OSError, ValueError) as err:
+        return "skip", (sample["path"], str(err))
     if (w, h) != (W, H):
         frames = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
     fps = fps or fps_default
@@ -89,25 +141,37 @@ def prepare_one(job):
     dst = os.path.join(out, rel)
     write_video(dst, frames, fps)
     sidecar = os.path.splitext(sample["path"])[0] + ".npz"
-    if os.path.exists(sidecar):
-        scale_annotation(sidecar, os.path.join(out, "annotations", sample["id"] + ".npz"),
-                         w / W, h / H)
+    if truth is not None:
+        write_annotation(annotation, **truth)
+    elif os.path.exists(sidecar):
+        scale_annotation(sidecar, annotation, w / W, h / H)
     result = dict(sample, path=rel, source=sample["path"], frames=int(T), fps=float(fps),
                   width=w, height=h)
     atomic_write_text(marker, json.dumps(result))
     return "ok", result
 
 
-def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None):
+def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None, skeletons=None):
     """Run the stage; returns (samples, skipped). Raises RuntimeError if nothing is usable.
+    ``skeletons`` (NTU): a folder of .skeleton files, each video's ground truth for the
+    multitask clips; a video without a usable one is skipped (in skipped.csv with the reason).
     ``shard=(k, n)``: every n-th video from the k-th; the last shard to finish writes the index
     of all (-> all samples and skipped), the others return their own and write no index."""
     dataset = get_dataset(dataset_name)
     for sub in ("videos", "annotations", ".done"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
-    names = list_names(raw, dataset.VIDEO_EXTS)
-    candidates, skipped = parse_names(dataset, names)
-    jobs = [(s, out, dataset.RESIZE, dataset.FPS) for s in pick(candidates, shard)]
+    if skeletons is not None and dataset_name != "ntu":
+        raise ValueError(f"--skeletons is NTU's; {dataset_name} has no .skeleton files")
+    if skeletons is not None and not os.path.isdir(skeletons):
+        raise FileNotFoundError(f"--skeletons: no such folder: {skeletons}")
+    if hasattr(dataset, "list_samples"):  # samples from annotation files (Penn Action)
+        candidates, skipped = dataset.list_samples(raw)
+        names = candidates + skipped
+    else:
+        names = list_names(raw, dataset.VIDEO_EXTS)
+        candidates, skipped = parse_names(dataset, names)
+    jobs = [(s, out, dataset.RESIZE, dataset.FPS, dataset_name, skeletons)
+            for s in pick(candidates, shard)]
     if shard is not None:
         unparsed, skipped = skipped, []
     samples = []
@@ -158,6 +222,8 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--shard", type=shard_arg, metavar="K/N",
                         help="every N-th video from the K-th; the last shard writes the index")
+    parser.add_argument("--skeletons", help="NTU: the .skeleton files' folder; also write each "
+                                            "video's per-frame boxes and joints (annotations/)")
     return parser.parse_args(argv)
 
 
@@ -167,7 +233,7 @@ def main(argv=None):
     with exit_on_error(log):
         check_writable(args.out)
         samples, skipped = prepare(args.dataset, args.raw, args.out, args.workers,
-                                   shard=args.shard)
+                                   shard=args.shard, skeletons=args.skeletons)
     dataset = get_dataset(args.dataset)
     log.info("%d samples prepared, %d skipped (see %s/skipped.csv)", len(samples), len(skipped),
              args.out)

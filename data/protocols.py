@@ -4,6 +4,10 @@ A dataset adapter is a module with NAME, RESIZE (w, h), FPS, STRIDE, VIDEO_EXTS,
 ``parse(stem) -> fields`` (ValueError for a name it does not know) and PROTOCOLS
 (name -> function(sample) -> "train" | "test" | None for samples a protocol leaves out).
 
+An adapter whose samples come from annotation files rather than video names (Penn Action:
+data/penn_action.py) has ``list_samples(path) -> (samples, skipped)`` instead, and ``--names``
+is its dataset folder.
+
 ``python -m data.protocols --dataset ntu --names FILE_OR_DIR`` prints each protocol's train/test
 counts as JSON, from a directory of videos or a text file with one file name per line, so a copy
 of a dataset can be checked against the published sizes before anything is decoded.
@@ -22,7 +26,7 @@ import sys
 
 from errors import one_line
 
-DATASETS = ("ntu", "nucla", "msr", "utd", "synth")
+DATASETS = ("ntu", "nucla", "msr", "utd", "synth", "penn_action")
 POSE_DATASETS = ("mpii", "h36m", "penn", "ntu_skeleton")
 
 
@@ -105,6 +109,7 @@ def parse_args(argv=None):
     parser.add_argument("--dataset", required=True, choices=DATASETS + POSE_DATASETS)
     parser.add_argument("--names", required=True,
                         help="a directory of videos, or a text file with one file name a line; "
+                             "penn_action its folder (labels/ and frames/); "
                              "pose datasets: mpii a .json, h36m an .npz, penn the labels folder, "
                              "ntu_skeleton a folder of .skeleton files (or a list)")
     return parser.parse_args(argv)
@@ -128,10 +133,15 @@ def main(argv=None):
         return pose_main(args.dataset, args.names)
     dataset = get_dataset(args.dataset)
     try:
-        names = list_names(args.names, dataset.VIDEO_EXTS if os.path.isdir(args.names) else None)
+        if hasattr(dataset, "list_samples"):
+            samples, skipped = dataset.list_samples(args.names)
+            names = samples + skipped
+        else:
+            names = list_names(args.names,
+                               dataset.VIDEO_EXTS if os.path.isdir(args.names) else None)
+            samples, skipped = parse_names(dataset, names)
     except FileNotFoundError as err:
         sys.exit(f"error: {err}")
-    samples, skipped = parse_names(dataset, names)
     report = {"dataset": dataset.NAME, "samples": len(samples), "skipped": len(skipped),
               "protocols": counts(dataset, samples)}
     print(json.dumps(report, indent=2))

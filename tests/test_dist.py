@@ -28,6 +28,11 @@ ATOL, RTOL = 1e-5, 1e-4
 SAME_STEP = ("model.global_stats=all", "model.options.dropout=0.0", "train.lr=0.1",
              "train.log_interval=1")
 LAUNCH_LIMIT = 240  # seconds a launched job may take on the shared 2-core machine
+# Every compared run uses one thread: oneDNN splits a convolution's reductions by its thread
+# count and batch size, so with 2 threads a worker's half batch rounds differently from the
+# whole batch (measured: the same 1.2e-7 after epoch 0, but 3.3e-5 after epoch 1 at lr 0.1),
+# and the tolerances above would measure the thread pool rather than the kvstore.
+ONE_THREAD = dict(os.environ, OMP_NUM_THREADS="1")
 
 
 def train_args(work, out, *extra):
@@ -38,6 +43,14 @@ def launch_cmd(work, out, *extra):
     return [sys.executable, os.path.join(ROOT, "launch.py"), "-n", "2", "-s", "1", "--local",
             "--", sys.executable, os.path.join(ROOT, "train_action.py"),
             *train_args(work, out, *extra), "--kvstore", "dist_sync"]
+
+
+def one_process(args):
+    """train_action.py in a process of its own, on one thread as the launched workers."""
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "train_action.py"), *args],
+                          cwd=ROOT, env=ONE_THREAD, capture_output=True, text=True,
+                          timeout=LAUNCH_LIMIT)
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def assert_same_weights(a_path, b_path, atol=ATOL):
@@ -65,9 +78,9 @@ def test_shares_of_an_epoch_are_the_one_process_batches():
 
 def test_two_workers_reach_one_process_weights(synth_work, tmp_path):
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
-    train_action.main(train_args(synth_work, one))
-    done = subprocess.run(launch_cmd(synth_work, two), cwd=ROOT, capture_output=True, text=True,
-                          timeout=LAUNCH_LIMIT)
+    one_process(train_args(synth_work, one))
+    done = subprocess.run(launch_cmd(synth_work, two), cwd=ROOT, env=ONE_THREAD,
+                          capture_output=True, text=True, timeout=LAUNCH_LIMIT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert_same_weights(os.path.join(one, "final.params"), os.path.join(two, "final.params"))
     moved = params_of(os.path.join(two, "checkpoints", "epoch-000.params"))
@@ -103,7 +116,7 @@ def worker_pids(launcher_pid):
 def test_a_killed_worker_ends_the_job_and_resume_finishes(synth_work, tmp_path):
     out, whole = str(tmp_path / "killed"), str(tmp_path / "whole")
     extra = ("train.epochs=3",)
-    proc = subprocess.Popen(launch_cmd(synth_work, out, *extra), cwd=ROOT,
+    proc = subprocess.Popen(launch_cmd(synth_work, out, *extra), cwd=ROOT, env=ONE_THREAD,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     metrics, deadline = os.path.join(out, "metrics.jsonl"), time.time() + LAUNCH_LIMIT
     try:
@@ -125,9 +138,10 @@ def test_a_killed_worker_ends_the_job_and_resume_finishes(synth_work, tmp_path):
     assert not os.path.exists(os.path.join(out, "final.params"))
     assert checkpoints.last_checkpoint(out) in (0, 1)
     resumed = subprocess.run(launch_cmd(synth_work, out, *extra) + ["--resume"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=LAUNCH_LIMIT)
+                             env=ONE_THREAD, capture_output=True, text=True,
+                             timeout=LAUNCH_LIMIT)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    train_action.main(train_args(synth_work, whole, *extra))
+    one_process(train_args(synth_work, whole, *extra))
     assert_same_weights(os.path.join(whole, "final.params"), os.path.join(out, "final.params"),
                         atol=10 * ATOL)
     with open(metrics) as f:

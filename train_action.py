@@ -103,6 +103,9 @@ def train_multitask(cfg, ctxs, log, dataset, resume_run=False):
     trained pose model, frozen; the action streams and the aggregation start fresh. Stage
     end_to_end: every parameter from the pose_frozen run, all of them trained."""
     t = cfg["train"]
+    note = dataset.dataset.left_out_note()  # Substitutes(MultitaskClips): the left-out videos
+    if note:
+        log.warning("%s", note)
     mx.random.seed(t["seed"])  # the initial weights depend on the seed only
     net = build_model(cfg, ctxs)
     if t["stage"] == "pose_frozen":

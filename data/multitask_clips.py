@@ -25,6 +25,11 @@ layout of the pose model (``layout`` "pa16" or "pa20", data/joints.py) rather th
 their mirror swaps that layout's sides, the root is its pelvis (joint 0), and the z targets come
 from ``xyz``'s depth where the dataset has it (NTU) and are masked where it does not (Penn
 Action is 2D): ``read_clip_annotation``.
+
+A video without an annotation (an NTU video whose skeleton file the release lacks, listed in
+PREPARED/no_annotation.csv by ``data.prepare``) is left out of training (``left_out_note`` says
+how many, for the run's log) and is an unreadable test video (``NoAnnotation``): evaluation stops
+naming it, or with ``Skippable`` lists it and scores the rest, so no test set shrinks silently.
 """
 import os
 
@@ -36,10 +41,15 @@ from .index import read_annotation, read_annotation_3d
 from .joints import flip_permutation as layout_flip_permutation
 from .keypoints import flip_keypoints, flip_permutation
 from .loader import UNREADABLE
+from .prepare import NO_ANNOTATION
 from .pose_frames import CROP_MARGIN, DEPTH_RANGE_MM, TRANSLATION, crop_matrix, root_of, targets
 from .video import VideoError, read_frames
 
 TEST_CLIPS = ("single", "multi")
+
+
+class NoAnnotation(OSError):
+    """A test video without an annotation: unreadable for these clips (``UNREADABLE``)."""
 
 
 # ---- time: pure functions ---------------------------------------------------------------------
@@ -115,14 +125,39 @@ class MultitaskClips(gluon.data.Dataset):
         self.scale, self.rotation, self.rotation_prob = scale, rotation, rotation_prob
         self.translation, self.flip = translation, flip
         self.seed, self.epoch, self.backend = seed, 0, backend
-        self.annotations = []
+        self.annotations, self.missing = [], []  # missing: the ids without an annotation
         for s in self.samples:  # read before any work: a bad annotation is a one-line error
             path = os.path.join(prepared, "annotations", s["id"] + ".npz")
+            if not os.path.exists(path):
+                self.missing.append(s["id"])
+                self.annotations.append(None)
+                continue
             ann = read_clip_annotation(path, pose_targets)
             if ann["keypoints"].shape[1] != num_joints:
                 raise ValueError(f"{path} has {ann['keypoints'].shape[1]} joints; the model "
                                  f"predicts {num_joints} (model.options.num_joints)")
             self.annotations.append(ann)
+        self.total = len(self.samples)
+        if mode == "train" and self.missing:  # leave them out; the training run logs the count
+            if len(self.missing) == self.total:
+                raise ValueError(f"none of the {self.total} training videos has an annotation in "
+                                 f"{prepared}/annotations: {self._where()}")
+            kept = [i for i, a in enumerate(self.annotations) if a is not None]
+            self.samples = [self.samples[i] for i in kept]
+            self.annotations = [self.annotations[i] for i in kept]
+
+    def _where(self):
+        listed = os.path.join(self.prepared, NO_ANNOTATION)
+        if os.path.exists(listed):
+            return f"listed in {listed}"
+        return f"first {self.missing[0]!r}; prepare them with --skeletons (NTU)"
+
+    def left_out_note(self):
+        """Training: the line for the run's log saying which videos were left out, or None."""
+        if self.mode != "train" or not self.missing:
+            return None
+        return (f"left out {len(self.missing)} of {self.total} training videos without "
+                f"annotations: {self._where()}")
 
     def set_epoch(self, epoch):
         self.epoch = epoch
@@ -152,6 +187,11 @@ class MultitaskClips(gluon.data.Dataset):
         return np.stack([T.warp(f, m, (self.size, self.size)) for f in frames])
 
     def __getitem__(self, index):
+        if self.annotations[index] is None:  # test mode only: training left them out
+            raise NoAnnotation(
+                f"test video {self.name_of(index)} has no annotation ({len(self.missing)} of "
+                f"{self.total} test videos have none: {self._where()}); --skip-unreadable "
+                f"scores the others and lists these in the results")
         return self._train_item(index) if self.mode == "train" else self._test_item(index)
 
     def _train_item(self, index):

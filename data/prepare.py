@@ -16,10 +16,12 @@ Ground truth for the multitask clips (data/multitask_clips.py; formats in data/i
 Penn Action (``--dataset penn_action --raw ROOT``, ROOT holding labels/ and frames/) has no
 videos: each label file's frames become the video and its joints and boxes the annotation
 (data/penn_action.py). NTU with ``--skeletons DIR``: each video's annotation comes from
-DIR/ID.skeleton (data.ntu_skeleton.ground_truth); a video without a usable skeleton file is a
-skip listed in skipped.csv with its reason and counted in the log, not an error, because NTU's
-release itself lacks 302 of them. A rerun with ``--skeletons`` over an earlier run without it
-only adds the annotations.
+DIR/ID.skeleton (data.ntu_skeleton.ground_truth). A video without a usable skeleton file (NTU's
+release itself lacks 302) is prepared and indexed exactly as without ``--skeletons`` (the
+protocols' test sets keep every video) but gets no annotation: it is listed with the reason in
+OUT/no_annotation.csv (rewritten on every run to the indexed videos that have none) and counted
+in the log; the multitask clips leave it out of training and treat it as an unreadable test
+video. A rerun with ``--skeletons`` over an earlier run only adds the missing annotations.
 """
 import argparse
 import json
@@ -34,12 +36,15 @@ from tqdm import tqdm
 from errors import check_writable, exit_on_error
 
 from . import ntu_skeleton
-from .index import atomic_write_text, write_annotation, write_index, write_skipped, write_splits
+from .index import (atomic_write_text, read_skipped, write_annotation, write_index, write_skipped,
+                    write_splits)
 from .protocols import DATASETS, all_splits, counts, get_dataset, list_names, parse_names
 from .shards import merge_parts, parse as shard_arg, pick, write_part
 from .video import VideoError, read_video, write_video
 
 log = logging.getLogger("prepare")
+NO_ANNOTATION = "no_annotation.csv"  # OUT's list of indexed videos without an annotation
+WITHOUT_SKELETONS = "prepared without --skeletons"
 _stop = None  # in a pool worker: the parent's Event, set when the run has failed
 
 
@@ -77,13 +82,39 @@ def scale_annotation(src, dst, sx, sy):
 def skeleton_ground_truth(skeletons, sample_id, width, height):
     """NTU: SKELETONS/ID.skeleton -> its ground truth (data.ntu_skeleton.ground_truth) in the
     pixels of a width x height video. ValueError naming the file when it is missing or unusable:
-    the sample is then skipped (the multitask clips need every indexed video's ground truth;
-    NTU's release lacks the skeletons of 302 videos)."""
+    the video then has no annotation (NTU's release lacks the skeletons of 302 videos)."""
     path = os.path.join(skeletons, sample_id + ".skeleton")
     if not os.path.isfile(path):
         raise ValueError(f"no skeleton file {path}")
     cw, ch = ntu_skeleton.COLOUR_SIZE  # the file's colour pixels, whatever the video's size
     return scale_ground_truth(ntu_skeleton.ground_truth(path), width / cw, height / ch)
+
+
+def skeleton_or_reason(skeletons, sample_id, width, height):
+    """-> (ground truth, None), or (None, why there is none): never an error for the input."""
+    try:
+        return skeleton_ground_truth(skeletons, sample_id, width, height), None
+    except (OSError, ValueError) as err:
+        return None, str(err)
+
+
+def write_no_annotation(out, samples, skeletons):
+    """OUT/no_annotation.csv: every indexed video without OUT/annotations/ID.npz, with the reason
+    (the skeleton file's problem; without ``skeletons``, the earlier list's reason), rewritten
+    whole so it always states the current preparation. -> its rows."""
+    path = os.path.join(out, NO_ANNOTATION)
+    earlier = dict(read_skipped(path)) if os.path.exists(path) else {}
+    rows = []
+    for s in samples:
+        if os.path.exists(os.path.join(out, "annotations", s["id"] + ".npz")):
+            continue
+        if skeletons:  # only the videos that failed just now: the problem again, cheaply
+            reason = skeleton_or_reason(skeletons, s["id"], s["width"], s["height"])[1]
+        else:
+            reason = earlier.get(s["id"])
+        rows.append((s["id"], reason or WITHOUT_SKELETONS))
+    write_skipped(path, rows)
+    return rows
 
 
 def target_size(width, height, resize):
@@ -109,12 +140,10 @@ def prepare_one(job):
         with open(marker) as f:
             result = json.load(f)
         if skeletons and not os.path.exists(annotation):  # prepared before without --skeletons
-            try:
-                truth = skeleton_ground_truth(skeletons, sample["id"], result["width"],
-                                              result["height"])
-            except (OSError, ValueError) as err:
-                return "skip", (sample["path"], str(err))
-            write_annotation(annotation, **truth)
+            truth, _ = skeleton_or_reason(skeletons, sample["id"], result["width"],
+                                          result["height"])
+            if truth is not None:  # none: indexed all the same (no_annotation.csv)
+                write_annotation(annotation, **truth)
         return "ok", result
     dataset = get_dataset(dataset_name)
     truth = None
@@ -130,10 +159,10 @@ def prepare_one(job):
     try:
         if truth is not None and (w, h) != (W, H):
             truth = scale_ground_truth(truth, w / W, h / H)
-        elif skeletons:
-            truth = skeleton_ground_truth(skeletons, sample["id"], w, h)
     except (OSError, ValueError) as err:
         return "skip", (sample["path"], str(err))
+    if skeletons:  # no usable skeleton: the video is still prepared and indexed, unannotated
+        truth, _ = skeleton_or_reason(skeletons, sample["id"], w, h)
     if (w, h) != (W, H):
         frames = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
     fps = fps or fps_default
@@ -154,7 +183,8 @@ def prepare_one(job):
 def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None, skeletons=None):
     """Run the stage; returns (samples, skipped). Raises RuntimeError if nothing is usable.
     ``skeletons`` (NTU): a folder of .skeleton files, each video's ground truth for the
-    multitask clips; a video without a usable one is skipped (in skipped.csv with the reason).
+    multitask clips; a video without a usable one is indexed all the same, without annotation,
+    and listed with the reason in OUT/no_annotation.csv (``write_no_annotation``).
     ``shard=(k, n)``: every n-th video from the k-th; the last shard to finish writes the index
     of all (-> all samples and skipped), the others return their own and write no index."""
     dataset = get_dataset(dataset_name)
@@ -211,6 +241,10 @@ def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None, skelet
     samples.sort(key=lambda s: s["id"])  # workers finish in any order; the files do not
     write_index(out, samples)
     write_splits(out, dataset.NAME, all_splits(dataset, samples))
+    if skeletons or os.path.exists(os.path.join(out, NO_ANNOTATION)):
+        missing = write_no_annotation(out, samples, skeletons)
+        log.info("annotations for %d of %d videos; %d listed in %s", len(samples) - len(missing),
+                 len(samples), len(missing), os.path.join(out, NO_ANNOTATION))
     return samples, skipped
 
 

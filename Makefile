@@ -3,6 +3,7 @@
 #   make install MXNET=mxnet-cu112    GPU build (CUDA 11.2)
 #   make test                         the test suite (CPU, no downloads)
 #   make demo                         the whole pipeline on the synthetic benchmark -> table
+#   make demo SEEDS=3                 every row with seeds 0..2: mean +- std, paired differences
 #   make summary MODEL=action_machine_r18    per-stage shapes, parameters and MACs
 #   make bench                        latency, GFLOP/s, training step, memory, loader -> JSON
 #   make prepare DATASET=nucla RAW=/data/N-UCLA     resize videos, index, protocol splits
@@ -28,6 +29,7 @@ RAW ?= $(WORK)/$(DATASET)/raw
 DETECTOR ?= $(if $(filter synth,$(DATASET)),gt,dcn_rfcn)
 CONFIG ?= configs/synth_xview3_kps.yaml
 ARGS ?=
+SEEDS ?= 1
 POSE_CONFIG ?= configs/pose/coco_r50_384x288.yaml
 PY := $(VENV)/bin/python
 VIDEO ?=
@@ -54,7 +56,7 @@ test: install
 	$(PY) -m pytest -q tests
 
 demo: install
-	$(PY) demo.py
+	$(PY) demo.py --seeds $(SEEDS)
 
 prepare: install
 	$(PY) -m data.prepare --dataset $(DATASET) --raw $(RAW) --out $(WORK)/$(DATASET)/prepared

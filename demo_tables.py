@@ -1,0 +1,108 @@
+"""The tables `make demo` prints: top-1 per row (one seed, or mean +- std over seeds with paired
+differences between rows), and the person / object shares of the RGB head's CAM mass.
+
+Pure functions of the results, so the numbers and their formatting are tested apart from training.
+Accuracies are fractions in the inputs and percentages in the tables.
+"""
+import math
+
+import numpy as np
+from scipy import stats
+
+HEADS = ("rgb", "pose", "fused")
+
+
+def table(rows, title="synthetic xview3 (test view unbiased)"):
+    """One seed: rows [(name, eval_action results)] -> markdown, RGB and Pose / Fused top-1 %."""
+    lines = [f"| {title} | RGB | Pose / Fused |", "| --- | ---: | ---: |"]
+    for name, r in rows:
+        t = r["top1"]
+        pose = f"{100 * t['pose']:.1f} / {100 * t['fused']:.1f}" if "pose" in t else "-"
+        lines.append(f"| {name} | {100 * t['rgb']:.1f} | {pose} |")
+    return "\n".join(lines)
+
+
+def mean_std(values):
+    """-> (mean, sample standard deviation (ddof 1); NaN for one value)."""
+    v = np.asarray(values, np.float64)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan
+
+
+def paired(a, b, level=0.95):
+    """Paired comparison of two rows over the same seeds (a[i] and b[i] from seed i): the mean
+    difference a - b, its standard error, Student's t with n - 1 degrees of freedom and whether
+    it is beyond noise (two-sided, at ``level``). -> dict(diff, se, t, n, beyond); with fewer
+    than two seeds, or differences that are all equal to zero, se / t are NaN / not beyond."""
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    n = len(d)
+    if n < 2:
+        return dict(diff=float(d.mean()) if n else math.nan, se=math.nan, t=math.nan, n=n,
+                    beyond=False)
+    se = float(d.std(ddof=1) / math.sqrt(n))
+    diff = float(d.mean())
+    if se == 0:
+        return dict(diff=diff, se=0.0, t=math.nan, n=n, beyond=diff != 0)
+    t = diff / se
+    critical = float(stats.t.ppf(0.5 + level / 2, n - 1))
+    return dict(diff=diff, se=se, t=t, n=n, beyond=abs(t) > critical)
+
+
+def columns(seed_rows):
+    """[[(name, results)] per seed] -> {(name, head): [top-1 fraction per seed]} in row order."""
+    out = {}
+    for rows in seed_rows:
+        for name, r in rows:
+            for head in HEADS:
+                if head in r["top1"]:
+                    out.setdefault((name, head), []).append(r["top1"][head])
+    return out
+
+
+def seeds_table(seed_rows, title):
+    """Several seeds: mean +- std of each row's top-1 (%), and the seeds' count."""
+    cols = columns(seed_rows)
+    n = len(seed_rows)
+    names = [name for name, _ in seed_rows[0]]
+
+    def cell(name, head):
+        if (name, head) not in cols:
+            return "-"
+        m, s = mean_std(100 * np.asarray(cols[(name, head)]))
+        return f"{m:.1f} +- {s:.1f}" if n > 1 else f"{m:.1f}"
+    lines = [f"| {title} ({n} seeds, mean +- std) | RGB | Pose | Fused |",
+             "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {name} | {cell(name, 'rgb')} | {cell(name, 'pose')} | {cell(name, 'fused')} |"
+              for name in names]
+    return "\n".join(lines)
+
+
+def comparisons_table(seed_rows, pairs, level=0.95):
+    """Paired differences over seeds (%): ``pairs`` [((name, head), (name, head))] -> markdown
+    with the mean difference, its standard error, t and whether it is beyond noise."""
+    cols = columns(seed_rows)
+    lines = [f"| paired over seeds (a - b, top-1 %) | diff | s.e. | t | beyond noise "
+             f"({100 * level:.0f} %) |", "| --- | ---: | ---: | ---: | --- |"]
+    for a, b in pairs:
+        if a not in cols or b not in cols:
+            continue
+        p = paired(100 * np.asarray(cols[a]), 100 * np.asarray(cols[b]), level)
+        verdict = "yes" if p["beyond"] else ("no" if p["n"] > 1 else "needs >= 2 seeds")
+        lines.append(f"| {a[0]} {a[1]} - {b[0]} {b[1]} | {p['diff']:+.1f} | {p['se']:.1f} | "
+                     f"{p['t']:.2f} | {verdict} |")
+    return "\n".join(lines)
+
+
+def cam_table(rows, title="CAM mass of the RGB head, test view 3"):
+    """rows [(name, ``visualize.cam_mass_of_videos`` dict)] -> markdown: the share (%) of the
+    positive CAM mass inside the person box / the scene object's box for the ground-truth class
+    and the predicted class, beside a uniform map's shares (the boxes' areas in the crop)."""
+    def pair(s):
+        return f"{100 * s['person']:.1f} / {100 * s['object']:.1f}"
+    lines = [f"| {title} | GT class: person / object | predicted: person / object | "
+             f"uniform map: person / object | videos |", "| --- | ---: | ---: | ---: | ---: |"]
+    for name, r in rows:
+        scored = r["gt"]["scored"] if r["gt"]["scored"] == r["pred"]["scored"] else \
+            f"{r['gt']['scored']} (GT) / {r['pred']['scored']} (predicted)"
+        lines.append(f"| {name} | {pair(r['gt'])} | {pair(r['pred'])} | {pair(r['uniform'])} | "
+                     f"scored {scored} of {r['gt']['total']} |")
+    return "\n".join(lines)

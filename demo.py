@@ -184,7 +184,8 @@ def cam_mass_rows(rows, overrides, log):
     ``visualize.cam_mass_of_videos``)]: one forward pass of one clip a video (seconds)."""
     out = []
     for name, row in rows:
-        cfg, net, _ = visualize.load_model(*row_config(row, overrides), None, mx.cpu(), log)
+        config, overrides = row_config(row, overrides)
+        cfg, net, _ = visualize.load_model(config, None, overrides, mx.cpu(), log)
         samples = split_samples(cfg, "test")
         boxes = read_boxes(cfg["data"]["boxes"])[0] if cfg["data"]["crop"] == "person" else None
         out.append((name, visualize.cam_mass_of_videos(cfg, net, samples, boxes)))
@@ -212,6 +213,7 @@ def cam_figure(overrides, out, log):
     cfg = load_config(paths[0], overrides)
     argv = [a for p in paths for a in ("--config", p)]
     argv += ["--videos", ",".join(figure_videos(cfg)), "--out", out] + list(overrides)
+    os.makedirs(out, exist_ok=True)
     written = visualize.run(visualize.parse_args(argv), log)
     return next(p for p in written if os.path.basename(p).startswith("cam_"))
 

@@ -114,6 +114,7 @@ def train_oracle(cfg, log):
     if os.path.exists(final):
         load_weights(net, final, [mx.cpu()], log)
     else:
+        os.makedirs(cfg["out"], exist_ok=True)
         dataset = Substitutes(clip_dataset(cfg, split_samples(cfg, "train"), "train", True))
         fit(cfg, net, dataset, oracle_loss(model.decoder, ActionMachineLoss(("pose",))),
             [mx.cpu()], log, resume_run=True)

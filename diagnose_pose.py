@@ -222,8 +222,10 @@ def run(args, log):
     if not args.skip_oracle:
         ocfg = load_config(*demo.row_config(STAGE2, common + [
             f"data.poses={gt_poses}", f"runs={runs['demo']}", "model.global_stats=backbone"]))
-        ocfg["out"] = os.path.join(args.runs, "pose_oracle" + (f"_seed{args.seed}"
-                                                               if args.seed else ""))
+        # One folder per input form and seed: a run of another form must not be reloaded.
+        form = ocfg["model"]["options"].get("pose_input", "absolute")
+        ocfg["out"] = os.path.join(args.runs, f"pose_oracle_{form}" + (
+            f"_seed{args.seed}" if args.seed else ""))
         oracle, decoder = train_oracle(ocfg, log)
         report["oracle on ground-truth keypoints"] = pose_top1(
             ocfg, oracle, decoder, gt_inputs(ocfg, decoder, gt_poses, boxes), log)

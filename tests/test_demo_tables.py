@@ -86,3 +86,24 @@ def test_the_oracle_input_is_the_decoder_path_of_the_same_keypoints():
     by_hand = np.stack([kps[..., 0] / size, kps[..., 1] / size, np.ones((2, 17))])
     np.testing.assert_allclose(x.asnumpy()[0], by_hand, atol=1e-5)
     assert net.pose_cnn(x).shape == (1, 10)  # and the model's own pose CNN takes it
+
+
+def test_centred_pose_input_subtracts_the_clip_mean_and_ignores_a_shift_of_the_body():
+    from symbols.pose_cnn import PoseCNN
+    net = PoseCNN(10, layers=(1, 1, 1, 1), base_width=4, pose_input="centred")
+    net.initialize()
+    x = np.random.RandomState(1).uniform(0, 1, (2, 3, 4, 17)).astype(np.float32)
+    shifted = x.copy()
+    shifted[:, 0] += 0.1  # the whole body 10 % to the right, 5 % down
+    shifted[:, 1] += 0.05
+    a, b = net(mx.nd.array(x)).asnumpy(), net(mx.nd.array(shifted)).asnumpy()
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    absolute = PoseCNN(10, layers=(1, 1, 1, 1), base_width=4)
+    absolute.initialize()
+    # By hand: the centred net is the absolute one on x, y less their mean over frames, joints.
+    centred = x.copy()
+    centred[:, :2] -= x[:, :2].mean(axis=(2, 3), keepdims=True)
+    for name, p in net.collect_params().items():
+        absolute.collect_params()[name.replace(net.prefix, absolute.prefix, 1)].set_data(p.data())
+    np.testing.assert_allclose(absolute(mx.nd.array(centred)).asnumpy(), a, rtol=1e-4,
+                               atol=1e-5)

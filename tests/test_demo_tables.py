@@ -1,5 +1,6 @@
 """demo_tables.py (the demo's tables, seeds' mean +- std, paired differences), the CAM-mass means
-of visualize.py, and the pose oracle's input path of diagnose_pose.py, against hand computations."""
+of visualize.py, the pose oracle's input path of diagnose_pose.py and the centred pose input,
+against hand computations."""
 import math
 
 import mxnet as mx

@@ -194,7 +194,7 @@ def main(argv=None):
     log = setup_logging(args.runs, "diagnose_pose")
     from errors import exit_on_error
     with exit_on_error(log):
-        return run(args, log)
+        run(args, log)
 
 
 def run(args, log):

@@ -87,8 +87,10 @@ def comparisons_table(seed_rows, pairs, level=0.95):
             continue
         p = paired(100 * np.asarray(cols[a]), 100 * np.asarray(cols[b]), level)
         verdict = "yes" if p["beyond"] else ("no" if p["n"] > 1 else "needs >= 2 seeds")
-        lines.append(f"| {a[0]} {a[1]} - {b[0]} {b[1]} | {p['diff']:+.1f} | {p['se']:.1f} | "
-                     f"{p['t']:.2f} | {verdict} |")
+        se = "-" if math.isnan(p["se"]) else f"{p['se']:.1f}"
+        t = "-" if math.isnan(p["t"]) else f"{p['t']:.2f}"
+        lines.append(f"| {a[0]} {a[1]} - {b[0]} {b[1]} | {p['diff']:+.1f} | {se} | {t} | "
+                     f"{verdict} |")
     return "\n".join(lines)
 
 

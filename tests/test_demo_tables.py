@@ -60,6 +60,9 @@ def test_single_and_multi_seed_tables():
     d = np.array([70.0 - 33.8, 65.0 - 40.0])
     assert lines[2].startswith(f"| pose row rgb - RGB row rgb | {d.mean():+.1f} | "
                                f"{d.std(ddof=1) / math.sqrt(2):.1f} |")
+    one = dt.comparisons_table([seed0], [(("pose row", "rgb"), ("RGB row", "rgb"))])
+    assert one.splitlines()[2] == ("| pose row rgb - RGB row rgb | +36.2 | - | - | "
+                                   "needs >= 2 seeds |")
 
 
 def test_cam_mass_means_and_table():

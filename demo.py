@@ -137,7 +137,9 @@ def run(args, log):
     pseudo_title = "pseudo-poses of the tiny pose model"
     if len(seeds) == 1:
         tables = [demo_tables.table(results[0], gt_title),
-                  demo_tables.table(pseudo_results[0], pseudo_title)]
+                  demo_tables.videos_table(results[0], GT_PAIRS),
+                  demo_tables.table(pseudo_results[0], pseudo_title),
+                  demo_tables.videos_table(pseudo_results[0], PSEUDO_PAIRS)]
     else:
         tables = [demo_tables.seeds_table(results, gt_title),
                   demo_tables.comparisons_table(results, GT_PAIRS),
@@ -175,7 +177,10 @@ def run_rows(rows, overrides, log):
                  cfg["train"]["seed"])
         if not os.path.exists(os.path.join(cfg["out"], "final.params")):
             train_action.run(cfg, [mx.cpu()], resume_run=True)
-        results.append((name, eval_action.run(cfg, [mx.cpu()])))
+        r = eval_action.run(cfg, [mx.cpu()])
+        with open(os.path.join(cfg["out"], "per_video.jsonl")) as f:  # for the paired tests
+            r["per_video"] = [json.loads(line) for line in f if line.strip()]
+        results.append((name, r))
     return results
 
 

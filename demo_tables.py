@@ -1,6 +1,8 @@
 """The tables `make demo` prints: top-1 per row (one seed, or mean +- std over seeds with paired
 differences between rows), and the person / object shares of the RGB head's CAM mass.
 
+With one seed, differences between rows are tested over the test videos instead (McNemar's exact
+test on the videos one row gets right and the other wrong, from each run's per_video.jsonl).
 Pure functions of the results, so the numbers and their formatting are tested apart from training.
 Accuracies are fractions in the inputs and percentages in the tables.
 """
@@ -107,4 +109,40 @@ def cam_table(rows, title="CAM mass of the RGB head, test view 3"):
             f"{r['gt']['scored']} (GT) / {r['pred']['scored']} (predicted)"
         lines.append(f"| {name} | {pair(r['gt'])} | {pair(r['pred'])} | {pair(r['uniform'])} | "
                      f"scored {scored} of {r['gt']['total']} |")
+    return "\n".join(lines)
+
+
+def mcnemar(right_a, right_b):
+    """McNemar's exact test of two classifiers on the same videos (booleans, right or wrong):
+    only the discordant videos count; under equal accuracy each is a's with probability 1/2.
+    -> dict(a_only, b_only, p: two-sided binomial p-value; 1.0 when none is discordant)."""
+    a, b = np.asarray(right_a, bool), np.asarray(right_b, bool)
+    if a.shape != b.shape:
+        raise ValueError(f"McNemar needs the same videos: {a.shape} vs {b.shape}")
+    a_only, b_only = int((a & ~b).sum()), int((b & ~a).sum())
+    n = a_only + b_only
+    p = 1.0 if n == 0 else float(stats.binomtest(a_only, n, 0.5).pvalue)
+    return dict(a_only=a_only, b_only=b_only, p=p)
+
+
+def right_per_video(results, head):
+    """{video id: whether ``head`` got it right} from results with a ``per_video`` list."""
+    return {v["id"]: v[head] == v["label"] for v in results["per_video"]}
+
+
+def videos_table(rows, pairs, level=0.95):
+    """One seed: paired differences over the test videos (McNemar) -> markdown."""
+    named = dict(rows)
+    lines = [f"| paired over the test videos (a - b, top-1 %) | diff | a only / b only | p | "
+             f"beyond noise ({100 * level:.0f} %) |", "| --- | ---: | ---: | ---: | --- |"]
+    for (na, ha), (nb, hb) in pairs:
+        if na not in named or nb not in named or "per_video" not in named[na] \
+                or "per_video" not in named[nb]:
+            continue
+        ra, rb = right_per_video(named[na], ha), right_per_video(named[nb], hb)
+        ids = sorted(set(ra) & set(rb))
+        m = mcnemar([ra[i] for i in ids], [rb[i] for i in ids])
+        diff = 100 * (m["a_only"] - m["b_only"]) / max(len(ids), 1)
+        lines.append(f"| {na} {ha} - {nb} {hb} | {diff:+.1f} | {m['a_only']} / {m['b_only']} | "
+                     f"{m['p']:.3f} | {'yes' if m['p'] < 1 - level else 'no'} |")
     return "\n".join(lines)

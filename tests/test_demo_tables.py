@@ -111,3 +111,21 @@ def test_centred_pose_input_subtracts_the_clip_mean_and_ignores_a_shift_of_the_b
         absolute.collect_params()[name.replace(net.prefix, absolute.prefix, 1)].set_data(p.data())
     np.testing.assert_allclose(absolute(mx.nd.array(centred)).asnumpy(), a, rtol=1e-4,
                                atol=1e-5)
+
+
+def test_mcnemar_by_hand_and_the_videos_table():
+    # 10 videos: a alone right on 3, b alone right on 0, both right on 5, both wrong on 2.
+    a = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]
+    b = [0, 0, 0, 1, 1, 1, 1, 1, 0, 0]
+    m = dt.mcnemar(a, b)
+    # Exact two-sided binomial on 3 discordant videos, all a's: 2 * (1/2)**3.
+    assert (m["a_only"], m["b_only"]) == (3, 0) and math.isclose(m["p"], 2 * 0.5 ** 3)
+    assert dt.mcnemar([1, 0], [1, 0])["p"] == 1.0
+    # 9 of 10 discordant pairs one way: 2 * (C(10,0) + C(10,1)) / 2**10.
+    m = dt.mcnemar([1] * 9 + [0], [0] * 9 + [1])
+    assert math.isclose(m["p"], 2 * (1 + 10) / 2 ** 10)
+    videos = [dict(id=f"v{i}", label=0, rgb=int(not x)) for i, x in enumerate(a)]
+    others = [dict(id=f"v{i}", label=0, rgb=int(not x)) for i, x in enumerate(b)]
+    rows = [("A", {"per_video": videos}), ("B", {"per_video": others})]
+    line = dt.videos_table(rows, [(("A", "rgb"), ("B", "rgb"))]).splitlines()[2]
+    assert line == "| A rgb - B rgb | +30.0 | 3 / 0 | 0.250 | no |"

@@ -3,6 +3,7 @@
 #   make install MXNET=mxnet-cu112    GPU build (CUDA 11.2)
 #   make test                         the test suite (CPU, no downloads)
 #   make demo                         the whole pipeline on the synthetic benchmark -> table
+#   make demo SEEDS=3                 every row with seeds 0..2: mean +- std, paired differences
 #   make demo-softargmax              Luvizon et al.'s multitask model on the same benchmark, and
 #                                     Action Machine's soft-argmax decoder -> two tables
 #   make summary MODEL=action_machine_r18    per-stage shapes, parameters and MACs
@@ -34,6 +35,7 @@ RAW ?= $(WORK)/$(DATASET)/raw
 DETECTOR ?= $(if $(filter synth,$(DATASET)),gt,dcn_rfcn)
 CONFIG ?= configs/synth_xview3_kps.yaml
 ARGS ?=
+SEEDS ?= 1
 POSE_CONFIG ?= configs/pose/coco_r50_384x288.yaml
 PY := $(VENV)/bin/python
 VIDEO ?=
@@ -60,7 +62,7 @@ test: install
 	$(PY) -m pytest -q tests
 
 demo: install
-	$(PY) demo.py
+	$(PY) demo.py --seeds $(SEEDS)
 
 demo-softargmax: install
 	$(PY) demo_softargmax.py

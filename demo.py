@@ -8,6 +8,12 @@ tiny pose model trained on a COCO-format set of other synthetic people labels ev
 (pseudo-poses), and the two pose rows are trained again on those labels -> a second table.
 Every stage is the project's real code at the tiny model size (configs/datasets/synth.yaml,
 configs/pose/synth_tiny.yaml), and every stage resumes: a rerun redoes only what is missing.
+
+Beside the tables: the share of the RGB head's CAM mass on the person and on the scene object for
+each row on the test view (``visualize.cam_mass_of_videos``) and one CAM figure of the random-crop
+and KPS rows (``visualize.py``), in RUNS/demo_figures. ``--seeds N`` trains every row with the
+seeds 0 .. N-1 (seed 0 in RUNS/demo, seed s in RUNS/demo_seed{s}) and reports mean +- std over
+them with paired differences between rows (``demo_tables``).
 """
 import argparse
 import json
@@ -18,17 +24,21 @@ import time
 
 import mxnet as mx
 
+import demo_tables
 import detect_persons
 import eval_action
 import eval_coco
 import pseudo_poses
 import train_action
 import train_pose
+import visualize
 from configs import POSE_BASE, load_config
 from data import synth
-from data.index import atomic_write_text, read_annotation, read_index, write_poses
+from data.index import (atomic_write_text, read_annotation, read_annotation_3d, read_boxes,
+                        read_index, write_poses)
 from data.prepare import prepare
 from errors import exit_on_error
+from experiment import split_samples
 
 ROWS = (("RGBAction random crop", "rgb_random_crop"),
         ("RGBAction person crop", "rgb_person_crop"),
@@ -44,22 +54,31 @@ def ground_truth_poses(prepared, poses_dir):
             write_poses(poses_dir, s["id"], kps)
 
 
-def table(rows, title="synthetic xview3 (test view unbiased)"):
-    lines = [f"| {title} | RGB | Pose / Fused |", "| --- | ---: | ---: |"]
-    for name, r in rows:
-        t = r["top1"]
-        pose = f"{100 * t['pose']:.1f} / {100 * t['fused']:.1f}" if "pose" in t else "-"
-        lines.append(f"| {name} | {100 * t['rgb']:.1f} | {pose} |")
-    return "\n".join(lines)
-
-
+# Paired comparisons the multi-seed table tests: (row, head) a against b.
+GT_PAIRS = ((("RGBAction person crop", "rgb"), ("RGBAction random crop", "rgb")),
+            (("KPS RGBAction", "rgb"), ("RGBAction person crop", "rgb")),
+            ((ROWS[3][0], "fused"), (ROWS[3][0], "rgb")),
+            ((ROWS[3][0], "pose"), ("RGBAction person crop", "rgb")))
+PSEUDO_PAIRS = (((ROWS[3][0], "fused"), (ROWS[3][0], "rgb")),)
+CAM_FIGURE_ROWS = ("rgb_random_crop", "kps")  # the paper's Fig. 1 pair: scene vs. body
+CAM_NOTE = ("Share (%) of the positive CAM mass of the RGB head inside the person box / the scene "
+            "object's box, centre view of each test video. Person-crop rows see the object's "
+            "box only where it enters the crop (the object stands outside the person's square "
+            "crop), so their object share is near 0 by construction; the random-crop row, which "
+            "sees the whole frame, is where the comparison means something. The stage-2 row's "
+            "RGB head is the frozen KPS one: same maps.")
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="work/synth", help="data of the benchmark")
     parser.add_argument("--runs", default="runs", help="where the rows' runs go")
     parser.add_argument("--bias", type=float, default=0.9)
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="train every row with seeds 0 .. N-1; report mean +- std")
     parser.add_argument("overrides", nargs="*", help="config overrides for every row")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error(f"--seeds is at least 1, got {args.seeds}")
+    return args
 
 
 def main(argv=None):
@@ -70,23 +89,33 @@ def main(argv=None):
         return run(args, log)
 
 
+def seed_runs(runs, seed, name):
+    """Seed 0 trains in RUNS/NAME (the single-seed demo's folders), seed s in RUNS/NAME_seed{s}."""
+    return os.path.join(runs, name if seed == 0 else f"{name}_seed{seed}")
+
+
 def run(args, log):
     tic, cpu = time.time(), [mx.cpu()]
     raw, prepared = os.path.join(args.work, "raw"), os.path.join(args.work, "prepared")
     boxes, poses = os.path.join(args.work, "boxes.json"), os.path.join(args.work, "poses")
-    log.info("1/6 synthesising the benchmark in %s", raw)
+    seeds = list(range(args.seeds))
+    log.info("1/7 synthesising the benchmark in %s", raw)
     synth.generate(raw, bias=args.bias)
-    log.info("2/6 preparing")
+    log.info("2/7 preparing")
     prepare("synth", raw, prepared)
-    log.info("3/6 person boxes (ground truth as the detector)")
+    log.info("3/7 person boxes (ground truth as the detector)")
     if not os.path.exists(boxes):
         detect_persons.run(prepared, boxes, "synth", detector="gt")
-    log.info("4/6 pose targets (ground-truth keypoints as pseudo-poses)")
+    log.info("4/7 pose targets (ground-truth keypoints as pseudo-poses)")
     ground_truth_poses(prepared, poses)
     common = [f"data.prepared={prepared}", f"data.boxes={boxes}"] + args.overrides
-    results = run_rows(ROWS, common + [f"data.poses={poses}",
-                                       f"runs={os.path.join(args.runs, 'demo')}"], log)
-    log.info("6/6 pseudo-poses: a pose model trained on other synthetic people labels the videos")
+    gt = [common + [f"data.poses={poses}", f"runs={seed_runs(args.runs, s, 'demo')}",
+                    f"train.seed={s}"] for s in seeds]
+    results = [run_rows(ROWS, o, log) for o in gt]
+    log.info("6/7 CAM mass on the person and the scene object, and the CAM figure")
+    cam_rows = cam_mass_rows(ROWS, gt[0], log)
+    figure = cam_figure(gt[0], os.path.join(args.runs, "demo_figures"), log)
+    log.info("7/7 pseudo-poses: a pose model trained on other synthetic people labels the videos")
     coco = os.path.join(args.work, "coco")
     if not os.path.exists(os.path.join(coco, "person_keypoints_val.json")):
         synth.generate_coco(coco)
@@ -101,23 +130,41 @@ def run(args, log):
     coco_untrained = eval_coco.evaluate(pose_cfg, cpu[0], log, untrained=True)
     pseudo = os.path.join(args.work, "pseudo_poses")
     pseudo_poses.run(pose_cfg, prepared, boxes, pseudo, cpu[0])
-    pseudo_results = run_rows(ROWS[2:], common + [
-        f"data.poses={pseudo}", f"runs={os.path.join(args.runs, 'demo_pseudo')}"], log)
-    text = "\n\n".join([
-        table(results, "ground-truth poses, synthetic xview3 (test view unbiased)"),
-        table(pseudo_results, "pseudo-poses of the tiny pose model"),
+    pseudo_results = [run_rows(ROWS[2:], common + [
+        f"data.poses={pseudo}", f"runs={seed_runs(args.runs, s, 'demo_pseudo')}",
+        f"train.seed={s}"], log) for s in seeds]
+    gt_title = "ground-truth poses, synthetic xview3 (test view unbiased)"
+    pseudo_title = "pseudo-poses of the tiny pose model"
+    if len(seeds) == 1:
+        tables = [demo_tables.table(results[0], gt_title),
+                  demo_tables.videos_table(results[0], GT_PAIRS),
+                  demo_tables.table(pseudo_results[0], pseudo_title),
+                  demo_tables.videos_table(pseudo_results[0], PSEUDO_PAIRS)]
+    else:
+        tables = [demo_tables.seeds_table(results, gt_title),
+                  demo_tables.comparisons_table(results, GT_PAIRS),
+                  demo_tables.seeds_table(pseudo_results, pseudo_title),
+                  demo_tables.comparisons_table(pseudo_results, PSEUDO_PAIRS)]
+    text = "\n\n".join(tables + [
         f"tiny pose model on the synthetic COCO-format val set (ground-truth boxes): AP "
         f"{100 * coco_stats['AP']:.1f}, AP50 {100 * coco_stats['AP50']:.1f} after training; "
-        f"AP {100 * coco_untrained['AP']:.1f}, AP50 {100 * coco_untrained['AP50']:.1f} untrained"])
+        f"AP {100 * coco_untrained['AP']:.1f}, AP50 {100 * coco_untrained['AP50']:.1f} untrained",
+        demo_tables.cam_table(cam_rows) + "\n\n" + CAM_NOTE,
+        f"CAM figure (random crop vs. KPS, seed 0): {figure}"])
     minutes = (time.time() - tic) / 60
     atomic_write_text(os.path.join(args.runs, "demo_results.md"),
                       text + f"\n\nwall time {minutes:.1f} min\n")
     atomic_write_text(os.path.join(args.runs, "demo_results.json"), json.dumps(dict(
-        rows=[dict(name=n, **r) for n, r in results],
-        pseudo_rows=[dict(name=n, **r) for n, r in pseudo_results],
+        seeds=seeds, rows=[[dict(name=n, **r) for n, r in rows] for rows in results],
+        pseudo_rows=[[dict(name=n, **r) for n, r in rows] for rows in pseudo_results],
+        cam_mass=[dict(name=n, **r) for n, r in cam_rows], cam_figure=figure,
         coco=coco_stats, coco_untrained=coco_untrained, minutes=minutes), indent=1))
     print(text)
     print(f"wall time: {minutes:.1f} min")
+
+
+def row_config(row, overrides):
+    return os.path.join("configs", f"synth_xview3_{row}.yaml"), overrides
 
 
 def run_rows(rows, overrides, log):
@@ -125,12 +172,55 @@ def run_rows(rows, overrides, log):
     from their runs folder's KPS RGBAction model (the rows' configs say where)."""
     results = []
     for name, row in rows:
-        cfg = load_config(os.path.join("configs", f"synth_xview3_{row}.yaml"), overrides)
-        log.info("5/6 %s (%s): training and testing", name, cfg["out"])
+        cfg = load_config(*row_config(row, overrides))
+        log.info("5/7 %s (%s, seed %d): training and testing", name, cfg["out"],
+                 cfg["train"]["seed"])
         if not os.path.exists(os.path.join(cfg["out"], "final.params")):
             train_action.run(cfg, [mx.cpu()], resume_run=True)
-        results.append((name, eval_action.run(cfg, [mx.cpu()])))
+        r = eval_action.run(cfg, [mx.cpu()])
+        with open(os.path.join(cfg["out"], "per_video.jsonl")) as f:  # for the paired tests
+            r["per_video"] = [json.loads(line) for line in f if line.strip()]
+        results.append((name, r))
     return results
+
+
+def cam_mass_rows(rows, overrides, log):
+    """Each row's trained model on the test view's centre views -> [(name,
+    ``visualize.cam_mass_of_videos``)]: one forward pass of one clip a video (seconds)."""
+    out = []
+    for name, row in rows:
+        config, overrides = row_config(row, overrides)
+        cfg, net, _ = visualize.load_model(config, None, overrides, mx.cpu(), log)
+        samples = split_samples(cfg, "test")
+        boxes = read_boxes(cfg["data"]["boxes"])[0] if cfg["data"]["crop"] == "person" else None
+        out.append((name, visualize.cam_mass_of_videos(cfg, net, samples, boxes)))
+    return out
+
+
+def figure_videos(cfg, count=1):
+    """The first ``count`` test videos whose scene object belongs to another class (the view-3
+    videos that fool a model looking at the scene), in index order; the first test videos if
+    none has one."""
+    chosen, samples = [], split_samples(cfg, "test")
+    for s in samples:
+        ann = read_annotation_3d(os.path.join(cfg["data"]["prepared"], "annotations",
+                                              s["id"] + ".npz"))
+        if ann.get("object_class", s["label"]) != s["label"]:
+            chosen.append(s["id"])
+        if len(chosen) == count:
+            break
+    return chosen or [s["id"] for s in samples[:count]]
+
+
+def cam_figure(overrides, out, log):
+    """``visualize.py`` on the random-crop and KPS rows -> the first CAM figure's path."""
+    paths = [row_config(row, overrides)[0] for row in CAM_FIGURE_ROWS]
+    cfg = load_config(paths[0], overrides)
+    argv = [a for p in paths for a in ("--config", p)]
+    argv += ["--videos", ",".join(figure_videos(cfg)), "--out", out] + list(overrides)
+    os.makedirs(out, exist_ok=True)
+    written = visualize.run(visualize.parse_args(argv), log)
+    return next(p for p in written if os.path.basename(p).startswith("cam_"))
 
 
 if __name__ == "__main__":

@@ -80,15 +80,51 @@ def video_cam_mass(cfg, net, sample, boxes=None, cls=None):
     (paper Fig. 1). Boxes come from the annotation (``data.index.read_annotation_3d``: the
     per-frame person boxes and ``object_box``), mapped onto the model's crop. -> (person,
     object), see ``symbols.cam.cam_mass``."""
+    label = sample["label"] if cls is None else cls
+    return video_cam_masses(cfg, net, sample, boxes, [label])[0]
+
+
+def video_cam_masses(cfg, net, sample, boxes=None, classes=None, uniform=False):
+    """``video_cam_mass`` for several classes from one forward pass: ``classes`` a list of
+    class indices, or of "gt" / "pred" (the label, the RGB head's arg-max on the centre view).
+    ``uniform=True`` appends the shares of a uniform map: the boxes' areas as shares of the
+    crop, what a model looking everywhere alike would score. -> [(person, object)] in order."""
     view = centre_view(cfg, sample, boxes)
     size = cfg["data"]["size"]
-    features, weight, _ = features_and_weights(net, mx.nd.array(view["clip"][None]))
-    label = sample["label"] if cls is None else cls
-    cams = upsample(class_activation_maps(features, weight, [label])[0], size)  # (T, S, S)
+    features, weight, bias = features_and_weights(net, mx.nd.array(view["clip"][None]))
+    # The RGB head's logits are the CAMs' means plus the bias (Eq. 1, no dropout at test).
+    logits = np.einsum("nk,ck->nc", features.mean(axis=(2, 3, 4)), weight) + bias
+    named = {"gt": sample["label"], "pred": int(logits[0].argmax())}
+    wanted = [named.get(c, c) for c in (classes or ["gt"])]
+    cams = upsample(class_activation_maps(features, weight, [wanted])[0], size)  # (m, T, S, S)
     ann = read_annotation_3d(os.path.join(cfg["data"]["prepared"], "annotations",
                                           sample["id"] + ".npz"))
     person = box_in_crop(ann["boxes"][view["indices"]], view["crop_box"], size)  # (T, 4)
-    return cam_mass(cams, person, box_in_crop(ann["object_box"], view["crop_box"], size))
+    obj = box_in_crop(ann["object_box"], view["crop_box"], size)
+    shares = [cam_mass(cam, person, obj) for cam in cams]
+    if uniform:
+        shares.append(cam_mass(np.ones_like(cams[0]), person, obj))
+    return shares
+
+
+def mean_shares(shares):
+    """Per-video (person, object) shares (n, 2), NaN where a map had no positive mass ->
+    dict(person, object: the means over the videos with mass; scored, total: their counts).
+    A mean over no video is NaN."""
+    shares = np.asarray(shares, np.float64).reshape(-1, 2)
+    ok = np.isfinite(shares).all(axis=1)
+    mean = shares[ok].mean(axis=0) if ok.any() else np.full(2, np.nan)
+    return dict(person=float(mean[0]), object=float(mean[1]), scored=int(ok.sum()),
+                total=len(shares))
+
+
+def cam_mass_of_videos(cfg, net, samples, boxes=None):
+    """``video_cam_masses`` over ``samples`` for the ground-truth class, the predicted class and
+    a uniform map -> dict gt / pred / uniform of ``mean_shares``."""
+    per_video = [video_cam_masses(cfg, net, s, boxes, ["gt", "pred"], uniform=True)
+                 for s in samples]  # (n, 3, 2)
+    per_video = np.asarray(per_video, np.float64).reshape(len(samples), 3, 2)
+    return {k: mean_shares(per_video[:, i]) for i, k in enumerate(("gt", "pred", "uniform"))}
 
 
 def load_model(config, checkpoint, overrides, ctx, log):

@@ -70,7 +70,7 @@ class ActionMachine(HybridBlock):
                  num_deconv=2, deconv_filters=256, radius=None, pose_cnn_depth=18,
                  pose_cnn_layers=None, pose_cnn_width=64, dropout=0.5, global_stats="none",
                  sync_devices=0, bn_fold_time=True, decoder="argmax", exportable=False,
-                 **kwargs):
+                 pose_input="absolute", **kwargs):
         super().__init__(**kwargs)
         if exportable and (bn_fold_time or decoder != "argmax"):
             raise ValueError("an exportable model needs bn_fold_time=False (the folded batch "
@@ -111,7 +111,7 @@ class ActionMachine(HybridBlock):
             if "pose" in self.heads:
                 self.pose_cnn = PoseCNN(num_classes, pose_cnn_depth, pose_cnn_layers,
                                         pose_cnn_width, dropout, pose_cnn_norm,
-                                        prefix="pose_cnn_")
+                                        pose_input=pose_input, prefix="pose_cnn_")
 
     @property
     def output_names(self):

@@ -39,6 +39,8 @@ class ModelConfig:
     bn_fold_time: bool = True  # 3D batch norm on a 4D view (trainable on CPU); False: inference
     decoder: str = "argmax"  # keypoints for the pose CNN: argmax + offset (the paper, no
     # gradient) or softargmax (Luvizon et al.'s, differentiable: Lpaction reaches the pose head)
+    pose_input: str = "absolute"  # the pose CNN's x, y: as decoded (the paper) or "centred" on
+    # the clip's mean (symbols/pose_cnn.py)
 
     def network_kwargs(self):
         kwargs = dataclasses.asdict(self)

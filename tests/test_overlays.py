@@ -127,3 +127,37 @@ def test_cam_mass_of_a_synthetic_video(trained):
         assert all(0 <= v <= 1 for v in shares[row]), shares
     assert shares["kps"][1] == 0 and shares["kps"][0] > 0
     assert shares["rgb_random_crop"][1] > 0
+
+
+def test_cam_mass_of_videos_is_the_per_video_shares_averaged(trained):
+    """The demo's table: for the ground-truth class the mean of ``video_cam_mass`` over the
+    videos; for the predicted class the same with the RGB head's own arg-max (the network's
+    forward pass, not the CAM path); the uniform map's shares are the boxes' areas."""
+    from symbols.cam import cam_mass
+    work, ckpts, root = trained
+    cfg, net, _ = visualize.load_model(config("rgb_random_crop"), ckpts["rgb_random_crop"],
+                                       overrides(work, str(root / "rgb_random_crop"))[:3] +
+                                       ["data.clip_len=4"], mx.cpu(), logging.getLogger())
+    samples = [s for s in read_index(cfg["data"]["prepared"]) if s["view"] == 3][:2]
+    table = visualize.cam_mass_of_videos(cfg, net, samples)
+    gt = np.array([visualize.video_cam_mass(cfg, net, s) for s in samples])
+    pred = []
+    for s in samples:
+        view = visualize.centre_view(cfg, s)
+        cls = int(net(mx.nd.array(view["clip"][None]))[0].asnumpy().argmax())
+        pred.append(visualize.video_cam_mass(cfg, net, s, cls=cls))
+    pred = np.array(pred)
+    np.testing.assert_allclose([table["gt"]["person"], table["gt"]["object"]], gt.mean(0))
+    np.testing.assert_allclose([table["pred"]["person"], table["pred"]["object"]],
+                               pred.mean(0), rtol=1e-6)
+    area = []
+    for s in samples:
+        view = visualize.centre_view(cfg, s)
+        ann = np.load(f"{cfg['data']['prepared']}/annotations/{s['id']}.npz")
+        S = cfg["data"]["size"]
+        person = visualize.box_in_crop(ann["boxes"][view["indices"]], view["crop_box"], S)
+        obj = visualize.box_in_crop(ann["object_box"], view["crop_box"], S)
+        area.append(cam_mass(np.ones((len(person), S, S)), person, obj))
+    np.testing.assert_allclose([table["uniform"]["person"], table["uniform"]["object"]],
+                               np.mean(area, axis=0))
+    assert table["gt"]["total"] == 2

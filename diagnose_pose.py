@@ -20,7 +20,6 @@ Writes RUNS/diagnose_pose.md and .json; the oracle trains in RUNS/pose_oracle (r
 """
 import argparse
 import json
-import logging
 import os
 import sys
 

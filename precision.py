@@ -72,11 +72,13 @@ def concat_nodes(net):
 
 
 def convert(net, dtype, ctx, inputs):
-    """The hybridized ``net`` (run once on ``inputs``) converted by AMP to ``dtype``."""
+    """The hybridized ``net`` (run once on ``inputs``) converted by AMP to ``dtype``, and whether
+    ``net`` returns a sequence (the converted block returns a bare array for one output, where
+    a network of one head returns a list of one)."""
     from mxnet.contrib import amp
     if not net._active:
         net.hybridize(static_alloc=True)
-    net(*inputs)  # builds the cached graph AMP reads
+    native = net(*inputs)  # builds the cached graph AMP reads
     try:
         converted = amp.convert_hybrid_block(net, target_dtype=dtype, ctx=ctx,
                                              excluded_sym_names=concat_nodes(net),
@@ -86,7 +88,7 @@ def convert(net, dtype, ctx, inputs):
         raise RuntimeError(f"AMP could not convert {type(net).__name__} to {dtype}: "
                            f"{first}") from err
     converted.hybridize(static_alloc=True)
-    return converted
+    return converted, isinstance(native, (tuple, list))
 
 
 class LowPrecision:
@@ -95,13 +97,14 @@ class LowPrecision:
 
     def __init__(self, net, dtype, ctx):
         self.net, self.dtype, self.ctx, self.converted = net, dtype, ctx, None
+        self.sequence = None
 
     def __call__(self, *inputs):
         inputs = [x.astype("float32", copy=False).as_in_context(self.ctx) for x in inputs]
         if self.converted is None:
-            self.converted = convert(self.net, self.dtype, self.ctx, inputs)
-        out = self.converted(*inputs)
-        return to_float32(out) if isinstance(out, (tuple, list)) else to_float32(out)[0]
+            self.converted, self.sequence = convert(self.net, self.dtype, self.ctx, inputs)
+        out = to_float32(self.converted(*inputs))
+        return out if self.sequence else out[0]  # the structure the network itself returns
 
     def __getattr__(self, name):
         return getattr(self.__dict__["net"], name)

@@ -56,6 +56,19 @@ def test_the_bfloat16_model_matches_float32_within_the_tolerance(name):
     assert precision.for_inference(net, "float32", mx.cpu()) is net
 
 
+def test_a_one_head_model_keeps_its_output_structure_in_bfloat16():
+    # the converted block returns a bare array for one output; the network returns a list of
+    # one, which eval_action zips with output_names (a bare array zipped its rows: a crash)
+    net, x = seeded("i3d_tiny")
+    reference = net(x)
+    got = precision.for_inference(net, "bfloat16", mx.cpu())(x)
+    assert isinstance(reference, (list, tuple)) and len(reference) == 1
+    assert isinstance(got, (list, tuple)) and len(got) == 1
+    assert got[0].shape == reference[0].shape
+    r, g = reference[0].asnumpy(), got[0].asnumpy()
+    assert np.abs(g - r).max() <= TOL * np.abs(r).max()
+
+
 @pytest.mark.parametrize("decoder", ["argmax", "softargmax"])
 def test_the_keypoint_decoders_and_soft_operators_stay_float32(decoder):
     net, x = seeded("action_machine_tiny", decoder=decoder, bn_fold_time=False)

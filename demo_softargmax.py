@@ -26,6 +26,7 @@ import time
 import mxnet as mx
 
 import demo
+import demo_tables
 import detect_persons
 import eval_action
 import eval_pose
@@ -206,7 +207,7 @@ def run(args, log):
                   multitask=[dict(name=n, results=r, pose_part=p) for n, r, p in rows])
     if not args.skip_action_machine:
         am_rows = decoder_rows(args, prepared, boxes, poses, log)
-        text += "\n\n" + demo.table(am_rows, "Action Machine tiny, KPS PoseAction RGBAction "
+        text += "\n\n" + demo_tables.table(am_rows, "Action Machine tiny, KPS PoseAction RGBAction "
                                              "(ResNet-18)")
         record["action_machine"] = [dict(name=n, **r) for n, r in am_rows]
     minutes["total"] = (time.time() - tic) / 60

@@ -23,17 +23,16 @@ import math
 import numbers
 import os
 
-import mxnet as mx
 from tqdm import tqdm
 
-from checkpoints import checkpoint_or_last, load_weights
 from configs import POSE_BASE, add_config_args, load_config
 from data.index import atomic_write_text
 from data.keypoints import flip_pose_maps
 from data.loader import make_loader
 from data.transforms import apply_affine, invert_affine
 from errors import exit_on_error, fail, one_line
-from experiment import build_pose_model, coco_dataset, contexts, setup_logging
+from experiment import coco_dataset, contexts, setup_logging
+from pose_model_eval import load_model
 from precision import add_dtype_arg, check_dtype, for_inference, with_dtype
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
 
@@ -249,14 +248,8 @@ def evaluate(cfg, ctx, log, untrained=False):
         log.info("%s: %d person boxes; dropped %d boxes of other categories",
                  d["detections"], len(detections), dropped)
     dataset = coco_dataset(cfg, "val", detections)
-    mx.random.seed(cfg["train"]["seed"])
-    net = build_pose_model(cfg, [ctx])
-    if untrained:
-        ckpt = "untrained"
-    else:
-        ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
-        load_weights(net, ckpt, [ctx], log)
-    net.hybridize(static_alloc=True)
+    # the checkpoint checked against the config: another input size decodes to wrong pixels
+    net, ckpt = load_model(cfg, ctx, log, untrained)
     net = for_inference(net, cfg["eval"]["dtype"], ctx)  # eval.dtype
     results = predict(net, dataset, ctx, cfg["eval"]["batch_size"], cfg["eval"]["flip"],
                       d["workers"], model=ckpt)

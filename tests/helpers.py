@@ -43,10 +43,13 @@ def params_of(path):
 
 
 def nan_pose_checkpoint(path):
-    """The tiny pose model with every parameter NaN, saved as a checkpoint: a diverged run."""
-    from configs import POSE_BASE, load_config
+    """The tiny pose model with every parameter NaN, saved as a checkpoint with its config beside
+    it (as training writes final.params + final.yaml): a diverged run."""
+    from configs import POSE_BASE, load_config, save_config
     from experiment import build_pose_model
-    net = build_pose_model(load_config(POSE_TINY, base=POSE_BASE), [mx.cpu()])
+    cfg = load_config(POSE_TINY, base=POSE_BASE)
+    save_config(cfg, os.path.splitext(path)[0] + ".yaml")
+    net = build_pose_model(cfg, [mx.cpu()])
     net(mx.nd.zeros((1, 3, 128, 96)))  # finish deferred shape inference
     for p in net.collect_params().values():
         p.set_data(mx.nd.full(p.shape, np.nan))

@@ -141,6 +141,10 @@ def test_train_pose_then_eval_coco(coco, tmp_path):
     assert os.path.isfile(os.path.join(out, "coco_eval_untrained.json"))
     with open(os.path.join(out, "keypoints_val.json")) as f:
         assert len(json.load(f)) == 60  # one result per ground-truth box
+    # a checkpoint evaluated at another input size would decode to wrong pixels: refused
+    with pytest.raises(SystemExit) as exit_:
+        eval_coco.main(args + ["data.input_size=[64,96]"])
+    assert "was trained with data.input_size" in str(exit_.value.code)
 
 
 def test_a_nan_model_is_an_error_not_a_score(coco, tmp_path, capsys):

@@ -38,6 +38,7 @@ from mxnet import autograd
 
 from bench_common import LATENCY_MODELS, detector_macs, model_macs, timed
 from bench_precision import bench_precision, markdown_precision
+import hardware
 from data import synth
 from data.index import atomic_write_text, read_annotation, read_index, read_splits, write_poses
 from data.loader import ClipDataset, make_loader
@@ -53,8 +54,8 @@ SECTIONS = ("matmul", "latency", "softargmax", "train", "loader", "detector", "p
 
 
 def machine():
-    return dict(platform=platform.platform(), processor=platform.processor() or "unknown",
-                cpus=os.cpu_count(), python=platform.python_version())
+    return dict(hardware.describe(), platform=platform.platform(), cpus=os.cpu_count(),
+                python=platform.python_version())
 
 
 def synthetic_prepared(work):
@@ -287,7 +288,7 @@ def run(args):
             views=args.precision_views,
             dtypes=("float32", "float16") if args.gpus else ("float32", "bfloat16"))
     atomic_write_text(args.out, json.dumps(results, indent=2))
-    print(f"machine: {results['machine']}")
+    print(f"machine: {hardware.describe_line(results['machine'])}")
     print(markdown(results))
 
 

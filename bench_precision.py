@@ -8,7 +8,7 @@ import numpy as np
 
 from bench_common import LATENCY_MODELS, detector_macs, model_macs, timed
 from eval_action import video_scores
-from precision import BFLOAT16, DTYPES, for_inference
+from precision import BFLOAT16, DTYPES, check_dtype, for_inference
 from symbols import get_model, rfcn
 
 
@@ -33,10 +33,23 @@ def _forward(net, *inputs):
     return lambda: [o.wait_to_read() for o in net(*inputs)]
 
 
+def runnable(dtypes, ctx):
+    """-> (the dtypes ``ctx`` runs, {dtype: why not} for the others)."""
+    kept, skipped = [], {}
+    for dtype in dtypes:
+        try:
+            check_dtype(dtype, ctx, "dtype")
+            kept.append(dtype)
+        except ValueError as err:
+            skipped[dtype] = str(err)
+    return tuple(kept), skipped
+
+
 def bench_precision(ctx, batches=(1, 8), repeats=2, views=30, dtypes=DTYPES[:2],
                     detector_frame=(480, 640)):
     """The precision section (bench.py's docstring). Inference builds as bench.py's
-    ``bench_latency``."""
+    ``bench_latency``. A dtype this machine cannot run is skipped, its reason in ``skipped``."""
+    dtypes, skipped = runnable(dtypes, ctx)
     ceiling = bench_ceiling(ctx, dtypes=dtypes)
     sgemm = ceiling[0]["gflops"]
     rows, view_rows = [], []
@@ -70,7 +83,7 @@ def bench_precision(ctx, batches=(1, 8), repeats=2, views=30, dtypes=DTYPES[:2],
         fp32 = next(r for r in rows if r["model"] == row["model"] and r["batch"] == row["batch"]
                     and r["dtype"] == "float32")
         row["speedup"] = fp32["ms_per_clip"] / row["ms_per_clip"]
-    return dict(ceiling=ceiling, models=rows, views=view_rows)
+    return dict(ceiling=ceiling, models=rows, views=view_rows, skipped=skipped)
 
 
 def bench_views(net, ctx, views, dtype):
@@ -89,7 +102,8 @@ def bench_views(net, ctx, views, dtype):
 
 
 def markdown_precision(p):
-    lines = []
+    lines = [f"| precision {dtype} | skipped | {why} |"
+             for dtype, why in p.get("skipped", {}).items()]
     sgemm = p["ceiling"][0]["gflops"]
     for row in p["ceiling"]:
         lines.append(f"| ceiling: {row['what']} | {row['n']}^3, {row['dtype']} | "

@@ -22,7 +22,7 @@ from configs import load_config
 from data.index import atomic_write_text
 from demo import ROWS
 from errors import exit_on_error
-from precision import DTYPES
+from precision import DTYPES, check_dtype
 
 HEADS = ("rgb", "pose", "fused")
 
@@ -105,12 +105,27 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def write_skipped(out, dtype, why):
+    """The table of a dtype this machine cannot run: the reason, in the table and the JSON."""
+    text = f"{dtype}: skipped: {why}\n"
+    os.makedirs(out, exist_ok=True)
+    atomic_write_text(os.path.join(out, "dtypes.md"), text)
+    atomic_write_text(os.path.join(out, "dtypes.json"),
+                      json.dumps(dict(skipped={dtype: why}), indent=1))
+    return text
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     with exit_on_error(logging.getLogger("compare_dtypes")):
-        groups = demo_groups(args.work, args.runs, args.overrides)
         out = os.path.join(args.runs, "demo_dtypes")
+        try:
+            check_dtype(args.dtype, mx.cpu(), "--dtype")
+        except ValueError as err:
+            print(write_skipped(out, args.dtype, str(err)), end="")
+            return 0
+        groups = demo_groups(args.work, args.runs, args.overrides)
         text = write(compare(groups, out, args.dtype), out, args.dtype)
     print(text)
 

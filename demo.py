@@ -28,6 +28,7 @@ import demo_tables
 import detect_persons
 import eval_action
 import eval_coco
+import hardware
 import pseudo_poses
 import train_action
 import train_pose
@@ -152,15 +153,18 @@ def run(args, log):
         demo_tables.cam_table(cam_rows) + "\n\n" + CAM_NOTE,
         f"CAM figure (random crop vs. KPS, seed 0): {figure}"])
     minutes = (time.time() - tic) / 60
+    machine = hardware.describe()
     atomic_write_text(os.path.join(args.runs, "demo_results.md"),
-                      text + f"\n\nwall time {minutes:.1f} min\n")
+                      text + f"\n\nwall time {minutes:.1f} min on "
+                             f"{hardware.describe_line(machine)}\n")
     atomic_write_text(os.path.join(args.runs, "demo_results.json"), json.dumps(dict(
         seeds=seeds, rows=[[dict(name=n, **r) for n, r in rows] for rows in results],
         pseudo_rows=[[dict(name=n, **r) for n, r in rows] for rows in pseudo_results],
         cam_mass=[dict(name=n, **r) for n, r in cam_rows], cam_figure=figure,
-        coco=coco_stats, coco_untrained=coco_untrained, minutes=minutes), indent=1))
+        coco=coco_stats, coco_untrained=coco_untrained, minutes=minutes,
+        machine=machine), indent=1))
     print(text)
-    print(f"wall time: {minutes:.1f} min")
+    print(f"wall time: {minutes:.1f} min on {hardware.describe_line(machine)}")
 
 
 def row_config(row, overrides):

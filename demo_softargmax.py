@@ -27,6 +27,7 @@ import mxnet as mx
 
 import demo
 import demo_tables
+import hardware
 import detect_persons
 import eval_action
 import eval_pose
@@ -212,8 +213,10 @@ def run(args, log):
         record["action_machine"] = [dict(name=n, **r) for n, r in am_rows]
     minutes["total"] = (time.time() - tic) / 60
     record["minutes"] = minutes
+    record["machine"] = hardware.describe()
     atomic_write_text(os.path.join(args.runs, "demo_softargmax_results.md"),
-                      text + f"\n\nwall time {minutes['total']:.1f} min\n")
+                      text + f"\n\nwall time {minutes['total']:.1f} min on "
+                             f"{hardware.describe_line(record['machine'])}\n")
     atomic_write_text(os.path.join(args.runs, "demo_softargmax_results.json"),
                       json.dumps(record, indent=1))
     print(text)

@@ -33,6 +33,7 @@ from data.protocols import get_dataset
 from errors import check_writable, exit_on_error
 from experiment import (build_model, checked_against_checkpoint, clip_dataset, contexts,
                         is_softargmax, multitask_clips, setup_logging, split_samples)
+import hardware
 from plots import confusion_figure
 from precision import add_dtype_arg, check_dtype, for_inference, with_dtype
 
@@ -169,6 +170,7 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
     labels = np.array(labels)
     scores = {h: np.stack(v) for h, v in scores.items()}
     results = dict(experiment=cfg["experiment"], checkpoint=ckpt, dtype=cfg["eval"]["dtype"],
+                   machine=hardware.describe(),
                    videos=len(labels),
                    test_videos=len(samples), skipped=skipped,
                    views=cfg["eval"]["num_clips"] * 3,
@@ -259,6 +261,7 @@ def evaluate_multitask(cfg, ctxs, log, ckpt, data):
     classes = list(dataset.CLASSES)
     matrix = confusion(scores["aggregation"].argmax(axis=1), labels, len(classes))
     results = dict(experiment=cfg["experiment"], checkpoint=ckpt, dtype=cfg["eval"]["dtype"],
+                   machine=hardware.describe(),
                    videos=len(labels),
                    test_videos=len(samples), skipped=skipped,
                    clips=cfg["eval"]["multitask_clips"], clips_per_video=float(np.mean(clips)),

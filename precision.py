@@ -27,6 +27,8 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd
 
+import hardware
+
 DTYPES = ("float32", "bfloat16", "float16")
 BFLOAT16 = np.dtype([("bfloat16", np.uint16)])  # MXNet's name for bfloat16 arrays
 # bfloat16 keeps 8 bits of mantissa (7 stored): one rounding changes a value by up to 2**-8
@@ -47,6 +49,11 @@ def check_dtype(dtype, ctx, key="eval.dtype"):
     if dtype == "bfloat16" and on_gpu:
         raise ValueError(f"{key}=bfloat16 runs on CPUs (oneDNN) in MXNet 1.9.1, not on "
                          f"{ctx}; on a GPU use float16")
+    if dtype == "bfloat16":
+        missing = hardware.bfloat16_missing()
+        if missing:
+            raise ValueError(f"{key}=bfloat16 cannot run on this CPU ({hardware.cpu_model()}): "
+                             f"{missing}; use float32 here, or a GPU with float16")
 
 
 def to_float32(outputs):

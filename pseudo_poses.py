@@ -34,7 +34,7 @@ from data.transforms import affine_crop_matrix, apply_affine, invert_affine, war
 from data.video import VideoError, read_video
 from errors import exit_on_error, one_line
 from experiment import build_pose_model, contexts, pose_radius_of
-from precision import add_dtype_arg, for_inference, with_dtype
+from precision import add_dtype_arg, check_dtype, for_inference, with_dtype
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
 
 log = logging.getLogger("pseudo_poses")
@@ -87,6 +87,7 @@ def read_inputs(prepared, boxes_file):
 
 
 def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True, shard=None):
+    check_dtype(cfg["eval"]["dtype"], ctx)  # before any work
     samples, boxes = read_inputs(prepared, boxes_file)
     every, samples = samples, pick(samples, shard)
     net = build_pose_model(cfg, [ctx])

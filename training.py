@@ -95,10 +95,12 @@ def check_job(job, train_cfg, ctxs):
 
 
 def check_devices(train_cfg, ctxs):
-    """Every device needs at least one clip of each batch."""
+    """Every device needs at least one clip of each batch, and must run train.amp's precision
+    (checked here, before any data is read)."""
     if train_cfg["batch_size"] < len(ctxs):
         raise ValueError(f"train.batch_size {train_cfg['batch_size']} is smaller than the number "
                          f"of devices ({len(ctxs)}): each device needs a clip")
+    precision.check_training_dtype(train_cfg.get("amp", "float32"), ctxs)
 
 
 def start_fresh(out, writes=True):

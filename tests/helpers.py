@@ -4,14 +4,20 @@ import os
 
 import mxnet as mx
 import numpy as np
+import pytest
 
 import detect_persons
+import hardware
 from data import synth
 from data.index import read_annotation, read_index, write_poses
 from data.prepare import prepare
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POSE_TINY = os.path.join(ROOT, "configs", "pose", "synth_tiny.yaml")
+# bfloat16 runs on AVX-512 CPUs only (hardware.py); elsewhere its tests are skipped with the reason.
+needs_bfloat16 = pytest.mark.skipif(hardware.bfloat16_missing() is not None,
+                                    reason=f"{hardware.bfloat16_missing()} "
+                                           f"({hardware.cpu_model()})")
 
 
 def make_synth_work(root):

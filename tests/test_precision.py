@@ -16,7 +16,7 @@ import eval_action
 import precision
 import train_action
 from configs import load_config
-from helpers import ROOT, config, overrides
+from helpers import ROOT, config, needs_bfloat16, overrides
 from symbols import get_model
 
 # One bfloat16 rounding moves a value by at most 2**-8 of itself. An output of a tiny network
@@ -39,6 +39,7 @@ def seeded(name, **options):
     return net, mx.nd.random.uniform(shape=shape)
 
 
+@needs_bfloat16
 @pytest.mark.parametrize("name", ["action_machine_tiny", "softargmax_pose_tiny"])
 def test_the_bfloat16_model_matches_float32_within_the_tolerance(name):
     net, x = seeded(name)
@@ -56,6 +57,7 @@ def test_the_bfloat16_model_matches_float32_within_the_tolerance(name):
     assert precision.for_inference(net, "float32", mx.cpu()) is net
 
 
+@needs_bfloat16
 def test_a_one_head_model_keeps_its_output_structure_in_bfloat16():
     # the converted block returns a bare array for one output; the network returns a list of
     # one, which eval_action zips with output_names (a bare array zipped its rows: a crash)
@@ -69,6 +71,7 @@ def test_a_one_head_model_keeps_its_output_structure_in_bfloat16():
     assert np.abs(g - r).max() <= TOL * np.abs(r).max()
 
 
+@needs_bfloat16
 @pytest.mark.parametrize("decoder", ["argmax", "softargmax"])
 def test_the_keypoint_decoders_and_soft_operators_stay_float32(decoder):
     net, x = seeded("action_machine_tiny", decoder=decoder, bn_fold_time=False)
@@ -99,6 +102,7 @@ def bf16(a):
     return mx.nd.amp_cast(a, dtype=precision.BFLOAT16)
 
 
+@needs_bfloat16
 @pytest.mark.parametrize("layer", ["conv3d", "conv2d", "fc", "batchnorm"])
 def test_bfloat16_backward_of_conv_bn_fc_matches_float32(layer):
     """The measurement behind train.amp=bfloat16 on CPUs: oneDNN's bfloat16 backward passes
@@ -142,6 +146,7 @@ def tiny_run(work, out, *extra):
                                                    "train.lr_steps=[]", *extra)
 
 
+@needs_bfloat16
 def test_train_amp_bfloat16_runs_on_a_cpu_and_saves_float32(synth_work, tmp_path):
     # amp.init rewrites MXNet's operators for the whole process: train in a child process
     out = str(tmp_path / "bf16")
@@ -170,6 +175,7 @@ def test_train_amp_float16_on_a_cpu_is_one_line(synth_work, tmp_path):
         train_action.main(tiny_run(synth_work, str(tmp_path / "fp16"), "train.amp=float16"))
 
 
+@needs_bfloat16
 def test_eval_in_bfloat16_and_the_dtype_table(synth_work, tmp_path):
     run = str(tmp_path / "kps")
     train_action.main(tiny_run(synth_work, run))
@@ -189,6 +195,7 @@ def test_eval_in_bfloat16_and_the_dtype_table(synth_work, tmp_path):
     assert f"largest difference: {abs(b - a):.1f} points" in text
 
 
+@needs_bfloat16
 def test_after_amp_training_a_float32_eval_in_the_same_process_is_refused():
     # amp.init cannot be undone: a float32 evaluation after it would silently run in bfloat16
     script = (

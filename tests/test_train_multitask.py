@@ -14,7 +14,7 @@ import train_pose
 from configs import POSE_BASE, load_config
 from data.multitask_clips import MultitaskClips, middle_clip_start, multi_clip_starts
 from data.index import read_index
-from helpers import ROOT, params_of
+from helpers import ROOT, needs_bfloat16, params_of
 from symbols.multitask_loss import MultitaskActionLoss
 
 SEPARATE = os.path.join(ROOT, "configs", "synth_xview3_softargmax_separate.yaml")
@@ -141,6 +141,7 @@ def test_eval_reports_pose_appearance_and_aggregation_top1(stages, synth_work):
         assert "| Pose | Appearance | Aggregation |" in f.read()
 
 
+@needs_bfloat16
 def test_a_bfloat16_eval_says_so_in_its_results(stages, tmp_path):
     (first, _), _ = stages
     ckpt = os.path.join(first["out"], "final.params")

@@ -1,7 +1,8 @@
 # Action Machine: set-up, tests and the paper's stages.
 #   make install                      CPU build into .venv
 #   make install MXNET=mxnet-cu112    GPU build (CUDA 11.2)
-#   make test                         the test suite (CPU, no downloads)
+#   make test                         the test suite (CPU, no downloads), in file order
+#   make test-shuffled [SEED=N]       the same in a shuffled order (pytest-randomly's seed N)
 #   make demo                         the whole pipeline on the synthetic benchmark -> table
 #   make demo SEEDS=3                 every row with seeds 0..2: mean +- std, paired differences
 #   make demo-softargmax              Luvizon et al.'s multitask model on the same benchmark, and
@@ -36,6 +37,7 @@ DETECTOR ?= $(if $(filter synth,$(DATASET)),gt,dcn_rfcn)
 CONFIG ?= configs/synth_xview3_kps.yaml
 ARGS ?=
 SEEDS ?= 1
+SEED ?=
 POSE_CONFIG ?= configs/pose/coco_r50_384x288.yaml
 PY := $(VENV)/bin/python
 VIDEO ?=
@@ -46,20 +48,26 @@ ONNX_OUT ?= $(WORK)/onnx/$(basename $(notdir $(CONFIG)))
 VENV_ONNX ?= .venv-onnx
 ONNX_CHECK_PACKAGES ?= onnxruntime==1.22.1 numpy==1.26.4 onnx==1.18.0
 
-.PHONY: install test demo summary prepare detect detect-coco train-action eval train-pose eval-coco \
+.PHONY: install test test-shuffled demo summary prepare detect detect-coco train-action eval train-pose eval-coco \
 	pseudo-poses bench bench-dist clean demo-video onnx onnx-env demo-bf16 demo-softargmax
 
 install: $(VENV)/.installed
 
+# tools/find_python.sh: PYTHON if MXNet 1.9.1's pins install on it (3.10, 3.11), else the
+# newest such python3.X on PATH, else one line saying which versions work.
 $(VENV)/.installed: requirements.txt Makefile
-	$(PYTHON) -m venv $(VENV)
+	@py=$$(bash tools/find_python.sh "$(PYTHON)") && echo "$$py -m venv $(VENV)" && \
+	  "$$py" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(MXNET)" -r requirements.txt
 	$(PY) -c "import mxnet, gluoncv, cv2, pycocotools, decord; print('mxnet', mxnet.__version__, 'ok')"
 	touch $@
 
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -p no:randomly tests
+
+test-shuffled: install
+	$(PY) -m pytest -q -p randomly $(if $(SEED),--randomly-seed=$(SEED)) tests
 
 demo: install
 	$(PY) demo.py --seeds $(SEEDS)

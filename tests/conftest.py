@@ -7,10 +7,14 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def seed():
-    """Every test starts from the same random state."""
+    """Every test starts from the same random state, and ends with MXNet's queue drained: an
+    operator that failed asynchronously fails the test that ran it (at teardown), never a later
+    one that happens to wait on the engine."""
     random.seed(0)
     np.random.seed(0)
     mx.random.seed(0)
+    yield
+    mx.nd.waitall()
 
 
 @pytest.fixture(scope="session")

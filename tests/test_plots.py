@@ -67,7 +67,8 @@ def test_figures_are_freed_after_each_call(tmp_path):
     for _ in range(3):
         confusion_figure(np.eye(10, dtype=int), [str(i) for i in range(10)],
                          str(tmp_path / "c.png"))
-    assert figures() == before
+    # no more than before (figures other tests left for the collector may go meanwhile)
+    assert figures() <= before
 
 
 RECORDS = [  # 4 steps an epoch, a step line every 2 steps; loss_pose only in the second epoch

@@ -10,7 +10,7 @@ Every stage is the project's real code at the tiny model size (configs/datasets/
 configs/pose/synth_tiny.yaml), and every stage resumes: a rerun redoes only what is missing.
 
 Beside the tables: the share of the RGB head's CAM mass on the person and on the scene object for
-each row on the test view (``visualize.cam_mass_of_videos``) and one CAM figure of the random-crop
+each row on the test view (``engine.views.cam_mass_of_videos``) and one CAM figure of the random-crop
 and KPS rows (``visualize.py``), in RUNS/demo_figures. ``--seeds N`` trains every row with the
 seeds 0 .. N-1 (seed 0 in RUNS/demo, seed s in RUNS/demo_seed{s}) and reports mean +- std over
 them with paired differences between rows (``demo_tables``).
@@ -24,36 +24,22 @@ import time
 
 import mxnet as mx
 
-import demo_tables
 import detect_persons
 import eval_action
 import eval_coco
-import hardware
 import pseudo_poses
 import train_action
 import train_pose
 import visualize
 from configs import POSE_BASE, load_config
 from data import synth
-from data.index import (atomic_write_text, read_annotation, read_annotation_3d, read_boxes,
-                        read_index, write_poses)
+from data.errors import exit_on_error
+from data.index import atomic_write_text, read_annotation_3d, read_boxes
 from data.prepare import prepare
-from errors import exit_on_error
-from experiment import split_samples
-
-ROWS = (("RGBAction random crop", "rgb_random_crop"),
-        ("RGBAction person crop", "rgb_person_crop"),
-        ("KPS RGBAction", "kps"),
-        ("KPS PoseAction RGBAction (ResNet-18)", "kps_pose_r18"))
-
-
-def ground_truth_poses(prepared, poses_dir):
-    """The benchmark's keypoints as the video model's pose targets."""
-    for s in read_index(prepared):
-        if not os.path.exists(os.path.join(poses_dir, s["id"] + ".npy")):
-            kps, _ = read_annotation(os.path.join(prepared, "annotations", s["id"] + ".npz"))
-            write_poses(poses_dir, s["id"], kps)
-
+from engine import demo_tables, hardware
+from engine.demo_rows import ROWS, ground_truth_poses, row_config, run_rows, seed_runs
+from engine.experiment import split_samples
+from engine.views import cam_mass_of_videos, load_model
 
 # Paired comparisons the multi-seed table tests: (row, head) a against b.
 GT_PAIRS = ((("RGBAction person crop", "rgb"), ("RGBAction random crop", "rgb")),
@@ -90,11 +76,6 @@ def main(argv=None):
         return run(args, log)
 
 
-def seed_runs(runs, seed, name):
-    """Seed 0 trains in RUNS/NAME (the single-seed demo's folders), seed s in RUNS/NAME_seed{s}."""
-    return os.path.join(runs, name if seed == 0 else f"{name}_seed{seed}")
-
-
 def run(args, log):
     tic, cpu = time.time(), [mx.cpu()]
     raw, prepared = os.path.join(args.work, "raw"), os.path.join(args.work, "prepared")
@@ -112,7 +93,7 @@ def run(args, log):
     common = [f"data.prepared={prepared}", f"data.boxes={boxes}"] + args.overrides
     gt = [common + [f"data.poses={poses}", f"runs={seed_runs(args.runs, s, 'demo')}",
                     f"train.seed={s}"] for s in seeds]
-    results = [run_rows(ROWS, o, log) for o in gt]
+    results = [run_rows(ROWS, o, log, train_action.run, eval_action.run) for o in gt]
     log.info("6/7 CAM mass on the person and the scene object, and the CAM figure")
     cam_rows = cam_mass_rows(ROWS, gt[0], log)
     figure = cam_figure(gt[0], os.path.join(args.runs, "demo_figures"), log)
@@ -127,13 +108,13 @@ def run(args, log):
         "experiment=demo_pose"], base=POSE_BASE)
     if not os.path.exists(os.path.join(pose_cfg["out"], "final.params")):
         train_pose.run(pose_cfg, cpu, resume_run=True)
-    coco_stats = eval_coco.evaluate(pose_cfg, cpu[0], log)
-    coco_untrained = eval_coco.evaluate(pose_cfg, cpu[0], log, untrained=True)
+    coco_stats = eval_coco.run(pose_cfg, cpu[0], log)
+    coco_untrained = eval_coco.run(pose_cfg, cpu[0], log, untrained=True)
     pseudo = os.path.join(args.work, "pseudo_poses")
     pseudo_poses.run(pose_cfg, prepared, boxes, pseudo, cpu[0])
     pseudo_results = [run_rows(ROWS[2:], common + [
         f"data.poses={pseudo}", f"runs={seed_runs(args.runs, s, 'demo_pseudo')}",
-        f"train.seed={s}"], log) for s in seeds]
+        f"train.seed={s}"], log, train_action.run, eval_action.run) for s in seeds]
     gt_title = "ground-truth poses, synthetic xview3 (test view unbiased)"
     pseudo_title = "pseudo-poses of the tiny pose model"
     if len(seeds) == 1:
@@ -167,37 +148,16 @@ def run(args, log):
     print(f"wall time: {minutes:.1f} min on {hardware.describe_line(machine)}")
 
 
-def row_config(row, overrides):
-    return os.path.join("configs", f"synth_xview3_{row}.yaml"), overrides
-
-
-def run_rows(rows, overrides, log):
-    """Train (resuming) and test each ablation row; -> [(name, results)]. Stage-2 rows start
-    from their runs folder's KPS RGBAction model (the rows' configs say where)."""
-    results = []
-    for name, row in rows:
-        cfg = load_config(*row_config(row, overrides))
-        log.info("5/7 %s (%s, seed %d): training and testing", name, cfg["out"],
-                 cfg["train"]["seed"])
-        if not os.path.exists(os.path.join(cfg["out"], "final.params")):
-            train_action.run(cfg, [mx.cpu()], resume_run=True)
-        r = eval_action.run(cfg, [mx.cpu()])
-        with open(os.path.join(cfg["out"], "per_video.jsonl")) as f:  # for the paired tests
-            r["per_video"] = [json.loads(line) for line in f if line.strip()]
-        results.append((name, r))
-    return results
-
-
 def cam_mass_rows(rows, overrides, log):
     """Each row's trained model on the test view's centre views -> [(name,
-    ``visualize.cam_mass_of_videos``)]: one forward pass of one clip a video (seconds)."""
+    ``engine.views.cam_mass_of_videos``)]: one forward pass of one clip a video (seconds)."""
     out = []
     for name, row in rows:
         config, overrides = row_config(row, overrides)
-        cfg, net, _ = visualize.load_model(config, None, overrides, mx.cpu(), log)
+        cfg, net, _ = load_model(config, None, overrides, mx.cpu(), log)
         samples = split_samples(cfg, "test")
         boxes = read_boxes(cfg["data"]["boxes"])[0] if cfg["data"]["crop"] == "person" else None
-        out.append((name, visualize.cam_mass_of_videos(cfg, net, samples, boxes)))
+        out.append((name, cam_mass_of_videos(cfg, net, samples, boxes)))
     return out
 
 

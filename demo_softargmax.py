@@ -25,23 +25,22 @@ import time
 
 import mxnet as mx
 
-import demo
-import demo_tables
-import hardware
 import detect_persons
 import eval_action
 import eval_pose
-import pose_model_eval
 import train_action
 import train_pose
-from checkpoints import load_weights
 from configs import POSE_BASE, load_config
 from data import synth
+from data.errors import exit_on_error
 from data.index import atomic_write_text
 from data.prepare import prepare
-from errors import exit_on_error
-from experiment import build_pose_model, pose_frames
-from symbols.multitask import POSE_PART
+from engine import demo_tables, hardware
+from engine import pose_eval as pose_model_eval
+from engine.checkpoints import load_weights
+from engine.demo_rows import ground_truth_poses, run_rows
+from engine.experiment import build_pose_model, pose_frames
+from symbols.multitask.model import POSE_PART
 
 MULTITASK_ROWS = (("separate (pose frozen)", "softargmax_separate"),
                   ("fine-tuned end to end", "softargmax_finetuned"))
@@ -80,7 +79,7 @@ def prepare_benchmark(args, log):
     prepare("synth", raw, prepared)
     if not os.path.exists(boxes):
         detect_persons.run(prepared, boxes, "synth", detector="gt")
-    demo.ground_truth_poses(prepared, poses)
+    ground_truth_poses(prepared, poses)
     return prepared, boxes, poses
 
 
@@ -103,7 +102,7 @@ def pose_model(args, prepared, log, cpu):
         log.info("the soft-argmax pose model (%s)", cfg["out"])
         train_pose.run(cfg, cpu, resume_run=True)
     result = reuse(os.path.join(cfg["out"], "pose_eval.json"), final)
-    return cfg, final, result or eval_pose.evaluate_model(cfg, cpu[0], log)
+    return cfg, final, result or eval_pose.run(cfg, cpu[0], log)
 
 
 def pose_part_scores(pose_cfg, params, out, log, ctx):
@@ -165,8 +164,8 @@ def decoder_rows(args, prepared, boxes, poses, log):
                  kps_final)
     results = []
     for name, row, extra, folder in rows:
-        results += demo.run_rows([(name, row)], common + extra + [
-            f"runs={os.path.join(args.runs, folder)}"], log)
+        results += run_rows([(name, row)], common + extra + [
+            f"runs={os.path.join(args.runs, folder)}"], log, train_action.run, eval_action.run)
     return results
 
 

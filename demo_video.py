@@ -35,22 +35,28 @@ import cv2
 import mxnet as mx
 import numpy as np
 
-from checkpoints import checkpoint_config, load_weights
+from data.errors import check_writable, exit_on_error
 from data.index import atomic_write_text, write_via_temporary
 from data.protocols import get_dataset
-from data.transforms import (crop_frames, full_frame_box, square_box, test_crop_boxes,
-                             test_indices, to_network)
+from data.transforms import (
+    crop_frames,
+    full_frame_box,
+    square_box,
+    test_crop_boxes,
+    test_indices,
+    to_network,
+)
 from data.video import VideoError, count_frames, iter_frames
-from detect_persons import build_detector, video_box
-from errors import check_writable, exit_on_error
-from eval_action import video_scores
-from experiment import build_model, setup_logging
-from figures import BOX, draw_box, draw_pose
-from plots import image_grid
-from precision import add_dtype_arg, check_dtype, for_inference
-from symbols.person_detector import DEFAULT_WEIGHTS, RFCN_DETECTORS
+from engine.checkpoints import checkpoint_config, load_weights
+from engine.experiment import build_model, setup_logging
+from engine.figures import BOX, draw_box, draw_pose
+from engine.person_boxes import build_detector, video_box
+from engine.plots import image_grid
+from engine.precision import add_dtype_arg, check_dtype, for_inference
+from engine.scoring import video_scores
+from engine.views import crop_keypoints_to_frame
+from symbols.detector.person_detector import DEFAULT_WEIGHTS, RFCN_DETECTORS
 from symbols.pose_decoder import decode_pose_maps
-from visualize import crop_keypoints_to_frame
 
 DEMO_CHECKPOINT = os.path.join("runs", "demo", "synth_xview3_kps_pose_r18", "final.params")
 HEADS = (("rgb", "RGB head"), ("pose", "pose CNN"), ("fused", "fusion"))

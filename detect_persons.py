@@ -42,49 +42,42 @@ import numpy as np
 from tqdm import tqdm
 
 from data.coco import read_image
-from data.coco_detections import (person_box_ap, read_coco_images, to_coco_results,
-                                  write_person_detections)
-from data.index import (atomic_write_text, read_annotation, read_boxes, read_index,
-                        read_skipped, write_boxes, write_skipped)
+from data.coco_detections import (
+    person_box_ap,
+    read_coco_images,
+    to_coco_results,
+    write_person_detections,
+)
+from data.errors import check_writable, exit_on_error
+from data.index import (
+    atomic_write_text,
+    read_annotation,
+    read_boxes,
+    read_index,
+    read_skipped,
+    write_boxes,
+    write_skipped,
+)
 from data.protocols import DATASETS
 from data.shards import all_parts, check_once, pick
-from data.shards import parse as shard_arg, part_path as shard_path  # K/N; boxes.shardKofN.json
-from data.transforms import full_frame_box, union_box
+from data.shards import parse as shard_arg  # K/N; boxes.shardKofN.json
+from data.shards import part_path as shard_path
 from data.video import VideoError, iter_frames
-from errors import check_writable, exit_on_error
-from precision import add_dtype_arg, check_dtype, for_inference
-from symbols.person_detector import (DEFAULT_WEIGHTS, GLUONCV, RFCN_DETECTORS, DetectorError,
-                                     get_person_detector, inclusive_extents)
+from engine.person_boxes import build_detector, video_box
+from engine.precision import add_dtype_arg, check_dtype
+from symbols.detector.person_detector import (
+    DEFAULT_WEIGHTS,
+    GLUONCV,
+    RFCN_DETECTORS,
+    DetectorError,
+    inclusive_extents,
+)
 
 log = logging.getLogger("detect_persons")
 DETECTORS = RFCN_DETECTORS + ("gt",)
 # (detector, threshold) by default; the thresholds' reasons are in the module docstring.
 VIDEO_DEFAULTS = ("gt", 0.99)
 IMAGE_DEFAULTS = ("dcn_rfcn", 0.05)
-
-
-def video_box(frame_boxes, frame_scores, threshold, width, height):
-    """Union of the boxes scoring >= threshold over all frames; full frame if there is none.
-
-    frame_boxes: per frame an (n, 4) array; frame_scores: per frame an (n,) array.
-    -> dict(box, frames_seen, frames_with_person, fallback)
-    """
-    # A NaN score never passes the threshold: without this check a broken detector would give
-    # every video the full-frame fallback.
-    for b, s in zip(frame_boxes, frame_scores):
-        if not (np.isfinite(b).all() and np.isfinite(s).all()):
-            raise FloatingPointError("the detector output non-finite boxes or scores")
-    kept = [b[s >= threshold] for b, s in zip(frame_boxes, frame_scores)]
-    with_person = sum(len(k) > 0 for k in kept)
-    if with_person == 0:
-        box, fallback = full_frame_box(width, height), True
-    else:
-        box, fallback = union_box(np.concatenate([k for k in kept if len(k)])), False
-        # Detections may reach past the frame; the crop box stays inside it.
-        box = np.maximum(box, [-0.5, -0.5, -0.5, -0.5])
-        box = np.minimum(box, [width - 0.5, height - 0.5, width - 0.5, height - 0.5])
-    return dict(box=[float(v) for v in box], frames_seen=len(frame_boxes),
-                frames_with_person=int(with_person), fallback=fallback)
 
 
 def gt_detections(prepared, sample, frame_stride):
@@ -114,15 +107,6 @@ def frame_detections(detector, path, frame_stride, batch_size):
     if batch:
         flush()
     return boxes, scores
-
-
-def build_detector(detector, weights, ctx, dtype="float32"):
-    if detector in RFCN_DETECTORS and (weights or DEFAULT_WEIGHTS[detector]) is None:
-        log.warning("%s without --weights: random weights, for testing the plumbing only",
-                    detector)
-    ctx = ctx or mx.cpu()
-    return get_person_detector(detector, weights, ctx,
-                               convert=lambda net: for_inference(net, dtype, ctx, "--dtype"))
 
 
 def make_source(detector, prepared, frame_stride=1, batch_size=4, weights=None, ctx=None,

@@ -25,17 +25,26 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from checkpoints import checkpoint_or_last, load_weights
 from configs import CONFIG_DIR, add_config_args, load_config_or_exit
+from data.errors import check_writable, exit_on_error
 from data.index import atomic_write_text
 from data.loader import UNREADABLE_LABEL, Skippable, make_loader
 from data.protocols import get_dataset
-from errors import check_writable, exit_on_error
-from experiment import (build_model, checked_against_checkpoint, clip_dataset, contexts,
-                        is_softargmax, multitask_clips, setup_logging, split_samples)
-import hardware
-from plots import confusion_figure
-from precision import add_dtype_arg, check_dtype, for_inference, with_dtype
+from engine import hardware
+from engine.checkpoints import checkpoint_or_last
+from engine.experiment import (
+    checked_against_checkpoint,
+    clip_dataset,
+    contexts,
+    is_softargmax,
+    setup_logging,
+    split_samples,
+)
+from engine.plots import confusion_figure
+from engine.precision import add_dtype_arg, check_dtype, with_dtype
+from engine.inference import loaded_model
+from engine.multitask import evaluate_multitask, multitask_test_data
+from engine.scoring import check_finite, confusion, row_name, top1, video_scores
 
 
 def parse_args(argv=None):
@@ -46,24 +55,6 @@ def parse_args(argv=None):
                              "score the rest; by default it stops the evaluation")
     add_dtype_arg(parser)
     return parser.parse_args(argv)
-
-
-def softmax(x):
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def video_scores(net, views, ctx, views_per_batch):
-    """views (V, 3, T, S, S) -> {head: softmax averaged over the V views}."""
-    sums = {}
-    for start in range(0, views.shape[0], views_per_batch):
-        chunk = views[start:start + views_per_batch].as_in_context(ctx)
-        outputs = dict(zip(net.output_names, net(chunk)))
-        for head in ("rgb", "pose"):
-            if head in outputs:
-                p = softmax(outputs[head].asnumpy()).sum(axis=0)
-                sums[head] = sums.get(head, 0) + p
-    return {k: v / views.shape[0] for k, v in sums.items()}
 
 
 def load_mapping(name, num_source_classes):
@@ -79,33 +70,6 @@ def load_mapping(name, num_source_classes):
     return mapping
 
 
-def top1(scores, labels, mapping=None, restricted=True):
-    """Fraction correct. With a cross-dataset ``mapping`` (target -> source labels), scores are
-    over the source classes and only the mapped ones compete (``restricted``), or all do."""
-    if mapping is None:
-        return float(np.mean(scores.argmax(axis=1) == labels))
-    allowed = sorted({s for v in mapping.values() for s in v}) if restricted else \
-        list(range(scores.shape[1]))
-    pred = np.array(allowed)[scores[:, allowed].argmax(axis=1)]
-    return float(np.mean([p in mapping[l] for p, l in zip(pred, labels)]))
-
-
-def confusion(pred, labels, n):
-    m = np.zeros((n, n), np.int64)
-    np.add.at(m, (labels, pred), 1)
-    return m
-
-
-def row_name(results, name):
-    """The row's name with what qualifies its numbers: a precision other than float32, and
-    videos left unscored."""
-    if results.get("dtype", "float32") != "float32":
-        name += f" ({results['dtype']})"
-    if results["videos"] < results["test_videos"]:
-        name += f" (scored {results['videos']} of {results['test_videos']})"
-    return name
-
-
 def markdown_row(results):
     name = row_name(results, results["experiment"])
     cells = [name, f"{100 * results['top1']['rgb']:.1f}"]
@@ -114,11 +78,6 @@ def markdown_row(results):
     else:
         cells.append("-")
     return "| " + " | ".join(cells) + " |"
-
-
-def check_finite(scores_or_logits, what):
-    if not np.isfinite(scores_or_logits).all():
-        raise FloatingPointError(f"the model produced non-finite {what}: no score is reported")
 
 
 def test_data(cfg, skip_unreadable=False):
@@ -133,14 +92,6 @@ def test_data(cfg, skip_unreadable=False):
         samples = [s for s in samples if s["label"] in mapping]
     data = clip_dataset(cfg, samples, "test", with_poses=False)
     return (Skippable(data) if skip_unreadable else data), mapping
-
-
-def loaded_model(cfg, ctx, ckpt, log):
-    """The config's network with ``ckpt``'s weights (strictly), run in eval.dtype."""
-    net = build_model(cfg, [ctx])
-    load_weights(net, ckpt, [ctx], log)
-    net.hybridize(static_alloc=True)
-    return for_inference(net, cfg["eval"]["dtype"], ctx)  # precision.py
 
 
 def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
@@ -196,89 +147,6 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
     atomic_write_text(os.path.join(out, "results.md"), table + "\n")
     log.info("top-1, scored %d of %d test videos: %s", len(labels), len(samples),
              ", ".join(f"{h} {100 * v:.1f}%" for h, v in results["top1"].items()))
-    return results
-
-
-# ---- Luvizon et al.'s multitask models -------------------------------------------------------------
-MULTITASK_HEADS = ("pose", "appearance", "aggregation")  # paper Table 5's columns
-
-
-def multitask_scores(net, views, ctx, views_per_batch):
-    """views (V, 3, T, S, S), V test clips -> {head: softmax averaged over the V clips} for the
-    last action block of each stream and the aggregated output."""
-    last = {"pose": f"pose_action{net.action_blocks}",
-            "appearance": f"appearance_action{net.action_blocks}", "aggregation": "action"}
-    sums = {}
-    for start in range(0, views.shape[0], views_per_batch):
-        outputs = dict(zip(net.output_names,
-                           net(views[start:start + views_per_batch].as_in_context(ctx))))
-        for head, name in last.items():
-            sums[head] = sums.get(head, 0) + softmax(outputs[name].asnumpy()).sum(axis=0)
-    return {k: v / views.shape[0] for k, v in sums.items()}
-
-
-def multitask_test_data(cfg, skip_unreadable=False):
-    """The protocol's test videos as the multitask model's test clips (``multitask_clips``)."""
-    if cfg["eval"]["cross_dataset"]:
-        raise ValueError("eval.cross_dataset: the multitask models have no cross-dataset test")
-    data = multitask_clips(cfg, split_samples(cfg, "test"), "test")
-    return Skippable(data) if skip_unreadable else data
-
-
-def multitask_markdown(results):
-    name = row_name(results, results["experiment"] + f" ({results['clips']}-clip)")
-    cells = [f"{100 * results['top1'][h]:.1f}" for h in MULTITASK_HEADS]
-    return ("| model | Pose | Appearance | Aggregation |\n| --- | ---: | ---: | ---: |\n"
-            f"| {name} | " + " | ".join(cells) + " |")
-
-
-def evaluate_multitask(cfg, ctxs, log, ckpt, data):
-    """Score a multitask ``ckpt`` on ``data`` (``multitask_test_data``) -> the results dict
-    (also written to OUT: results.json, results.md, per_video.jsonl, confusion.png)."""
-    ctx = ctxs[0]
-    net = loaded_model(cfg, ctx, ckpt, log)
-    dataset = get_dataset(cfg["data"]["dataset"])
-    samples = getattr(data, "dataset", data).samples
-    loader = make_loader(data, 1, workers=cfg["data"]["workers"])
-    scores, labels, per_video, skipped, clips = {}, [], [], [], []
-    for i, (views, label) in enumerate(tqdm(loader, desc="eval", disable=None)):
-        if int(label.asscalar()) == UNREADABLE_LABEL:
-            skipped.append(dict(id=samples[i]["id"], reason=data.reason(i)))
-            log.warning("skipped unreadable test video %s: %s", *skipped[-1].values())
-            continue
-        s = multitask_scores(net, views[0], ctx, cfg["eval"]["views_per_batch"])
-        check_finite(np.stack(list(s.values())), f"scores for test video {samples[i]['id']}")
-        for head, v in s.items():
-            scores.setdefault(head, []).append(v)
-        labels.append(int(label.asscalar()))
-        clips.append(int(views.shape[1]))
-        per_video.append(dict(id=samples[i]["id"], label=labels[-1], clips=clips[-1],
-                              **{h: int(np.argmax(v)) for h, v in s.items()}))
-    if not labels:
-        raise ValueError(f"none of the {len(samples)} test videos could be read")
-    labels = np.array(labels)
-    scores = {h: np.stack(v) for h, v in scores.items()}
-    classes = list(dataset.CLASSES)
-    matrix = confusion(scores["aggregation"].argmax(axis=1), labels, len(classes))
-    results = dict(experiment=cfg["experiment"], checkpoint=ckpt, dtype=cfg["eval"]["dtype"],
-                   machine=hardware.describe(),
-                   videos=len(labels),
-                   test_videos=len(samples), skipped=skipped,
-                   clips=cfg["eval"]["multitask_clips"], clips_per_video=float(np.mean(clips)),
-                   top1={h: top1(v, labels) for h, v in scores.items()},
-                   per_class={c: float(matrix[i, i] / max(matrix[i].sum(), 1))
-                              for i, c in enumerate(classes)},
-                   confusion=matrix.tolist())
-    out = cfg["out"]
-    confusion_figure(matrix, classes, os.path.join(out, "confusion.png"),
-                     title=f"{cfg['experiment']} (aggregation): top-1 "
-                           f"{100 * results['top1']['aggregation']:.1f}%")
-    atomic_write_text(os.path.join(out, "results.json"), json.dumps(results, indent=1))
-    atomic_write_text(os.path.join(out, "per_video.jsonl"),
-                      "".join(json.dumps(r) + "\n" for r in per_video))
-    atomic_write_text(os.path.join(out, "results.md"), multitask_markdown(results) + "\n")
-    log.info("top-1 (%s-clip), scored %d of %d test videos: %s", results["clips"], len(labels),
-             len(samples), ", ".join(f"{h} {100 * v:.1f}%" for h, v in results["top1"].items()))
     return results
 
 

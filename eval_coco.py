@@ -26,14 +26,14 @@ import os
 from tqdm import tqdm
 
 from configs import POSE_BASE, add_config_args, load_config
+from data.errors import exit_on_error, fail, one_line
 from data.index import atomic_write_text
 from data.keypoints import flip_pose_maps
 from data.loader import make_loader
 from data.transforms import apply_affine, invert_affine
-from errors import exit_on_error, fail, one_line
-from experiment import coco_dataset, contexts, setup_logging
-from pose_model_eval import load_model
-from precision import add_dtype_arg, check_dtype, for_inference, with_dtype
+from engine.experiment import coco_dataset, contexts, setup_logging
+from engine.pose_eval import load_model
+from engine.precision import add_dtype_arg, check_dtype, for_inference, with_dtype
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -238,7 +238,7 @@ def table(stats):
                       "| " + " | ".join(f"{100 * stats[k]:.1f}" for k in STAT_NAMES[:6]) + " |"])
 
 
-def evaluate(cfg, ctx, log, untrained=False):
+def run(cfg, ctx, log, untrained=False):
     """Run the model on the val boxes and score it; ``untrained``: the freshly initialised model
     (seeded), the baseline a trained model's AP is compared with."""
     d = cfg["data"]
@@ -292,7 +292,7 @@ def main(argv=None):
         check_dtype(cfg["eval"]["dtype"], contexts(args.gpus)[0])
         log = setup_logging(cfg["out"], "eval_coco")
     with exit_on_error(log):
-        return evaluate(cfg, contexts(args.gpus)[0], log, args.untrained)
+        return run(cfg, contexts(args.gpus)[0], log, args.untrained)
 
 
 if __name__ == "__main__":

@@ -67,15 +67,22 @@ import numpy as np
 
 from configs import POSE_BASE, add_config_args, load_config
 from data import h36m, mpii
+from data.errors import exit_on_error, fail
 from data.index import atomic_write_bytes, atomic_write_text
-from data.keypoints import COCO_KEYPOINTS
 from data.joints import LAYOUTS, from_common
-from data.pose_images import layout_of, pose_images, test_source_of
-from errors import exit_on_error, fail
-from experiment import check_pose_config, contexts, pose_frames, setup_logging
-from pose_metrics import (AUC_STEP, MPII_NOT_IN_MEAN, PCKH_ALPHAS, mpjpe, pckh_hits,
-                          pckh_scores)
-from pose_model_eval import load_model, predict_crops, score_frames
+from data.keypoints import COCO_KEYPOINTS
+from data.multitask.pose_images import layout_of, pose_images, test_source_of
+from engine.experiment import check_pose_config, contexts, pose_frames, setup_logging
+from engine.pose_eval import load_model, predict_crops, score_frames
+from engine.pose_metrics import (
+    AUC_STEP,
+    MPII_NOT_IN_MEAN,
+    PCKH_ALPHAS,
+    mpjpe,
+    pckh_hits,
+    pckh_scores,
+)
+
 
 def load_predictions(path, joints, dims, counts, names):
     """The (N, joints, dims) array of ``path``; N must be one of ``counts``. A bad file is a
@@ -234,7 +241,7 @@ def evaluate_images(cfg, ctx, log, untrained=False):
     return result
 
 
-def evaluate_model(cfg, ctx, log, untrained=False):
+def run(cfg, ctx, log, untrained=False):
     """Run the config's soft-argmax model on its test frames, write the predictions and the
     scores; ``untrained``: the freshly initialised model (seeded), the baseline."""
     check_pose_config(cfg)
@@ -292,7 +299,7 @@ def main(argv=None):
             cfg = load_config(args.config, args.overrides, base=POSE_BASE)
             log = setup_logging(cfg["out"], "eval_pose")
         with exit_on_error(log):
-            result = evaluate_model(cfg, contexts(args.gpus)[0], log, args.untrained)
+            result = run(cfg, contexts(args.gpus)[0], log, args.untrained)
         print(result.pop("table") if "table" in result else frames_table(result))
         return result
     if not (args.dataset and args.ann and args.pred):

@@ -35,16 +35,21 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon.block import HybridBlock
 
-from checkpoints import checkpoint_or_last, load_weights
 from configs import add_config_args, load_config_or_exit
+from data.errors import check_writable, exit_on_error
 from data.index import atomic_write_bytes, atomic_write_text, read_boxes
-from errors import check_writable, exit_on_error
-from experiment import (build_model, checked_against_checkpoint, model_options, setup_logging,
-                        split_samples)
+from engine.checkpoints import checkpoint_or_last, load_weights
+from engine.experiment import (
+    build_model,
+    checked_against_checkpoint,
+    model_options,
+    setup_logging,
+    split_samples,
+)
+from engine.views import centre_view
 from symbols import model_config
 from symbols.action_machine import ActionMachine
 from symbols.pose_decoder import KeypointDecoder, decode_pose_maps
-from visualize import centre_view
 
 OPSET = 13  # what MXNet 1.9.1's translations are written for (ReduceMax etc. changed at 18)
 

@@ -24,17 +24,18 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from checkpoints import checkpoint_or_last, load_weights
 from configs import POSE_BASE, add_config_args, load_config
 from data.coco import ASPECT, crop_box, image_to_network
+from data.errors import exit_on_error, one_line
 from data.index import read_boxes, read_index, write_poses, write_skipped
 from data.keypoints import flip_pose_maps
-from data.shards import merge_parts, parse as shard_arg, pick, write_part
+from data.shards import merge_parts, pick, write_part
+from data.shards import parse as shard_arg
 from data.transforms import affine_crop_matrix, apply_affine, invert_affine, warp
 from data.video import VideoError, read_video
-from errors import exit_on_error, one_line
-from experiment import build_pose_model, contexts, pose_radius_of
-from precision import add_dtype_arg, check_dtype, for_inference, with_dtype
+from engine.checkpoints import checkpoint_or_last, load_weights
+from engine.experiment import build_pose_model, contexts, pose_radius_of
+from engine.precision import add_dtype_arg, check_dtype, for_inference, with_dtype
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
 
 log = logging.getLogger("pseudo_poses")

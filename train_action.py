@@ -16,17 +16,25 @@ import argparse
 
 import mxnet as mx
 
-from checkpoints import load_weights
 from configs import add_config_args, load_config_or_exit
+from data.errors import check_writable, exit_on_error, fail
 from data.loader import Substitutes
-from errors import check_writable, exit_on_error, fail
-from experiment import (build_model, check_multitask_config, check_training_inputs, clip_dataset,
-                        contexts, init_fresh, is_softargmax, multitask_clips, split_samples)
+from engine.checkpoints import load_weights
+from engine.experiment import (
+    build_model,
+    check_multitask_config,
+    check_training_inputs,
+    clip_dataset,
+    contexts,
+    init_fresh,
+    is_softargmax,
+    multitask_clips,
+    split_samples,
+)
+from engine.training import add_kvstore_arg, check_devices, fit, run_logging, with_kvstore
 from symbols import model_config
 from symbols.action_machine import ActionMachineLoss
-from symbols.multitask import POSE_PART
-from symbols.multitask_loss import MultitaskActionLoss
-from training import add_kvstore_arg, check_devices, fit, run_logging, with_kvstore
+from engine.multitask import train_multitask
 
 
 def parse_args(argv=None):
@@ -65,17 +73,6 @@ def action_loss(criterion):
     return loss_fn
 
 
-def multitask_loss(criterion):
-    """(net, clip, label, target, mask, visibility) -> (total, per-clip metrics: the loss parts
-    and whether the aggregated output was right)."""
-    def loss_fn(net, clip, label, target, mask, visibility):
-        outputs = dict(zip(net.output_names, net(clip)))
-        total, metrics = criterion(outputs, label, target, mask, visibility)
-        metrics["train_action_top1"] = outputs["action"].argmax(axis=1) == label.astype("float32")
-        return total, metrics
-    return loss_fn
-
-
 def prepare_run(cfg, ctxs):
     """Everything a run reads, checked before the model is built or a file is written.
     -> the training dataset."""
@@ -96,31 +93,6 @@ def prepare_run(cfg, ctxs):
         raise ValueError(f"{len(dataset)} training samples are fewer than a batch "
                          f"({t['batch_size']})")
     return dataset
-
-
-def train_multitask(cfg, ctxs, log, dataset, resume_run=False):
-    """Appendix B. Stage pose_frozen: the pose part (stem and prediction blocks, by name) from a
-    trained pose model, frozen; the action streams and the aggregation start fresh. Stage
-    end_to_end: every parameter from the pose_frozen run, all of them trained."""
-    t = cfg["train"]
-    note = dataset.dataset.left_out_note()  # Substitutes(MultitaskClips): the left-out videos
-    if note:
-        log.warning("%s", note)
-    mx.random.seed(t["seed"])  # the initial weights depend on the seed only
-    net = build_model(cfg, ctxs)
-    if t["stage"] == "pose_frozen":
-        load_weights(net, t["init_from"], ctxs, log, only=POSE_PART)
-        net.freeze_pose()
-    else:
-        load_weights(net, t["init_from"], ctxs, log)
-    criterion = MultitaskActionLoss(net.action_blocks, net.pose_blocks,
-                                    *t["multitask_loss_weights"],
-                                    pose_weight=t["multitask_pose_weight"],
-                                    visibility_weight=t["visibility_weight"])
-    params = list(net.collect_params().values())
-    log.info("stage %s: %d of %d parameter arrays train", t["stage"],
-             sum(p.grad_req != "null" for p in params), len(params))
-    return fit(cfg, net, dataset, multitask_loss(criterion), ctxs, log, resume_run)
 
 
 def train(cfg, ctxs, log, dataset, resume_run=False):

@@ -9,7 +9,7 @@ x0.1 at epochs 17 and 21 of 22, batch 8, momentum 0.9, wd 1e-4, clip_gradient 2;
 Lp = 0.5 Lh + 0.5 Lo (Eqs. 3-5), the video model's pose loss on one frame.
 
 Soft-argmax model (data.source synth, or the real datasets mpii, h36m, penn, ntu and their per-step
-mixture, mix: data/pose_images.py; symbols.MULTITASK_MODELS with parts "pose"): the elastic-net
+mixture, mix: data/pose_images.py; the multitask family of symbols.MODELS with parts "pose"): the elastic-net
 loss with visibility (Eq. 3, Sec. 5.2) on the pose of every one of the K prediction blocks,
 weight 1 each (intermediate supervision, as the cvpr18 code); RMSprop lr 0.001, x0.2 when the
 validation MPJPE plateaus (Appendix B). The validation frames are data.val_share of the train
@@ -23,19 +23,24 @@ import os
 
 import mxnet as mx
 
-import pose_model_eval
 from configs import POSE_BASE, add_config_args, load_config_or_exit
+from data.errors import check_writable, exit_on_error
 from data.loader import Substitutes
-from data.pose_images import check_roots, pose_images
-from data.pose_records import SOURCES
-from errors import check_writable, exit_on_error
-from checkpoints import load_weights
-from experiment import (build_pose_model, check_pose_config, coco_dataset, contexts,
-                        is_softargmax, pose_frames)
-from symbols.elastic_net_loss import ElasticNetPoseLoss
+from data.multitask.pose_images import check_roots, pose_images
+from data.multitask.pose_records import SOURCES
+from engine import pose_eval as pose_model_eval
+from engine.checkpoints import load_weights
+from engine.experiment import (
+    build_pose_model,
+    check_pose_config,
+    coco_dataset,
+    contexts,
+    is_softargmax,
+    pose_frames,
+)
+from engine.training import add_kvstore_arg, check_devices, fit, run_logging, with_kvstore
+from symbols.multitask.elastic_net_loss import ElasticNetPoseLoss
 from symbols.pose_loss import PoseLoss
-from training import add_kvstore_arg, check_devices, fit, run_logging, with_kvstore
-
 
 REAL_SOURCES = SOURCES + ("mix",)
 

@@ -326,7 +326,7 @@ def load_config_or_exit(path, overrides=(), base=BASE):
     try:
         return load_config(path, overrides, base)
     except (ConfigError, OSError) as err:
-        from errors import one_line
+        from data.errors import one_line
         raise SystemExit(f"error: {one_line(err)}") from None
 
 

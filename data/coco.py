@@ -16,7 +16,9 @@ import cv2
 import numpy as np
 from mxnet import gluon
 
-from symbols.pose_targets import disk_radius, encode_pose
+from data.batch import HeatmapItem
+from data.pose_targets import disk_radius, encode_pose
+
 from . import transforms as T
 from .keypoints import flip_keypoints
 
@@ -123,4 +125,4 @@ class CocoPose(gluon.data.Dataset):
             crop, kps = np.ascontiguousarray(crop[:, ::-1]), flip_keypoints(kps, W)
         hm = (H // self.heatmap_stride, W // self.heatmap_stride)
         heat, offsets, weights = encode_pose(kps, hm, self.heatmap_stride, self.radius)
-        return image_to_network(crop), heat, offsets, weights
+        return HeatmapItem(image_to_network(crop), heat, offsets, weights)

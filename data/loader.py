@@ -19,7 +19,9 @@ import os
 import numpy as np
 from mxnet import gluon
 
-from symbols.pose_targets import disk_radius, encode_clip
+from data.batch import Batchify, ClipItem, Substituted
+from data.pose_targets import disk_radius, encode_clip
+
 from . import transforms as T
 from .index import read_poses
 from .video import VideoError, read_frames
@@ -129,7 +131,7 @@ class ClipDataset(gluon.data.Dataset):
             weights = np.zeros((self.clip_len, K), np.float32)
         else:
             heat, offsets, weights = encode_clip(kps, (hm, hm), self.heatmap_stride, self.radius)
-        return T.to_network(clip), np.int32(sample["label"]), heat, offsets, weights
+        return ClipItem(T.to_network(clip), np.int32(sample["label"]), heat, offsets, weights)
 
     def _test_item(self, i):
         sample = self.samples[i]
@@ -152,8 +154,9 @@ class ClipDataset(gluon.data.Dataset):
 class Substitutes(gluon.data.Dataset):
     """Training only: an unreadable sample is replaced by the next readable one and counted.
 
-    Items are the wrapped dataset's plus a last ``unreadable`` flag (0 or 1), which the training
-    loop sums per epoch (and stops past ``train.max_unreadable``). Evaluation never substitutes.
+    Items are ``Substituted(item, unreadable)`` (data/batch.py): the wrapped dataset's item and
+    a flag (0 or 1), which the training loop sums per epoch (and stops past
+    ``train.max_unreadable``). Evaluation never substitutes.
     """
 
     def __init__(self, dataset):
@@ -169,7 +172,7 @@ class Substitutes(gluon.data.Dataset):
         for attempt in range(MAX_SUBSTITUTES + 1):
             i = (index + attempt) % len(self.dataset)
             try:
-                return (*self.dataset[i], np.int32(attempt > 0))
+                return Substituted(self.dataset[i], np.int32(attempt > 0))
             except UNREADABLE as err:
                 log.warning("%s: replaced by the next sample", err)
         raise RuntimeError(f"{MAX_SUBSTITUTES + 1} unreadable samples in a row from "
@@ -254,6 +257,7 @@ def make_loader(dataset, batch_size, shuffle=False, workers=0, last_batch="keep"
         batch_size //= shard[1]
     sampler = EpochSampler(len(dataset), shuffle, seed, shard)
     batch_sampler = gluon.data.BatchSampler(sampler, batch_size, last_batch)
-    loader = gluon.data.DataLoader(dataset, batch_sampler=batch_sampler, num_workers=workers)
+    loader = gluon.data.DataLoader(dataset, batch_sampler=batch_sampler, num_workers=workers,
+                                   batchify_fn=Batchify(workers))
     loader.sampler = sampler
     return loader

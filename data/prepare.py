@@ -16,7 +16,7 @@ Ground truth for the multitask clips (data/multitask_clips.py; formats in data/i
 Penn Action (``--dataset penn_action --raw ROOT``, ROOT holding labels/ and frames/) has no
 videos: each label file's frames become the video and its joints and boxes the annotation
 (data/penn_action.py). NTU with ``--skeletons DIR``: each video's annotation comes from
-DIR/ID.skeleton (data.ntu_skeleton.ground_truth). A video without a usable skeleton file (NTU's
+DIR/ID.skeleton (data.ntu.ground_truth). A video without a usable skeleton file (NTU's
 release itself lacks 302) is prepared and indexed exactly as without ``--skeletons`` (the
 protocols' test sets keep every video) but gets no annotation: it is listed with the reason in
 OUT/no_annotation.csv (rewritten on every run to the indexed videos that have none) and counted
@@ -33,13 +33,20 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from errors import check_writable, exit_on_error
+from data.errors import check_writable, exit_on_error
 
-from . import ntu_skeleton
-from .index import (atomic_write_text, read_skipped, write_annotation, write_index, write_skipped,
-                    write_splits)
+from . import ntu
+from .index import (
+    atomic_write_text,
+    read_skipped,
+    write_annotation,
+    write_index,
+    write_skipped,
+    write_splits,
+)
 from .protocols import DATASETS, all_splits, counts, get_dataset, list_names, parse_names
-from .shards import merge_parts, parse as shard_arg, pick, write_part
+from .shards import merge_parts, pick, write_part
+from .shards import parse as shard_arg
 from .video import VideoError, read_video, write_video
 
 log = logging.getLogger("prepare")
@@ -80,14 +87,14 @@ def scale_annotation(src, dst, sx, sy):
 
 
 def skeleton_ground_truth(skeletons, sample_id, width, height):
-    """NTU: SKELETONS/ID.skeleton -> its ground truth (data.ntu_skeleton.ground_truth) in the
+    """NTU: SKELETONS/ID.skeleton -> its ground truth (data.ntu.ground_truth) in the
     pixels of a width x height video. ValueError naming the file when it is missing or unusable:
     the video then has no annotation (NTU's release lacks the skeletons of 302 videos)."""
     path = os.path.join(skeletons, sample_id + ".skeleton")
     if not os.path.isfile(path):
         raise ValueError(f"no skeleton file {path}")
-    cw, ch = ntu_skeleton.COLOUR_SIZE  # the file's colour pixels, whatever the video's size
-    return scale_ground_truth(ntu_skeleton.ground_truth(path), width / cw, height / ch)
+    cw, ch = ntu.COLOUR_SIZE  # the file's colour pixels, whatever the video's size
+    return scale_ground_truth(ntu.ground_truth(path), width / cw, height / ch)
 
 
 def skeleton_or_reason(skeletons, sample_id, width, height):

@@ -24,10 +24,12 @@ import json
 import os
 import sys
 
-from errors import one_line
+from data.errors import one_line
 
 DATASETS = ("ntu", "nucla", "msr", "utd", "synth", "penn_action")
-POSE_DATASETS = ("mpii", "h36m", "penn", "ntu_skeleton")
+# pose dataset name -> the adapter that reads its files (Penn's label files and NTU's skeletons
+# are read by the video adapters of the same datasets)
+POSE_DATASETS = {"mpii": "mpii", "h36m": "h36m", "penn": "penn_action", "ntu_skeleton": "ntu"}
 
 
 def get_dataset(name):
@@ -40,7 +42,7 @@ def get_pose_dataset(name):
     if name not in POSE_DATASETS:
         raise ValueError(f"unknown pose dataset {name!r}; choose one of "
                          f"{', '.join(POSE_DATASETS)}")
-    return importlib.import_module(f"data.{name}")
+    return importlib.import_module(f"data.{POSE_DATASETS[name]}")
 
 
 def stem_of(path):
@@ -106,7 +108,7 @@ def counts(dataset, samples):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Protocol train/test counts of a dataset copy.")
-    parser.add_argument("--dataset", required=True, choices=DATASETS + POSE_DATASETS)
+    parser.add_argument("--dataset", required=True, choices=DATASETS + tuple(POSE_DATASETS))
     parser.add_argument("--names", required=True,
                         help="a directory of videos, or a text file with one file name a line; "
                              "penn_action its folder (labels/ and frames/); "
@@ -122,9 +124,9 @@ def pose_main(name, path):
         splits = dataset.count_splits(path)
     except (OSError, ValueError) as err:
         sys.exit(f"error: {one_line(err)}")
-    print(json.dumps({"dataset": dataset.NAME, "source": path, "protocols": splits}, indent=2))
+    print(json.dumps({"dataset": name, "source": path, "protocols": splits}, indent=2))
     if not any(n for s in splits.values() for n in s.values()):
-        sys.exit(f"error: no usable {dataset.NAME} sample in {path}")
+        sys.exit(f"error: no usable {name} sample in {path}")
 
 
 def main(argv=None):

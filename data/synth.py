@@ -30,12 +30,21 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from errors import exit_on_error
+from data.errors import exit_on_error
 
 from . import nucla
 from .index import atomic_write_bytes, atomic_write_text, write_annotation
-from .synth_body import (ACTIONS, K, PERSON_HEIGHT_MM, camera, draw_person, project,
-                         random_body, skeleton, stature)
+from .synth_body import (
+    ACTIONS,
+    PERSON_HEIGHT_MM,
+    K,
+    camera,
+    draw_person,
+    project,
+    random_body,
+    skeleton,
+    stature,
+)
 from .transforms import square_box, union_box
 from .video import write_video
 

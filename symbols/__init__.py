@@ -1,6 +1,5 @@
-"""Network definitions of Action Machine as Gluon HybridBlocks; ``get_model(name)`` builds one."""
-from .model_zoo import (MODELS, MULTITASK_MODELS, POSE_MODELS, ModelConfig, get_model,
-                        get_pose_model, model_config, multitask_config)
+"""Gluon HybridBlocks of both systems and the person detector; ``get_model(name)`` builds any
+named model (``MODELS``: name -> family)."""
+from symbols.model_zoo import MODELS, ModelConfig, get_model, model_config, multitask_config, names
 
-__all__ = ["MODELS", "MULTITASK_MODELS", "POSE_MODELS", "ModelConfig", "get_model",
-           "get_pose_model", "model_config", "multitask_config"]
+__all__ = ["MODELS", "ModelConfig", "get_model", "model_config", "multitask_config", "names"]

@@ -2,8 +2,8 @@
 import argparse
 import ast
 
-from . import MODELS, MULTITASK_MODELS, get_model
-from .summary import count_params, format_table, summarize
+from symbols import MODELS, get_model, names
+from symbols.summary import count_params, format_table, summarize
 
 
 def parse_overrides(pairs):
@@ -22,7 +22,7 @@ def parse_overrides(pairs):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("name", choices=sorted(MODELS) + sorted(MULTITASK_MODELS))
+    parser.add_argument("name", choices=sorted(names("action_machine")) + sorted(names("multitask")))
     parser.add_argument("--frames", type=int, help="clip length (default: the model's)")
     parser.add_argument("--size", type=int, help="input height = width (default: the model's)")
     parser.add_argument("overrides", nargs="*", help="model options as key=value")
@@ -41,10 +41,11 @@ def main(argv=None):
     except ValueError as err:
         raise SystemExit(f"error: {err}")
     c = net.config
-    if args.name in MULTITASK_MODELS and c.parts == "pose":
+    multitask = MODELS[args.name] == "multitask"
+    if multitask and c.parts == "pose":
         rows = summarize(net, (1, 3, c.input_size, c.input_size))
         print(f"{args.name}: one image 3x{c.input_size}x{c.input_size}, parts {c.parts}")
-    elif args.name in MULTITASK_MODELS:
+    elif multitask:
         rows = summarize(net, (1, 3, c.num_frames, c.input_size, c.input_size))
         print(f"{args.name}: one clip 3x{c.num_frames}x{c.input_size}x{c.input_size}, "
               f"parts {c.parts}")

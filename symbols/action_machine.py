@@ -15,12 +15,13 @@ from mxnet import gluon
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
+from data.pose_targets import disk_radius
+
 from .i3d import i3d_resnet
 from .pose_cnn import PoseCNN
 from .pose_decoder import KeypointDecoder
 from .pose_head import PoseHead
 from .pose_loss import PoseLoss
-from .pose_targets import disk_radius
 from .softargmax import SoftArgmaxKeypoints
 
 HEADS = ("rgb", "kps", "pose")

@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 
-
 def features_and_weights(net, clips):
     """An Action Machine's last backbone features on ``clips`` and its RGB classifier ->
     (features (N, C, T, h, w), weight (n, C), bias (n,)) as NumPy arrays."""

@@ -1,18 +1,22 @@
 """Named model configurations and ``get_model``: the one place a name becomes a network.
 
-Paper sizes: ``i3d_resnet50`` (RGBAction), ``kps_i3d_resnet50`` (KPS RGBAction),
-``action_machine_r18`` / ``action_machine_r50`` (KPS PoseAction RGBAction with a ResNet-18 / -50
-pose CNN). ``*_tiny`` are the same code at toy widths and depths, for tests and the demo.
+One registry, ``MODELS`` (name -> family), over three families:
+- ``action_machine``: ``i3d_resnet50`` (RGBAction), ``kps_i3d_resnet50`` (KPS RGBAction),
+  ``action_machine_r18`` / ``action_machine_r50`` (KPS PoseAction RGBAction with a ResNet-18 /
+  -50 pose CNN);
+- ``pose``: the 2D pose model whose pseudo-poses train the pose head (paper Sec. 4.2);
+- ``multitask``: Luvizon et al. 2018's soft-argmax network (symbols/multitask/).
+``*_tiny`` are the same code at toy widths and depths, for tests and the demo.
 """
 import dataclasses
 import logging
 
 import mxnet as mx
 
-from .action_machine import ActionMachine, check_heads
-from .inflate import DEFAULT_2D_SOURCE, inflate_into, load_2d_params
-from .multitask import MultitaskConfig, MultitaskNet
-from .pose_net import PoseNet
+from symbols.action_machine import ActionMachine, check_heads
+from symbols.inflate import DEFAULT_2D_SOURCE, inflate_into, load_2d_params
+from symbols.multitask.model import MultitaskConfig, MultitaskNet
+from symbols.pose_net import PoseNet
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +54,7 @@ class ModelConfig:
 
 _TINY = dict(layers=(1, 1, 1, 1), base_width=8, deconv_filters=16, pose_cnn_layers=(1, 1, 1, 1),
              pose_cnn_width=8, num_frames=4, input_size=64, num_classes=10)
-MODELS = {
+ACTION_MACHINE = {
     "i3d_resnet50": dict(heads=("rgb",)),
     "kps_i3d_resnet50": dict(heads=("rgb", "kps")),
     "action_machine_r18": dict(pose_cnn_depth=18),
@@ -75,7 +79,7 @@ def _named_fields(registry, config_class, name, overrides):
 
 def model_config(name, **overrides):
     """The ``ModelConfig`` of a named model with overrides; unknown names and keys are errors."""
-    fields = _named_fields(MODELS, ModelConfig, name, overrides)
+    fields = _named_fields(ACTION_MACHINE, ModelConfig, name, overrides)
     for key in ("heads", "layers", "pose_cnn_layers"):
         if fields.get(key) is not None:
             fields[key] = tuple(fields[key])
@@ -84,14 +88,19 @@ def model_config(name, **overrides):
 
 
 def get_model(name, pretrained=None, ctx=None, **overrides):
-    """Build a named model, initialized on ``ctx``.
+    """Build a named model of any family (``MODELS``), initialized on ``ctx``.
 
     ``pretrained``: None (random init), True (ImageNet ResNet from the GluonCV model zoo, which
     downloads) or a path to a 2D ResNet .params file; its weights are inflated into the I3D
-    backbone (paper Sec. 4.3). The config is kept as ``net.config``.
+    backbone (paper Sec. 4.3), or copied into the pose model's. An Action Machine or multitask
+    network keeps its config as ``net.config``.
     """
-    if name in MULTITASK_MODELS:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    if MODELS[name] == "multitask":
         return get_multitask_model(name, pretrained, ctx, **overrides)
+    if MODELS[name] == "pose":
+        return get_pose_model(name, pretrained, ctx, **overrides)
     config = model_config(name, **overrides)
     net = ActionMachine(**config.network_kwargs())
     net.initialize(ctx=ctx or mx.cpu())
@@ -107,7 +116,7 @@ def get_model(name, pretrained=None, ctx=None, **overrides):
 
 
 # 2D pose models (paper Sec. 4.2): the paper's ResNet-50 and a tiny one for tests and the demo.
-POSE_MODELS = {
+POSE = {
     "pose_resnet50": dict(depth=50),
     "pose_tiny": dict(depth=50, layers=(1, 1, 1, 1), base_width=8, deconv_filters=16),
 }
@@ -115,9 +124,7 @@ POSE_MODELS = {
 
 def get_pose_model(name, pretrained=None, ctx=None, **overrides):
     """A named 2D pose model; ``pretrained`` as for ``get_model`` (ImageNet ResNet, by name)."""
-    if name not in POSE_MODELS:
-        raise ValueError(f"unknown pose model {name!r}; choose one of {', '.join(POSE_MODELS)}")
-    net = PoseNet(**dict(POSE_MODELS[name], **overrides))
+    net = PoseNet(**dict(POSE[name], **overrides))
     net.initialize(ctx=ctx or mx.cpu())
     if pretrained:
         source = DEFAULT_2D_SOURCE if pretrained is True else pretrained
@@ -133,7 +140,7 @@ def get_pose_model(name, pretrained=None, ctx=None, **overrides):
 _MULTITASK_TINY = dict(input_size=64, num_joints=5, depth_bins=4, pose_blocks=2, width=0.125,
                        num_frames=4, num_actions=5, action_blocks=2,
                        pose_action_filters=(2, 4, 6, 8, 4, 8), appearance_action_filters=16)
-MULTITASK_MODELS = {
+MULTITASK = {
     "softargmax_pose": dict(parts="pose"),
     "softargmax_multitask": dict(parts="pose+action", pose_blocks=4, num_joints=20, depth_bins=8),
     "softargmax_pose_tiny": dict(_MULTITASK_TINY, parts="pose"),
@@ -143,7 +150,7 @@ MULTITASK_MODELS = {
 
 def multitask_config(name, **overrides):
     """The ``MultitaskConfig`` of a named model with overrides; unknown names, keys: errors."""
-    fields = _named_fields(MULTITASK_MODELS, MultitaskConfig, name, overrides)
+    fields = _named_fields(MULTITASK, MultitaskConfig, name, overrides)
     fields["pose_action_filters"] = tuple(fields.get("pose_action_filters",
                                                      MultitaskConfig.pose_action_filters))
     return MultitaskConfig(**fields)
@@ -158,3 +165,12 @@ def get_multitask_model(name, pretrained=None, ctx=None, **overrides):
     net.initialize(ctx=ctx or mx.cpu())
     net.config = config
     return net
+
+
+FAMILIES = {"action_machine": ACTION_MACHINE, "pose": POSE, "multitask": MULTITASK}
+MODELS = {name: family for family, table in FAMILIES.items() for name in table}
+
+
+def names(family):
+    """The model names of one family, in registry order."""
+    return [n for n, f in MODELS.items() if f == family]

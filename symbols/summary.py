@@ -5,8 +5,8 @@ convolution: output elements x (in_channels / groups x kernel volume); transpose
 input elements x (out_channels / groups x kernel volume); dense: batch x in x out. Batch norm,
 activations, pooling and the decoder's argmax are not counted (they are not multiply-adds).
 """
-import numpy as np
 import mxnet as mx
+import numpy as np
 from mxnet.gluon import nn
 
 

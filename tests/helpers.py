@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import detect_persons
-import hardware
 from data import synth
 from data.index import read_annotation, read_index, write_poses
 from data.prepare import prepare
+from engine import hardware
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POSE_TINY = os.path.join(ROOT, "configs", "pose", "synth_tiny.yaml")
@@ -52,7 +52,7 @@ def nan_pose_checkpoint(path):
     """The tiny pose model with every parameter NaN, saved as a checkpoint with its config beside
     it (as training writes final.params + final.yaml): a diverged run."""
     from configs import POSE_BASE, load_config, save_config
-    from experiment import build_pose_model
+    from engine.experiment import build_pose_model
     cfg = load_config(POSE_TINY, base=POSE_BASE)
     save_config(cfg, os.path.splitext(path)[0] + ".yaml")
     net = build_pose_model(cfg, [mx.cpu()])

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon
 
+from data.pose_targets import encode_clip
 from symbols import get_model, model_config
 from symbols.action_machine import ActionMachineLoss
-from symbols.pose_targets import encode_clip
 
 
 def batch(net, n=4, seed=0):

@@ -5,9 +5,9 @@ import math
 import mxnet as mx
 import numpy as np
 
+from engine.views import box_in_crop
 from symbols import get_model
 from symbols.cam import cam_mass, class_activation_maps, features_and_weights, upsample
-from visualize import box_in_crop
 
 
 def test_cam_of_the_linear_head_is_the_hand_computation_and_averages_to_the_logits():

@@ -8,11 +8,11 @@ import pytest
 
 import eval_coco
 import train_pose
-from helpers import nan_pose_checkpoint
 from data.coco import CocoPose, crop_box
+from data.pose_targets import encode_pose
 from data.synth import generate_coco
 from data.transforms import apply_affine
-from symbols.pose_targets import encode_pose
+from helpers import nan_pose_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "configs", "pose", "synth_tiny.yaml")

@@ -8,8 +8,16 @@ import sys
 import pytest
 import yaml
 
-from configs import (BASE, CONFIG_DIR, POSE_BASE, RANGES, ConfigError, flatten, load_config,
-                     save_config)
+from configs import (
+    BASE,
+    CONFIG_DIR,
+    POSE_BASE,
+    RANGES,
+    ConfigError,
+    flatten,
+    load_config,
+    save_config,
+)
 
 
 def experiment_files():
@@ -83,6 +91,7 @@ def test_saved_config_loads_back_the_same(tmp_path):
 
 def test_cross_dataset_mappings_follow_the_appendix_names():
     import json
+
     from data.protocols import get_dataset
     ntu = get_dataset("ntu")
     sizes = {}

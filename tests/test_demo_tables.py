@@ -6,11 +6,11 @@ import math
 import mxnet as mx
 import numpy as np
 
-import demo_tables as dt
-from diagnose_pose import gt_pose_input
+from data.pose_targets import encode_clip
+from engine import demo_tables as dt
+from engine.views import mean_shares
 from symbols import get_model
-from symbols.pose_targets import encode_clip
-from visualize import mean_shares
+from tools.diagnose_pose import gt_pose_input
 
 
 def results(rgb, pose=None):

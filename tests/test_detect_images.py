@@ -9,6 +9,7 @@ import pytest
 
 import detect_persons
 from data import synth
+from engine.person_boxes import video_box
 
 
 def test_coco_results_are_xywh_inside_the_image():
@@ -58,8 +59,8 @@ def load_results(ann, path):
 def test_image_mode_with_the_tiny_detector_writes_coco_results(coco_images, tmp_path):
     """COCO results of the toy R-FCN equal its own boxes converted by hand ((x1, y1, x2, y2)
     inclusive -> (x, y, x2 - x1 + 1, y2 - y1 + 1)), on every image, inside it."""
-    from symbols import rfcn
     from data.coco import read_image
+    from symbols.detector import rfcn
     ann, folder = coco_images
     net = rfcn.get_detector("dcn_rfcn_tiny")
     weights = str(tmp_path / "tiny.params")
@@ -180,7 +181,7 @@ def test_bad_weights_file_is_one_line_and_exit_1_not_a_traceback(coco_images, tm
 
 
 def test_gluoncv_weights_that_do_not_fit_are_a_detector_error(tmp_path):
-    from symbols.person_detector import get_person_detector
+    from symbols.detector.person_detector import get_person_detector
     garbage = tmp_path / "garbage.params"
     garbage.write_bytes(b"not a parameter file")
     other = str(tmp_path / "other.params")
@@ -206,6 +207,6 @@ def test_non_finite_detections_are_an_error_not_a_full_frame_fallback():
     boxes = [np.array([[1.0, 2.0, 30.0, 40.0]]), np.array([[np.nan, 2.0, 30.0, 40.0]])]
     scores = [np.array([0.999]), np.array([0.999])]
     with pytest.raises(FloatingPointError, match="non-finite"):
-        detect_persons.video_box(boxes, scores, 0.99, 64, 48)
+        video_box(boxes, scores, 0.99, 64, 48)
     with pytest.raises(FloatingPointError, match="non-finite"):
-        detect_persons.video_box(boxes[:1], [np.array([np.nan])], 0.99, 64, 48)
+        video_box(boxes[:1], [np.array([np.nan])], 0.99, 64, 48)

@@ -10,24 +10,25 @@ import detect_persons
 from data import synth
 from data.index import read_boxes, read_index
 from data.prepare import prepare
+from engine.person_boxes import video_box
 
 
 def test_union_of_confident_boxes_only():
     boxes = [np.array([[10, 20, 30, 60], [0, 0, 5, 5]]), np.array([[25, 10, 50, 40]])]
     scores = [np.array([0.995, 0.5]), np.array([0.991])]
-    r = detect_persons.video_box(boxes, scores, 0.99, 100, 80)
+    r = video_box(boxes, scores, 0.99, 100, 80)
     assert r["box"] == [10, 10, 50, 60] and not r["fallback"]
     assert r["frames_seen"] == 2 and r["frames_with_person"] == 2
 
 
 def test_no_confident_person_falls_back_to_the_full_frame():
-    r = detect_persons.video_box([np.array([[1, 1, 9, 9]])], [np.array([0.98])], 0.99, 64, 48)
+    r = video_box([np.array([[1, 1, 9, 9]])], [np.array([0.98])], 0.99, 64, 48)
     assert r["fallback"] and r["box"] == [-0.5, -0.5, 63.5, 47.5]
     assert r["frames_with_person"] == 0
 
 
 def test_boxes_past_the_frame_are_clamped():
-    r = detect_persons.video_box([np.array([[-20, 5, 90, 60]])], [np.array([1.0])], 0.99, 64, 48)
+    r = video_box([np.array([[-20, 5, 90, 60]])], [np.array([1.0])], 0.99, 64, 48)
     assert r["box"] == [-0.5, 5, 63.5, 47.5]
 
 
@@ -101,7 +102,7 @@ def test_rfcn_detector_over_the_videos_with_release_style_weights(prepared, tmp_
     """The toy-size Deformable R-FCN, weights from a checkpoint in the release's naming: every
     frame seen (stride 2 of 6 -> 3), batched; random weights find no confident person, so every
     video falls back to its full frame, and says so."""
-    from symbols import rfcn
+    from symbols.detector import rfcn
     weights = str(tmp_path / "tiny.params")
     rfcn.save_release_params(rfcn.get_detector("dcn_rfcn_tiny"), weights)
     out = str(tmp_path / "boxes.json")

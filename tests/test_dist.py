@@ -12,9 +12,9 @@ import time
 import numpy as np
 import pytest
 
-import checkpoints
 import train_action
 from data.loader import EpochSampler
+from engine import checkpoints
 from helpers import ROOT, config, overrides, params_of
 
 # Tolerance: the servers add the workers' gradients in another order than one process's batch

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from mxnet import autograd
 
-from symbols.elastic_net_loss import ElasticNetPoseLoss
+from symbols.multitask.elastic_net_loss import ElasticNetPoseLoss
 
 PRED = [[[0.5, 0.5, 0.5], [0.2, 0.4, 0.9]]]  # (N=1, J=2, 3)
 VISIBLE = [[0.8, 0.3]]

@@ -7,13 +7,13 @@ import sys
 
 import numpy as np
 import pytest
-
-import eval_pose
-import pose_metrics
-import pose_model_eval
-from data.joints import MPII
 from test_h36m import write_npz
 from test_mpii import write_gt_valid
+
+import eval_pose
+from data.joints import MPII
+from engine import pose_eval as pose_model_eval
+from engine import pose_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

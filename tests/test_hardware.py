@@ -9,13 +9,11 @@ import sys
 import mxnet as mx
 import pytest
 
-import bench_precision
-import compare_dtypes
 import eval_action
-import hardware
-import precision
 import train_action
+from engine import hardware, precision
 from helpers import ROOT, config, overrides
+from tools import bench_precision, compare_dtypes
 
 ZEN3 = frozenset("fpu sse sse2 ssse3 sse4_1 sse4_2 avx avx2 fma f16c bmi2 sha_ni vaes".split())
 SKYLAKE_X = ZEN3 | {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"}

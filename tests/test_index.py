@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from data import index
-from errors import one_line
+from data.errors import one_line
 from helpers import fill_the_disk
 
 KPS = np.arange(4 * 17 * 3, dtype=np.float32).reshape(4, 17, 3)

@@ -10,8 +10,11 @@ from mxnet import autograd
 
 from symbols import get_model, multitask_config
 from symbols.__main__ import main
-from symbols.action_recognition import (ActionAggregation, AppearanceFeatures,
-                                        max_plus_min_pool)
+from symbols.multitask.action_recognition import (
+    ActionAggregation,
+    AppearanceFeatures,
+    max_plus_min_pool,
+)
 from symbols.summary import count_params
 
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from data import ntu_skeleton
+from data import ntu as ntu_skeleton
 from data.joints import NTU_FROM_KINECT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

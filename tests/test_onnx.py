@@ -77,7 +77,7 @@ def exported(synth_work, tmp_path_factory):
 
 
 def check(out, *extra):
-    return subprocess.run([ONNX_PYTHON, os.path.join(ROOT, "check_onnx.py"), out, *extra],
+    return subprocess.run([ONNX_PYTHON, "-m", "tools.check_onnx", out, *extra], cwd=ROOT,
                           capture_output=True, text=True)
 
 

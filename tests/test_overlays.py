@@ -12,8 +12,18 @@ import train_action
 import visualize
 from data.index import read_boxes, read_index
 from data.keypoints import COCO_KEYPOINTS
-from figures import (BOX, COCO_SKELETON, LEFT, MIDDLE, RIGHT, blend_cam, draw_box, draw_pose,
-                     side_colour)
+from engine import views
+from engine.figures import (
+    BOX,
+    COCO_SKELETON,
+    LEFT,
+    MIDDLE,
+    RIGHT,
+    blend_cam,
+    draw_box,
+    draw_pose,
+    side_colour,
+)
 from helpers import config, overrides
 
 K = len(COCO_KEYPOINTS)
@@ -101,7 +111,7 @@ def test_visualize_names_an_unknown_video(trained, tmp_path):
 def test_keypoints_go_back_from_crop_to_frame():
     crop_box = np.array([10.0, 20.0, 74.0, 84.0])
     kps = np.array([[[-0.5, -0.5, 1.0], [31.5, 31.5, 0.5]]], np.float32)
-    frame = visualize.crop_keypoints_to_frame(kps, crop_box, 32)
+    frame = views.crop_keypoints_to_frame(kps, crop_box, 32)
     np.testing.assert_allclose(frame[0, :, :2], [[10, 20], [74, 84]], atol=1e-4)
     assert list(frame[0, :, 2]) == [1.0, 0.5]
 
@@ -119,11 +129,11 @@ def test_cam_mass_of_a_synthetic_video(trained):
     work, ckpts, root = trained
     shares = {}
     for row in ("rgb_random_crop", "kps"):
-        cfg, net, _ = visualize.load_model(config(row), ckpts[row], overrides(
+        cfg, net, _ = views.load_model(config(row), ckpts[row], overrides(
             work, str(root / row))[:3] + ["data.clip_len=4"], mx.cpu(), logging.getLogger())
         sample = [s for s in read_index(cfg["data"]["prepared"]) if s["view"] == 3][0]
         boxes = read_boxes(cfg["data"]["boxes"])[0]
-        shares[row] = visualize.video_cam_mass(cfg, net, sample, boxes)
+        shares[row] = views.video_cam_mass(cfg, net, sample, boxes)
         assert all(0 <= v <= 1 for v in shares[row]), shares
     assert shares["kps"][1] == 0 and shares["kps"][0] > 0
     assert shares["rgb_random_crop"][1] > 0
@@ -135,28 +145,28 @@ def test_cam_mass_of_videos_is_the_per_video_shares_averaged(trained):
     forward pass, not the CAM path); the uniform map's shares are the boxes' areas."""
     from symbols.cam import cam_mass
     work, ckpts, root = trained
-    cfg, net, _ = visualize.load_model(config("rgb_random_crop"), ckpts["rgb_random_crop"],
+    cfg, net, _ = views.load_model(config("rgb_random_crop"), ckpts["rgb_random_crop"],
                                        overrides(work, str(root / "rgb_random_crop"))[:3] +
                                        ["data.clip_len=4"], mx.cpu(), logging.getLogger())
     samples = [s for s in read_index(cfg["data"]["prepared"]) if s["view"] == 3][:2]
-    table = visualize.cam_mass_of_videos(cfg, net, samples)
-    gt = np.array([visualize.video_cam_mass(cfg, net, s) for s in samples])
+    table = views.cam_mass_of_videos(cfg, net, samples)
+    gt = np.array([views.video_cam_mass(cfg, net, s) for s in samples])
     pred = []
     for s in samples:
-        view = visualize.centre_view(cfg, s)
+        view = views.centre_view(cfg, s)
         cls = int(net(mx.nd.array(view["clip"][None]))[0].asnumpy().argmax())
-        pred.append(visualize.video_cam_mass(cfg, net, s, cls=cls))
+        pred.append(views.video_cam_mass(cfg, net, s, cls=cls))
     pred = np.array(pred)
     np.testing.assert_allclose([table["gt"]["person"], table["gt"]["object"]], gt.mean(0))
     np.testing.assert_allclose([table["pred"]["person"], table["pred"]["object"]],
                                pred.mean(0), rtol=1e-6)
     area = []
     for s in samples:
-        view = visualize.centre_view(cfg, s)
+        view = views.centre_view(cfg, s)
         ann = np.load(f"{cfg['data']['prepared']}/annotations/{s['id']}.npz")
         S = cfg["data"]["size"]
-        person = visualize.box_in_crop(ann["boxes"][view["indices"]], view["crop_box"], S)
-        obj = visualize.box_in_crop(ann["object_box"], view["crop_box"], S)
+        person = views.box_in_crop(ann["boxes"][view["indices"]], view["crop_box"], S)
+        obj = views.box_in_crop(ann["object_box"], view["crop_box"], S)
         area.append(cam_mass(np.ones((len(person), S, S)), person, obj))
     np.testing.assert_allclose([table["uniform"]["person"], table["uniform"]["object"]],
                                np.mean(area, axis=0))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from data import penn
+from data import penn_action as penn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -11,16 +11,16 @@ import cv2
 import mxnet as mx
 import numpy as np
 import pytest
+from test_penn import write_label
 
 import train_action
 from configs import load_config
 from data import penn_action
 from data.index import read_index, read_skipped, read_splits
-from data.multitask_clips import MultitaskClips, flip_clip_keypoints
+from data.multitask.clips import MultitaskClips, flip_clip_keypoints
 from data.prepare import prepare
 from helpers import ROOT
 from symbols import get_model
-from test_penn import write_label
 
 SEPARATE = os.path.join(ROOT, "configs", "penn_action_official_softargmax_separate.yaml")
 W, H = 96, 72

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from plots import confusion_figure, curves, read_metrics, row_normalise, training_curves
+from engine.plots import confusion_figure, curves, read_metrics, row_normalise, training_curves
 
 
 def read_png(path):

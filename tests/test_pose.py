@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from data.keypoints import FLIP_PAIRS, flip_keypoints, flip_pose_maps
+from data.pose_targets import cell_centres, disk_radius, encode_clip, encode_pose
 from symbols.pose_decoder import KeypointDecoder
 from symbols.pose_loss import PoseLoss
-from symbols.pose_targets import cell_centres, disk_radius, encode_clip, encode_pose
 
 SIZE, STRIDE = 224, 8
 HM = SIZE // STRIDE

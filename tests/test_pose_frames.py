@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from data import pose_frames as PF
 from data.index import read_annotation, read_index, write_annotation
 from data.keypoints import COCO_KEYPOINTS
+from data.multitask import pose_frames as PF
 from data.transforms import apply_affine
 
 L_HIP, R_HIP = COCO_KEYPOINTS.index("left_hip"), COCO_KEYPOINTS.index("right_hip")

@@ -10,20 +10,20 @@ import pickle
 import cv2
 import numpy as np
 import pytest
-
-import eval_pose
-import train_pose
-import training
-from configs import POSE_BASE, load_config
-from data import pose_frames as PF
-from data.joints import LAYOUTS
-from data.pose_images import PoseImages, PoseMixture, pose_images
-from data.pose_records import read_records
-from data.video import write_video
-from helpers import ROOT
 from test_h36m import imgname
 from test_mpii import write_gt_valid, write_json
 from test_penn import write_label
+
+import eval_pose
+import train_pose
+from configs import POSE_BASE, load_config
+from data.joints import LAYOUTS
+from data.multitask import pose_frames as PF
+from data.multitask.pose_images import PoseImages, PoseMixture, pose_images
+from data.multitask.pose_records import read_records
+from data.video import write_video
+from engine import training
+from helpers import ROOT
 
 TINY = os.path.join(ROOT, "configs", "pose", "mpii_h36m_softargmax_tiny.yaml")
 S = 64  # crop side; with margin 0.25 a 51.2-px box gives a 64-px window: 1 crop px per frame px

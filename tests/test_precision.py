@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from mxnet import autograd
 
-import compare_dtypes
 import eval_action
-import precision
 import train_action
 from configs import load_config
+from engine import precision
 from helpers import ROOT, config, needs_bfloat16, overrides
 from symbols import get_model
+from tools import compare_dtypes
 
 # One bfloat16 rounding moves a value by at most 2**-8 of itself. An output of a tiny network
 # carries the roundings of the ~10 convolutions on its path, which mostly cancel (measured:

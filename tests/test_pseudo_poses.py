@@ -2,15 +2,15 @@
 that outputs NaN and malformed inputs are one-line errors, and nothing is written."""
 import os
 
-import numpy as np
 import mxnet as mx
+import numpy as np
 import pytest
 
 import pseudo_poses
 from data.index import write_boxes, write_index
 from data.video import write_video
-from pseudo_poses import label_video
 from helpers import nan_pose_checkpoint
+from pseudo_poses import label_video
 
 TINY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
                     "pose", "synth_tiny.yaml")

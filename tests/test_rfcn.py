@@ -3,7 +3,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from symbols import rfcn
+from symbols.detector import rfcn
 
 
 def release_entries(units=(3, 4, 23, 3), w=64, classes=81, reg=2, anchors=12, rpn=512,

@@ -6,13 +6,13 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-import eval_action
 import train_action
 from configs import ConfigError, load_config
-from experiment import build_model, clip_dataset, split_samples
+from data.pose_targets import encode_pose
+from engine import scoring
+from engine.experiment import build_model, clip_dataset, split_samples
 from helpers import config, overrides, params_of
 from symbols.pose_loss import PoseLoss
-from symbols.pose_targets import encode_pose
 
 
 def test_one_disk_radius_for_targets_and_decoder_under_an_override(synth_work):
@@ -71,8 +71,8 @@ def test_ntu_pretrain_rows_start_the_pose_cnn_from_ntus(synth_work, tmp_path):
 def test_cross_dataset_argmax_restricted_or_over_all_classes():
     scores = np.array([[0.5, 0.1, 0.4], [0.2, 0.3, 0.5]])
     mapping = {0: [1], 1: [2]}  # source class 0 is not shared
-    assert eval_action.top1(scores, np.array([1, 1]), mapping, restricted=True) == 1.0
-    assert eval_action.top1(scores, np.array([1, 1]), mapping, restricted=False) == 0.5
+    assert scoring.top1(scores, np.array([1, 1]), mapping, restricted=True) == 1.0
+    assert scoring.top1(scores, np.array([1, 1]), mapping, restricted=False) == 0.5
 
 
 def test_pose_loss_frames_mean_or_sum():

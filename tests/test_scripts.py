@@ -21,14 +21,14 @@ def test_script_imports_cleanly(name, capsys):
 
 
 def test_bench_markdown_reports_measured_rows():
-    import bench
+    from tools import bench
     text = bench.markdown({"loader": [dict(workers=2, clips_per_s=12.34, clip="8x64x64",
                                            batch=8)]})
     assert "| loader (train clips, pose targets) | 2 workers, 8x64x64 | 12.3 clips/s |" in text
 
 
 def test_bench_markdown_puts_the_second_system_beside_action_machine():
-    import bench
+    from tools import bench
     text = bench.markdown({
         "latency": [dict(model="action_machine_r18", batch=1, ms_per_clip=200.0, macs=58e9,
                          ratio_to_i3d=1.1, gflops=580.0)],

@@ -6,8 +6,7 @@ import pytest
 from mxnet import autograd
 
 from symbols.pose_decoder import decode_pose_maps
-from symbols.softargmax import (SoftArgmax, SoftArgmaxKeypoints, soft_argmax,
-                                soft_argmax_keypoints)
+from symbols.softargmax import SoftArgmax, SoftArgmaxKeypoints, soft_argmax, soft_argmax_keypoints
 
 
 def run(block, *arrays, hybridize=False, dtype="float64"):

@@ -1,10 +1,10 @@
 """python -m symbols: per-stage table, parameter count and MACs against hand computations."""
 import mxnet as mx
+from mxnet.gluon import nn
 
 from symbols import get_model
 from symbols.__main__ import main
 from symbols.summary import count_params, layer_macs, summarize
-from mxnet.gluon import nn
 
 
 def test_layer_macs_match_hand_counts():

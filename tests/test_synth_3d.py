@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from data import synth
+from data.errors import one_line
 from data.index import read_annotation, read_annotation_3d, write_annotation
 from data.prepare import prepare
-from errors import one_line
 
 SUBJECTS, CLASSES, FRAMES = 2, 4, 12
 # COCO joint indices, written out here rather than taken from the renderer.

@@ -11,8 +11,7 @@ import pytest
 
 from data import msr, ntu, nucla, synth, utd
 from data import prepare as prepare_module
-from data.index import (read_annotation, read_annotation_3d, read_index, read_skipped,
-                        read_splits)
+from data.index import read_annotation, read_annotation_3d, read_index, read_skipped, read_splits
 from data.prepare import prepare, target_size
 from data.protocols import parse_names
 from data.transforms import square_box, union_box

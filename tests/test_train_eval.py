@@ -12,15 +12,14 @@ import numpy as np
 import pytest
 from mxnet import gluon
 
-import checkpoints
 import eval_action
 import train_action
-import training
 from configs import load_config
-from experiment import build_model, clip_dataset, split_samples
+from data.batch import Batchify
+from engine import checkpoints, scoring, training
+from engine.experiment import build_model, clip_dataset, split_samples
 from helpers import ROOT, config, overrides, params_of
 from symbols.action_machine import ActionMachineLoss
-
 
 
 @pytest.fixture
@@ -115,7 +114,7 @@ def test_two_cpu_contexts_sum_to_one_context_gradients(work, global_stats, same)
     cfg = load_config(config("kps"), overrides(work, "unused") + ["model.options.heads=[rgb, kps, pose]",
         f"model.global_stats={global_stats}", "model.options.dropout=0.0"])
     data = clip_dataset(cfg, split_samples(cfg, "train")[:4], "train", with_poses=True)
-    batch = [mx.nd.array(np.stack(x)) for x in zip(*(data[i] for i in range(4)))]
+    batch = Batchify()([data[i] for i in range(4)])
     one = summed_grads(cfg, [mx.cpu(0)], batch)
     two = summed_grads(cfg, [mx.cpu(0), mx.cpu(1)], batch)
     close = all(np.allclose(one[k], two[k], rtol=1e-4, atol=1e-6) for k in one)
@@ -152,10 +151,10 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(work, tmp_path
 
 def test_top1_with_a_cross_dataset_mapping():
     scores = np.array([[0.1, 0.5, 0.4, 0.0], [0.9, 0.0, 0.05, 0.05], [0.0, 0.1, 0.2, 0.7]])
-    assert eval_action.top1(scores, np.array([1, 0, 2])) == pytest.approx(2 / 3)
+    assert scoring.top1(scores, np.array([1, 0, 2])) == pytest.approx(2 / 3)
     # target 0 <- source {1, 2}; target 1 <- source {3}: source 0 never competes
     mapping = {0: [1, 2], 1: [3]}
-    assert eval_action.top1(scores, np.array([0, 1, 1]), mapping) == pytest.approx(2 / 3)
+    assert scoring.top1(scores, np.array([0, 1, 1]), mapping) == pytest.approx(2 / 3)
 
 
 def test_video_scores_average_softmax_over_views():
@@ -165,14 +164,14 @@ def test_video_scores_average_softmax_over_views():
     net.output_names = ["rgb"]
     views = mx.nd.random.uniform(shape=(5, 4))
     logits = net(views).asnumpy()
-    expected = eval_action.softmax(logits).mean(axis=0)
+    expected = scoring.softmax(logits).mean(axis=0)
 
     class Wrapped:
         output_names = ["rgb"]
 
         def __call__(self, x):
             return (net(x),)
-    got = eval_action.video_scores(Wrapped(), views, mx.cpu(), 2)
+    got = scoring.video_scores(Wrapped(), views, mx.cpu(), 2)
     np.testing.assert_allclose(got["rgb"], expected, rtol=1e-6)
 
 

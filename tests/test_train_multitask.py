@@ -12,10 +12,10 @@ import eval_action
 import train_action
 import train_pose
 from configs import POSE_BASE, load_config
-from data.multitask_clips import MultitaskClips, middle_clip_start, multi_clip_starts
 from data.index import read_index
+from data.multitask.clips import MultitaskClips, middle_clip_start, multi_clip_starts
 from helpers import ROOT, needs_bfloat16, params_of
-from symbols.multitask_loss import MultitaskActionLoss
+from symbols.multitask.loss import MultitaskActionLoss
 
 SEPARATE = os.path.join(ROOT, "configs", "synth_xview3_softargmax_separate.yaml")
 FINETUNED = os.path.join(ROOT, "configs", "synth_xview3_softargmax_finetuned.yaml")
@@ -200,8 +200,9 @@ def test_the_frozen_pose_part_normalises_with_its_running_statistics_in_training
 
 
 def test_an_unreadable_test_video_stops_eval_or_is_scored_n_of_m(stages, synth_work, tmp_path):
-    from experiment import split_samples
     from test_bad_inputs import corrupt_copy
+
+    from engine.experiment import split_samples
     (first, final1), _ = stages
     test_ids = [s["id"] for s in split_samples(first, "test")]
     copy = corrupt_copy(synth_work, tmp_path, test_ids[2])

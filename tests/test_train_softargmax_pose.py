@@ -8,15 +8,13 @@ import sys
 
 import numpy as np
 import pytest
-
-import checkpoints
-import eval_pose
-import train_pose
-import lr_schedule
-import training
-from helpers import ROOT, params_of
 from test_pose_frames import copy_without_3d
 from test_train_eval import kill_during_epoch
+
+import eval_pose
+import train_pose
+from engine import checkpoints, lr_schedule, training
+from helpers import ROOT, params_of
 
 TINY = os.path.join(ROOT, "configs", "pose", "synth_softargmax_tiny.yaml")
 PAPER = os.path.join(ROOT, "configs", "pose", "synth_softargmax.yaml")

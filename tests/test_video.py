@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from data import video as video_module
+from data.errors import one_line
 from data.video import VideoError, read_frames, read_video, write_video
-from errors import one_line
 
 
 @pytest.fixture

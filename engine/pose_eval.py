@@ -11,12 +11,12 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from checkpoints import checkpoint_or_last, load_weights
-from data import pose_frames as PF
 from data.keypoints import COCO_KEYPOINTS
 from data.loader import make_loader
-from experiment import build_pose_model, check_pose_checkpoint
-from pose_metrics import PCK_ALPHAS, joint_errors, pck_curve, percent
+from data.multitask import pose_frames as PF
+from engine.checkpoints import checkpoint_or_last, load_weights
+from engine.experiment import build_pose_model, check_pose_checkpoint
+from engine.pose_metrics import PCK_ALPHAS, joint_errors, pck_curve, percent
 
 
 def load_model(cfg, ctx, log, untrained=False):

@@ -1,6 +1,6 @@
 """Run an exported model in onnxruntime and compare its outputs with MXNet's (export_onnx.py).
 
-    .venv-onnx/bin/python check_onnx.py DIR [--atol 1e-4]      (make onnx runs it)
+    .venv-onnx/bin/python -m tools.check_onnx DIR [--atol 1e-4]      (make onnx runs it)
 
 Reads DIR/model.onnx and DIR/reference.npz (the clips and MXNet's outputs, by output name);
 prints the largest absolute difference of each output and overall, and exits with one line,

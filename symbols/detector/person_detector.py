@@ -71,7 +71,7 @@ def gluoncv_detector(name, weights, ctx, convert=None):
 
 
 def rfcn_detector(name, weights, ctx, convert=None):
-    from symbols import rfcn
+    from symbols.detector import rfcn
     try:
         net = rfcn.get_detector(name, weights, ctx)
     except FileNotFoundError as err:

@@ -31,7 +31,7 @@ from mxnet import init
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
-from .separable_residual import ConvUnit
+from symbols.multitask.separable_residual import ConvUnit
 
 POSE_FILTERS = {"v1": (8, 16, 24, 56, 32, 56), "v2": (12, 24, 36, 112, 64, 112)}
 

@@ -35,11 +35,12 @@ import os
 import numpy as np
 from mxnet import gluon
 
-from . import transforms as T
-from .index import read_annotation_3d
-from .keypoints import COCO_KEYPOINTS, flip_permutation
-from .loader import UNREADABLE
-from .video import VideoError, read_frames
+from data import transforms as T
+from data.batch import PoseItem
+from data.index import read_annotation_3d
+from data.keypoints import COCO_KEYPOINTS, flip_permutation
+from data.loader import UNREADABLE
+from data.video import VideoError, read_frames
 
 STRIDE = 8  # input pixels per heat-map cell: the multitask stem's output stride
 DEPTH_RANGE_MM = 2000.0  # cvpr18 code: resol_z
@@ -260,7 +261,7 @@ class PoseFrames(gluon.data.Dataset):
             self.translation, self.flip)
         target, mask, visibility = targets(kps, depth, self.root_depth(index), self.size,
                                            depth_range=self.depth_range)
-        return T.to_network(crop[None])[:, 0], target, mask, visibility
+        return PoseItem(T.to_network(crop[None])[:, 0], target, mask, visibility)
 
     def _test_item(self, index, frame):
         ann, _ = self.annotation(index)

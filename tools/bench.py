@@ -36,18 +36,19 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd
 
-from bench_common import LATENCY_MODELS, detector_macs, model_macs, timed
-from bench_precision import bench_precision, markdown_precision
-import hardware
 from data import synth
+from data.errors import exit_on_error
 from data.index import atomic_write_text, read_annotation, read_index, read_splits, write_poses
 from data.loader import ClipDataset, make_loader
 from data.prepare import prepare
 from data.transforms import union_box
-from errors import exit_on_error
-from symbols import get_model, rfcn
+from engine import hardware
+from symbols import get_model
 from symbols.action_machine import ActionMachineLoss
+from symbols.detector import rfcn
 from symbols.summary import count_params, summarize
+from tools.bench_common import LATENCY_MODELS, detector_macs, model_macs, timed
+from tools.bench_precision import bench_precision, markdown_precision
 
 SOFTARGMAX_MODELS = ("softargmax_pose", "softargmax_multitask")
 SECTIONS = ("matmul", "latency", "softargmax", "train", "loader", "detector", "precision")

@@ -27,17 +27,23 @@ import yaml
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from checkpoints import (epochs_on_disk, first_difference, load_weights, newest_intact,
-                         prefix_of, save_checkpoint, write_final)
 from configs import save_config
 from data.index import atomic_write_text
 from data.loader import make_loader
-from distributed import Job, console_logging, join
-from experiment import setup_logging
-from lr_schedule import lr_at, plateau_of
-from plots import training_curves
-import precision
-
+from engine import precision
+from engine.checkpoints import (
+    epochs_on_disk,
+    first_difference,
+    load_weights,
+    newest_intact,
+    prefix_of,
+    save_checkpoint,
+    write_final,
+)
+from engine.distributed import Job, console_logging, join
+from engine.experiment import setup_logging
+from engine.lr_schedule import lr_at, plateau_of
+from engine.plots import training_curves
 
 OPTIMIZERS = {"sgd": "sgd", "nesterov": "nag", "rmsprop": "rmsprop"}  # config -> MXNet name
 
@@ -196,14 +202,14 @@ def epoch_loader(dataset, cfg, epoch, job=None):
 
 
 def forward_backward(net, loss_fn, batch, ctxs, trainer=None):
-    """One batch split over ``ctxs``: ``loss_fn(net, *shard) -> (total (n,), parts)`` under
-    autograd, then backward. -> the per-device (total, parts) list; gradients stay in the
-    parameters (summed over devices by the trainer)."""
+    """One batch (a named item of data/batch.py) split over ``ctxs``: ``loss_fn(net, **fields)
+    -> (total (n,), parts)`` under autograd, then backward. -> the per-device (total, parts)
+    list; gradients stay in the parameters (summed over devices by the trainer)."""
     shards = [gluon.utils.split_and_load(part, ctxs, even_split=False) for part in batch]
     results = []
     with autograd.record():
         for shard in zip(*shards):
-            results.append(loss_fn(net, *shard))
+            results.append(loss_fn(net, **dict(zip(batch._fields, shard))))
     precision.backward([r[0] for r in results], trainer)  # train.amp: scaled for float16
     return results
 
@@ -289,8 +295,7 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
         sums, seen, unreadable, tic = {}, 0, 0, time.time()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False,
                    disable=None if job.writer else True)
-        for batch in bar:
-            *batch, bad = batch
+        for batch, bad in bar:  # data.batch.Substituted: the item batch, the replaced flags
             loss, parts = train_step(net, loss_fn, batch, ctxs, trainer,
                                      f"epoch {epoch} step {steps}", last_good)
             loss, bad = job_step(job, loss, batch[0].shape[0], int(bad.sum().asscalar()))

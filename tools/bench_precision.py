@@ -6,10 +6,11 @@ import time
 import mxnet as mx
 import numpy as np
 
-from bench_common import LATENCY_MODELS, detector_macs, model_macs, timed
-from eval_action import video_scores
-from precision import BFLOAT16, DTYPES, check_dtype, for_inference
-from symbols import get_model, rfcn
+from engine.precision import BFLOAT16, DTYPES, check_dtype, for_inference
+from engine.scoring import video_scores
+from symbols import get_model
+from symbols.detector import rfcn
+from tools.bench_common import LATENCY_MODELS, detector_macs, model_macs, timed
 
 
 def bench_ceiling(ctx, n=2048, repeats=3, dtypes=DTYPES[:2]):

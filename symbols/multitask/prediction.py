@@ -25,8 +25,8 @@ Nearest-neighbour up-sampling (Keras ``UpSampling2D``).
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
-from .separable_residual import ConvUnit, SeparableResidual
-from .softargmax import SoftArgmax
+from symbols.multitask.separable_residual import ConvUnit, SeparableResidual
+from symbols.softargmax import SoftArgmax
 
 
 class MultiResolution(HybridBlock):

@@ -36,14 +36,22 @@ import os
 import numpy as np
 from mxnet import gluon
 
-from . import transforms as T
-from .index import read_annotation, read_annotation_3d
-from .joints import flip_permutation as layout_flip_permutation
-from .keypoints import flip_keypoints, flip_permutation
-from .loader import UNREADABLE
-from .prepare import NO_ANNOTATION
-from .pose_frames import CROP_MARGIN, DEPTH_RANGE_MM, TRANSLATION, crop_matrix, root_of, targets
-from .video import VideoError, read_frames
+from data import transforms as T
+from data.batch import MultitaskClipItem
+from data.index import read_annotation, read_annotation_3d
+from data.joints import flip_permutation as layout_flip_permutation
+from data.keypoints import flip_keypoints, flip_permutation
+from data.loader import UNREADABLE
+from data.multitask.pose_frames import (
+    CROP_MARGIN,
+    DEPTH_RANGE_MM,
+    TRANSLATION,
+    crop_matrix,
+    root_of,
+    targets,
+)
+from data.prepare import NO_ANNOTATION
+from data.video import VideoError, read_frames
 
 TEST_CLIPS = ("single", "multi")
 
@@ -210,8 +218,8 @@ class MultitaskClips(gluon.data.Dataset):
         J = kps.shape[1]
         if not self.pose_targets:
             zeros = np.zeros((self.clip_len, J, 3), np.float32)
-            return T.to_network(clip), label, zeros, zeros, np.zeros((self.clip_len, J),
-                                                                       np.float32)
+            return MultitaskClipItem(T.to_network(clip), label, zeros, zeros,
+                                     np.zeros((self.clip_len, J), np.float32))
         depth, root_depth = ann["depth"][indices], ann["root_depth"][indices]  # (T, J), (T,)
         if flipped:
             perm = flip_permutation(J) if ann["layout"] is None else \
@@ -220,7 +228,7 @@ class MultitaskClips(gluon.data.Dataset):
         rows = [targets(kps[t], depth[t], root_depth[t], self.size,
                         depth_range=self.depth_range) for t in range(self.clip_len)]
         target, mask, visibility = (np.stack(r) for r in zip(*rows))
-        return T.to_network(clip), label, target, mask, visibility
+        return MultitaskClipItem(T.to_network(clip), label, target, mask, visibility)
 
     def starts(self, index):
         """The test clips' first frames of item ``index``."""

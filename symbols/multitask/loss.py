@@ -19,7 +19,7 @@ label (N,). Returns (total (N,), parts name -> (N,)).
 """
 from mxnet import gluon
 
-from .elastic_net_loss import ElasticNetPoseLoss
+from symbols.multitask.elastic_net_loss import ElasticNetPoseLoss
 
 
 class MultitaskActionLoss:

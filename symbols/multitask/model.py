@@ -26,10 +26,14 @@ import dataclasses
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
-from .action_recognition import (POSE_FILTERS, ActionAggregation, ActionRecognition,
-                                 AppearanceFeatures)
-from .multitask_stem import MultitaskStem
-from .pose_prediction import PredictionBlock
+from symbols.multitask.action_recognition import (
+    POSE_FILTERS,
+    ActionAggregation,
+    ActionRecognition,
+    AppearanceFeatures,
+)
+from symbols.multitask.prediction import PredictionBlock
+from symbols.multitask.stem import MultitaskStem
 
 PARTS = ("pose", "pose+action")
 POSE_PART = ("stem.", "blocks.")  # structural names of the pose part's parameters

@@ -13,14 +13,14 @@ import mxnet as mx
 from data.coco import CocoPose
 from data.index import read_boxes, read_index, read_splits
 from data.loader import ClipDataset
-from data.multitask_clips import MultitaskClips
-from data.pose_frames import PoseFrames, hold_out
-from data.pose_images import layout_of, num_joints
+from data.multitask.clips import MultitaskClips
+from data.multitask.pose_frames import PoseFrames, hold_out
+from data.multitask.pose_images import layout_of, num_joints
+from data.pose_targets import disk_radius
 from data.protocols import get_dataset
-from checkpoints import checkpoint_config
-from symbols import MULTITASK_MODELS, POSE_MODELS, get_model, get_pose_model, model_config
+from engine.checkpoints import checkpoint_config
+from symbols import MODELS, get_model, model_config, names
 from symbols.model_zoo import multitask_config
-from symbols.pose_targets import disk_radius
 
 
 def contexts(gpus=None, cpus=None):
@@ -95,8 +95,8 @@ def clip_dataset(cfg, samples, mode, with_poses):
 
 
 def is_softargmax(cfg):
-    """Whether a pose config's model is one of Luvizon et al.'s (symbols.MULTITASK_MODELS)."""
-    return cfg["model"]["name"] in MULTITASK_MODELS
+    """Whether a pose config's model is one of Luvizon et al.'s (family "multitask")."""
+    return MODELS.get(cfg["model"]["name"]) == "multitask"
 
 
 def check_pose_config(cfg):
@@ -104,13 +104,13 @@ def check_pose_config(cfg):
     heat-map model trains on COCO (data.source coco), the soft-argmax models on frames with 3D
     ground truth (data.source synth); the plateau schedule needs validation frames."""
     d, t, name = cfg["data"], cfg["train"], cfg["model"]["name"]
-    if name not in POSE_MODELS and name not in MULTITASK_MODELS:
+    if MODELS.get(name) not in ("pose", "multitask"):
         raise ValueError(f"unknown pose model {name!r}; choose one of "
-                         f"{', '.join(list(POSE_MODELS) + list(MULTITASK_MODELS))}")
+                         f"{', '.join(names('pose') + names('multitask'))}")
     if is_softargmax(cfg) != (d["source"] != "coco"):
         raise ValueError(f"model {name} does not train on data.source {d['source']}: the "
-                         f"heat-map models ({', '.join(POSE_MODELS)}) read COCO keypoints, the "
-                         f"soft-argmax models ({', '.join(MULTITASK_MODELS)}) frames with 3D "
+                         f"heat-map models ({', '.join(names('pose'))}) read COCO keypoints, the "
+                         f"soft-argmax models ({', '.join(names('multitask'))}) frames with 3D "
                          f"ground truth (data.source synth) or the real datasets (mpii, h36m, "
                          f"penn, ntu, mix)")
     if d["source"] != "coco" and d["input_size"][0] != d["input_size"][1]:
@@ -128,11 +128,11 @@ def check_pose_config(cfg):
 
 def build_pose_model(cfg, ctxs):
     """The pose model of a pose config (configs/pose/) on ``ctxs``, with its initial weights:
-    a heat-map model (symbols.POSE_MODELS) or the pose part of a soft-argmax model
-    (symbols.MULTITASK_MODELS), whose input size and joints come from the data."""
+    a heat-map model (family "pose" of symbols.MODELS) or the pose part of a soft-argmax model
+    (family "multitask"), whose input size and joints come from the data."""
     m = cfg["model"]
     if not is_softargmax(cfg):
-        return get_pose_model(m["name"], pretrained=m["pretrained"], ctx=ctxs, **m["options"])
+        return get_model(m["name"], pretrained=m["pretrained"], ctx=ctxs, **m["options"])
     options = dict(m["options"])
     derived = dict(parts="pose", input_size=cfg["data"]["input_size"][0],
                    num_joints=num_joints(cfg))
@@ -201,7 +201,8 @@ def model_options(cfg, num_devices=1):
 
 def build_model(cfg, ctx):
     """The config's model on ``ctx`` (a list of contexts), with its initial weights: Action
-    Machine (symbols.MODELS) or Luvizon et al.'s multitask model (symbols.MULTITASK_MODELS)."""
+    Machine (family "action_machine" of symbols.MODELS) or Luvizon et al.'s multitask model
+    (family "multitask")."""
     m = cfg["model"]
     options = multitask_options(cfg) if is_softargmax(cfg) else model_options(cfg, len(ctx))
     return get_model(m["name"], pretrained=m["pretrained"], ctx=ctx, **options)
@@ -233,7 +234,7 @@ def check_multitask_config(cfg):
     if not is_softargmax(cfg):
         if t["stage"] in MULTITASK_STAGES:
             raise ValueError(f"train.stage {t['stage']} is a stage of the multitask models "
-                             f"({', '.join(MULTITASK_MODELS)}); model {m['name']} trains in "
+                             f"({', '.join(names('multitask'))}); model {m['name']} trains in "
                              f"stage joint or pose_cnn")
         return
     if t["stage"] not in MULTITASK_STAGES:

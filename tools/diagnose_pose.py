@@ -1,6 +1,6 @@
 """Why is the demo's pose CNN weak? Three measurements on the synthetic benchmark (issue #18).
 
-    python diagnose_pose.py [--runs runs] [--work work/synth] [--skip-oracle] [key=value ...]
+    python -m tools.diagnose_pose [--runs runs] [--work work/synth] [--skip-oracle] [key=value ...]
 
 after `make demo` (it reads the demo's trained rows):
 
@@ -27,22 +27,29 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon.block import HybridBlock
 
-import demo
-from checkpoints import checkpoint_or_last, load_weights
 from configs import load_config
 from data import transforms as T
 from data.index import atomic_write_text, read_boxes, read_poses
 from data.loader import Substitutes
+from data.pose_targets import encode_clip
 from data.protocols import get_dataset
-from eval_action import softmax
-from experiment import (build_model, checked_against_checkpoint, clip_dataset, disk_radius_of,
-                        heatmap_stride, setup_logging, split_samples)
-from pose_metrics import pckh_hits
+from engine.checkpoints import checkpoint_or_last, load_weights
+from engine.demo_rows import row_config, seed_runs
+from engine.experiment import (
+    build_model,
+    checked_against_checkpoint,
+    clip_dataset,
+    disk_radius_of,
+    heatmap_stride,
+    setup_logging,
+    split_samples,
+)
+from engine.pose_metrics import pckh_hits
+from engine.scoring import softmax
+from engine.training import fit
+from engine.views import box_in_crop
 from symbols.action_machine import ActionMachineLoss
 from symbols.pose_decoder import decode_pose_maps
-from symbols.pose_targets import encode_clip
-from training import fit
-from visualize import box_in_crop
 
 PCK_ALPHAS = (0.05, 0.1, 0.2)  # of the person box's longer side in the crop (Penn's rule)
 STAGE2 = "kps_pose_r18"
@@ -168,7 +175,7 @@ def keypoint_errors(cfg, net, gt_poses, boxes):
 
 
 def load_row(row, overrides, log):
-    config, overrides = demo.row_config(row, overrides)
+    config, overrides = row_config(row, overrides)
     cfg = load_config(config, overrides)
     ckpt = checkpoint_or_last(cfg["out"], None)
     cfg = checked_against_checkpoint(cfg, ckpt)
@@ -191,7 +198,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     log = setup_logging(args.runs, "diagnose_pose")
-    from errors import exit_on_error
+    from data.errors import exit_on_error
     with exit_on_error(log):
         run(args, log)
 
@@ -202,7 +209,7 @@ def run(args, log):
     boxes = read_boxes(boxes_path)[0]
     common = [f"data.prepared={prepared}", f"data.boxes={boxes_path}",
               f"train.seed={args.seed}"] + args.overrides
-    runs = {name: demo.seed_runs(args.runs, args.seed, name) for name in ("demo", "demo_pseudo")}
+    runs = {name: seed_runs(args.runs, args.seed, name) for name in ("demo", "demo_pseudo")}
     report = {}
     # 2. keypoint error of the KPS rows (their pose heads are the stage-2 models' inputs)
     for targets, poses in (("ground truth", gt_poses),
@@ -220,7 +227,7 @@ def run(args, log):
         gt_inputs(cfg, net.decoder, gt_poses, boxes), log)
     # 1. the oracle
     if not args.skip_oracle:
-        ocfg = load_config(*demo.row_config(STAGE2, common + [
+        ocfg = load_config(*row_config(STAGE2, common + [
             f"data.poses={gt_poses}", f"runs={runs['demo']}", "model.global_stats=backbone"]))
         # One folder per input form and seed: a run of another form must not be reloaded.
         form = ocfg["model"]["options"].get("pose_input", "absolute")

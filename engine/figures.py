@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from data.keypoints import COCO_KEYPOINTS
-from plots import image_grid
+from engine.plots import image_grid
 
 # The COCO person category's "skeleton" (1-based in the annotation files), 0-based here.
 COCO_SKELETON = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),

@@ -1,6 +1,6 @@
 """make demo-bf16: the demo's checkpoints tested in float32 and in bfloat16, top-1 side by side.
 
-    python compare_dtypes.py [--work work/synth] [--runs runs] [--dtype bfloat16] [key=value ...]
+    python -m tools.compare_dtypes [--work work/synth] [--runs runs] [--dtype bfloat16] [key=value ...]
 
 Reads the runs ``make demo`` trained (RUNS/demo/*, RUNS/demo_pseudo/*; it trains nothing) and
 tests each row's checkpoint (the one the demo tested: the last whole epoch) with eval.dtype
@@ -17,12 +17,12 @@ import sys
 import mxnet as mx
 
 import eval_action
-from checkpoints import checkpoint_or_last
 from configs import load_config
+from data.errors import exit_on_error
 from data.index import atomic_write_text
-from demo import ROWS
-from errors import exit_on_error
-from precision import DTYPES, check_dtype
+from engine.checkpoints import checkpoint_or_last
+from engine.demo_rows import ROWS
+from engine.precision import DTYPES, check_dtype
 
 HEADS = ("rgb", "pose", "fused")
 

@@ -29,9 +29,21 @@ import dataclasses
 import mxnet as mx
 from mxnet.gluon import HybridBlock, nn
 
-from .detection import decode_boxes, detect, image_scale, nms, postprocess, preprocess
-from .rfcn_release import (RELEASE_FILE, CheckpointError, load_release_params,
-                           missing_weights_message, save_release_params)
+from symbols.detector.detection import (
+    decode_boxes,
+    detect,
+    image_scale,
+    nms,
+    postprocess,
+    preprocess,
+)
+from symbols.detector.rfcn_release import (
+    RELEASE_FILE,
+    CheckpointError,
+    load_release_params,
+    missing_weights_message,
+    save_release_params,
+)
 
 __all__ = ["RFCNConfig", "DETECTORS", "DeformableRFCN", "DeformableConv3x3", "Bottleneck",
            "get_detector", "unit_names", "decode_boxes", "detect", "image_scale", "nms",

@@ -6,7 +6,8 @@ import time
 import mxnet as mx
 import numpy as np
 
-from symbols import get_model, rfcn
+from symbols import get_model
+from symbols.detector import rfcn
 from symbols.summary import count_params, layer_macs, summarize
 
 LATENCY_MODELS = ("i3d_resnet50", "action_machine_r18", "action_machine_r50")

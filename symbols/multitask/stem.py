@@ -18,7 +18,7 @@ Layer facts from the cvpr18 code (``_stem`` in deephar/models/reception.py, with
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
-from .separable_residual import ConvUnit, SeparableResidual
+from symbols.multitask.separable_residual import ConvUnit, SeparableResidual
 
 
 def scaled(filters, width):

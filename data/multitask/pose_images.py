@@ -22,13 +22,14 @@ import os
 import numpy as np
 from mxnet import gluon
 
-from . import pose_frames as PF
-from . import transforms as T
-from .coco import read_image
-from .joints import LAYOUTS, common_layout, flip_permutation, mix_draws
-from .loader import UNREADABLE, EpochSampler
-from .pose_records import SOURCES, read_records
-from .video import VideoError, read_frames
+from data import transforms as T
+from data.batch import PoseItem
+from data.coco import read_image
+from data.joints import LAYOUTS, common_layout, flip_permutation, mix_draws
+from data.loader import UNREADABLE, EpochSampler
+from data.multitask import pose_frames as PF
+from data.multitask.pose_records import SOURCES, read_records
+from data.video import VideoError, read_frames
 
 ROOT = 0  # the pelvis: joint 0 of every pa layout
 MIX = "mix"
@@ -101,7 +102,7 @@ class PoseImages(gluon.data.Dataset):
             self.flip_permutation)
         target, mask, visibility = PF.targets(kps, depth, self.root_depth(index), self.size,
                                               depth_range=self.depth_range)
-        return T.to_network(crop[None])[:, 0], target, mask, visibility
+        return PoseItem(T.to_network(crop[None])[:, 0], target, mask, visibility)
 
 
 class PoseMixture(gluon.data.Dataset):

@@ -1,6 +1,6 @@
 """The real pose datasets' annotations as one table of items in a common joint layout, for the
 soft-argmax pose model of Luvizon et al. 2018 (paper Sec. 5.1-5.4, Appendix B). Pure reading:
-the adapters (data/mpii.py, h36m.py, penn.py, ntu_skeleton.py) read the files; here each row
+the adapters (data/mpii.py, h36m.py, penn_action.py, ntu.py) read the files; here each row
 becomes an item with its crop region and its targets in ``layout`` (data/joints.py).
 
 Records, a dict of arrays over the N items of one source and split:
@@ -37,9 +37,8 @@ import os
 
 import numpy as np
 
-from . import h36m, mpii, ntu, penn
-from .joints import LAYOUTS, NTU_FROM_KINECT, to_common
-from .ntu_skeleton import read_skeleton
+from data import h36m, mpii, ntu, penn_action
+from data.joints import LAYOUTS, NTU_FROM_KINECT, to_common
 
 SOURCES = ("mpii", "h36m", "penn", "ntu")
 SPLITS = ("train", "test")
@@ -124,13 +123,13 @@ def penn_records(root, split, layout, frame_step=1):
     """Penn Action's videos of the train flag's ``split``, every ``frame_step``-th frame."""
     _check_split(split)
     parts = []
-    for f in penn.label_files(os.path.join(root, "labels")):
-        video = penn.read_labels(f)
+    for f in penn_action.label_files(os.path.join(root, "labels")):
+        video = penn_action.read_labels(f)
         if video["train"] != (split == "train"):
             continue
         ts = np.arange(0, video["frames"], frame_step)
         joints, valid = to_common(video["joints"][ts], "penn", layout, video["visible"][ts])
-        paths = penn.frame_paths(root, video["id"], video["frames"])
+        paths = penn_action.frame_paths(root, video["id"], video["frames"])
         parts.append(dict(path=np.array(paths)[ts], box=video["boxes"][ts], joints=joints,
                           valid=valid, row=ts, group=video["id"]))
     if not parts:
@@ -164,7 +163,7 @@ def ntu_records(root, split, layout, frame_step=1):
         stem = name[:-len(".skeleton")]
         if ntu.PROTOCOLS[NTU_PROTOCOL](ntu.parse(stem)) != split:
             continue
-        skeleton = read_skeleton(os.path.join(folder, name))
+        skeleton = ntu.read_skeleton(os.path.join(folder, name))
         if not skeleton.bodies:
             continue
         body = skeleton.bodies[0]

@@ -27,7 +27,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd
 
-import hardware
+from engine import hardware
 
 DTYPES = ("float32", "bfloat16", "float16")
 BFLOAT16 = np.dtype([("bfloat16", np.uint16)])  # MXNet's name for bfloat16 arrays

@@ -1,0 +1,50 @@
+"""The ablation rows of ``make demo`` (paper Tables 4-7 on the synthetic benchmark), their runs
+folders, and training and testing them through the stage scripts' ``run`` functions (passed in:
+the engine imports no script)."""
+import json
+import os
+
+import mxnet as mx
+
+from configs import load_config
+from data.index import read_annotation, read_index, write_poses
+
+ROWS = (("RGBAction random crop", "rgb_random_crop"),
+        ("RGBAction person crop", "rgb_person_crop"),
+        ("KPS RGBAction", "kps"),
+        ("KPS PoseAction RGBAction (ResNet-18)", "kps_pose_r18"))
+
+
+def ground_truth_poses(prepared, poses_dir):
+    """The benchmark's keypoints as the video model's pose targets."""
+    for s in read_index(prepared):
+        if not os.path.exists(os.path.join(poses_dir, s["id"] + ".npy")):
+            kps, _ = read_annotation(os.path.join(prepared, "annotations", s["id"] + ".npz"))
+            write_poses(poses_dir, s["id"], kps)
+
+
+def seed_runs(runs, seed, name):
+    """Seed 0 trains in RUNS/NAME (the single-seed demo's folders), seed s in RUNS/NAME_seed{s}."""
+    return os.path.join(runs, name if seed == 0 else f"{name}_seed{seed}")
+
+
+def row_config(row, overrides):
+    return os.path.join("configs", f"synth_xview3_{row}.yaml"), overrides
+
+
+def run_rows(rows, overrides, log, train, test):
+    """Train (resuming) and test each ablation row with ``train(cfg, ctxs, resume_run)`` and
+    ``test(cfg, ctxs)`` (train_action.run, eval_action.run); -> [(name, results)]. Stage-2 rows
+    start from their runs folder's KPS RGBAction model (the rows' configs say where)."""
+    results = []
+    for name, row in rows:
+        cfg = load_config(*row_config(row, overrides))
+        log.info("5/7 %s (%s, seed %d): training and testing", name, cfg["out"],
+                 cfg["train"]["seed"])
+        if not os.path.exists(os.path.join(cfg["out"], "final.params")):
+            train(cfg, [mx.cpu()], resume_run=True)
+        r = test(cfg, [mx.cpu()])
+        with open(os.path.join(cfg["out"], "per_video.jsonl")) as f:  # for the paired tests
+            r["per_video"] = [json.loads(line) for line in f if line.strip()]
+        results.append((name, r))
+    return results

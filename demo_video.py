@@ -48,11 +48,12 @@ from data.transforms import (
 )
 from data.video import VideoError, count_frames, iter_frames
 from engine.checkpoints import checkpoint_config, load_weights
+from engine.cli import add_dtype_arg
 from engine.experiment import build_model, setup_logging
 from engine.figures import BOX, draw_box, draw_pose
 from engine.person_boxes import build_detector, video_box
 from engine.plots import image_grid
-from engine.precision import add_dtype_arg, check_dtype, for_inference
+from engine.precision import check_dtype, for_inference
 from engine.scoring import video_scores
 from engine.views import crop_keypoints_to_frame
 from symbols.detector.person_detector import DEFAULT_WEIGHTS, RFCN_DETECTORS

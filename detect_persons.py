@@ -63,8 +63,9 @@ from data.shards import all_parts, check_once, pick
 from data.shards import parse as shard_arg  # K/N; boxes.shardKofN.json
 from data.shards import part_path as shard_path
 from data.video import VideoError, iter_frames
+from engine.cli import add_dtype_arg
 from engine.person_boxes import build_detector, video_box
-from engine.precision import add_dtype_arg, check_dtype
+from engine.precision import check_dtype
 from symbols.detector.person_detector import (
     DEFAULT_WEIGHTS,
     GLUONCV,

@@ -32,6 +32,7 @@ from data.loader import UNREADABLE_LABEL, Skippable, make_loader
 from data.protocols import get_dataset
 from engine import hardware
 from engine.checkpoints import checkpoint_or_last
+from engine.cli import add_dtype_arg, with_dtype
 from engine.experiment import (
     checked_against_checkpoint,
     clip_dataset,
@@ -40,10 +41,10 @@ from engine.experiment import (
     setup_logging,
     split_samples,
 )
-from engine.plots import confusion_figure
-from engine.precision import add_dtype_arg, check_dtype, with_dtype
 from engine.inference import loaded_model
 from engine.multitask import evaluate_multitask, multitask_test_data
+from engine.plots import confusion_figure
+from engine.precision import check_dtype
 from engine.scoring import check_finite, confusion, row_name, top1, video_scores
 
 

@@ -31,9 +31,10 @@ from data.index import atomic_write_text
 from data.keypoints import flip_pose_maps
 from data.loader import make_loader
 from data.transforms import apply_affine, invert_affine
+from engine.cli import add_dtype_arg, with_dtype
 from engine.experiment import coco_dataset, contexts, setup_logging
 from engine.pose_eval import load_model
-from engine.precision import add_dtype_arg, check_dtype, for_inference, with_dtype
+from engine.precision import check_dtype, for_inference
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")

@@ -34,8 +34,9 @@ from data.shards import parse as shard_arg
 from data.transforms import affine_crop_matrix, apply_affine, invert_affine, warp
 from data.video import VideoError, read_video
 from engine.checkpoints import checkpoint_or_last, load_weights
+from engine.cli import add_dtype_arg, with_dtype
 from engine.experiment import build_pose_model, contexts, pose_radius_of
-from engine.precision import add_dtype_arg, check_dtype, for_inference, with_dtype
+from engine.precision import check_dtype, for_inference
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
 
 log = logging.getLogger("pseudo_poses")

@@ -20,6 +20,7 @@ from configs import add_config_args, load_config_or_exit
 from data.errors import check_writable, exit_on_error, fail
 from data.loader import Substitutes
 from engine.checkpoints import load_weights
+from engine.cli import add_kvstore_arg, with_kvstore
 from engine.experiment import (
     build_model,
     check_multitask_config,
@@ -31,10 +32,10 @@ from engine.experiment import (
     multitask_clips,
     split_samples,
 )
-from engine.training import add_kvstore_arg, check_devices, fit, run_logging, with_kvstore
+from engine.multitask import train_multitask
+from engine.training import check_devices, fit, run_logging
 from symbols import model_config
 from symbols.action_machine import ActionMachineLoss
-from engine.multitask import train_multitask
 
 
 def parse_args(argv=None):

@@ -30,6 +30,7 @@ from data.multitask.pose_images import check_roots, pose_images
 from data.multitask.pose_records import SOURCES
 from engine import pose_eval as pose_model_eval
 from engine.checkpoints import load_weights
+from engine.cli import add_kvstore_arg, with_kvstore
 from engine.experiment import (
     build_pose_model,
     check_pose_config,
@@ -38,7 +39,7 @@ from engine.experiment import (
     is_softargmax,
     pose_frames,
 )
-from engine.training import add_kvstore_arg, check_devices, fit, run_logging, with_kvstore
+from engine.training import check_devices, fit, run_logging
 from symbols.multitask.elastic_net_loss import ElasticNetPoseLoss
 from symbols.pose_loss import PoseLoss
 

@@ -36,7 +36,8 @@ CHOICES = {
     "data.test_source": ("mpii", "h36m", "penn", "ntu"),  # pose configs
     "train.optimizer": ("sgd", "nesterov", "rmsprop"),
     "train.lr_schedule": ("step", "plateau"),  # pose configs
-    "eval.dtype": ("float32", "bfloat16", "float16"),  # precision.DTYPES
+    "eval.dtype": ("float32", "int8", "bfloat16", "float16"),  # engine.cli.DTYPES
+    "eval.int8_calibration": ("naive", "entropy"),
     "train.amp": ("float32", "bfloat16", "float16"),
     "train.kvstore": ("local", "device", "dist_sync", "dist_device_sync"),  # null: by devices
     "eval.multitask_clips": ("single", "multi"),  # multitask models' test clips (Sec. 4.3)
@@ -76,6 +77,7 @@ RANGES = {
     "train.seed": "an integer in [0, 4294967295]",  # NumPy's RandomState takes 32-bit seeds
     "train.log_interval": "an integer >= 1",
     "eval.num_clips": "an integer >= 1",
+    "eval.int8_calibration_clips": "an integer >= 1",
     "eval.views_per_batch": "an integer >= 1",
     "eval.batch_size": "an integer >= 1",
     # pose configs, data.source synth (data/pose_frames.py)

@@ -22,7 +22,6 @@ from engine.training import fit
 from symbols.multitask.loss import MultitaskActionLoss
 from symbols.multitask.model import POSE_PART
 
-
 # ---- Luvizon et al.'s multitask models -------------------------------------------------------------
 MULTITASK_HEADS = ("pose", "appearance", "aggregation")  # paper Table 5's columns
 

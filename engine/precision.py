@@ -142,18 +142,6 @@ def for_inference(net, dtype, ctx, key="eval.dtype"):
     return net if dtype == "float32" else LowPrecision(net, dtype, ctx)
 
 
-def add_dtype_arg(parser, config=True):
-    """``--dtype``: with a config, an override of eval.dtype."""
-    parser.add_argument("--dtype", choices=DTYPES,
-                        help="inference precision" + (" (overrides eval.dtype)" if config else
-                                                      " (default float32)"))
-
-
-def with_dtype(overrides, dtype):
-    """Config overrides plus ``--dtype`` as eval.dtype (last, so it wins)."""
-    return list(overrides) + ([f"eval.dtype={dtype}"] if dtype else [])
-
-
 # --- training ---------------------------------------------------------------------------------
 
 def check_training_dtype(dtype, ctxs):

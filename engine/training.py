@@ -68,17 +68,6 @@ def make_trainer(params, train_cfg, num_devices, job=None):
                          update_on_kvstore=False if job.distributed else None)
 
 
-def add_kvstore_arg(parser):
-    """--kvstore KIND: the override train.kvstore=KIND, so the run's saved config holds it."""
-    parser.add_argument("--kvstore", choices=("local", "device", "dist_sync", "dist_device_sync"),
-                        help="gradient aggregation (train.kvstore); dist_*: under launch.py")
-
-
-def with_kvstore(args):
-    """The overrides of parsed ``args`` with --kvstore's appended."""
-    return list(args.overrides) + ([f"train.kvstore={args.kvstore}"] if args.kvstore else [])
-
-
 def job_of(cfg):
     """The config's Job (train.kvstore): a dist kind joins the launched job once a process."""
     t = cfg["train"]

@@ -15,13 +15,34 @@ and KPS rows (``visualize.py``), in RUNS/demo_figures. ``--seeds N`` trains ever
 seeds 0 .. N-1 (seed 0 in RUNS/demo, seed s in RUNS/demo_seed{s}) and reports mean +- std over
 them with paired differences between rows (``demo_tables``).
 """
-import argparse
 import json
 import logging
 import os
 import sys
 import time
 
+from engine import cli
+
+
+def parse_args(argv=None):
+    parser = cli.parser(__doc__)
+    parser.add_argument("--work", default="work/synth", help="data of the benchmark")
+    parser.add_argument("--runs", default="runs", help="where the rows' runs go")
+    parser.add_argument("--bias", type=float, default=0.9)
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="train every row with seeds 0 .. N-1; report mean +- std")
+    parser.add_argument("overrides", nargs="*", help="config overrides for every row")
+    cli.add_threads_arg(parser)
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error(f"--seeds is at least 1, got {args.seeds}")
+    return args
+
+
+if __name__ == "__main__":  # --help, a bad flag and the thread count: before MXNet loads
+    cli.start(parse_args())
+
+# Below: the imports that load MXNet, after the command line is read above.
 import mxnet as mx
 
 import detect_persons
@@ -54,22 +75,10 @@ CAM_NOTE = ("Share (%) of the positive CAM mass of the RGB head inside the perso
             "crop), so their object share is near 0 by construction; the random-crop row, which "
             "sees the whole frame, is where the comparison means something. The stage-2 row's "
             "RGB head is the frozen KPS one: same maps.")
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", default="work/synth", help="data of the benchmark")
-    parser.add_argument("--runs", default="runs", help="where the rows' runs go")
-    parser.add_argument("--bias", type=float, default=0.9)
-    parser.add_argument("--seeds", type=int, default=1,
-                        help="train every row with seeds 0 .. N-1; report mean +- std")
-    parser.add_argument("overrides", nargs="*", help="config overrides for every row")
-    args = parser.parse_args(argv)
-    if args.seeds < 1:
-        parser.error(f"--seeds is at least 1, got {args.seeds}")
-    return args
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    args = cli.start(parse_args(argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     log = logging.getLogger("demo")
     with exit_on_error(log):

@@ -25,12 +25,51 @@ With no --checkpoint the model is the demo's KPS PoseAction RGBAction (ResNet-18
 ``make demo`` (runs/demo/synth_xview3_kps_pose_r18/final.params with its final.yaml): its
 classes are the synthetic benchmark's ten actions, not those of a real dataset.
 """
-import argparse
 import contextlib
 import json
 import os
 import sys
 
+from engine import cli
+from symbols.detector import DEFAULT_WEIGHTS
+
+
+DEMO_CHECKPOINT = os.path.join("runs", "demo", "synth_xview3_kps_pose_r18", "final.params")
+
+
+def parse_args(argv=None):
+    parser = cli.parser(__doc__)
+    parser.add_argument("video", help="a video file (mp4, avi, ...: what OpenCV decodes)")
+    parser.add_argument("--checkpoint", default=DEMO_CHECKPOINT,
+                        help="a video model's .params with its .yaml (or epoch .json) beside it "
+                             f"(default: the demo's, {DEMO_CHECKPOINT})")
+    parser.add_argument("--detector", default="dcn_rfcn",
+                        help="person detector: dcn_rfcn (the paper's), dcn_rfcn_tiny, "
+                             "gluoncv:NAME")
+    parser.add_argument("--weights", help="detector weights (dcn_rfcn default: "
+                                          f"{DEFAULT_WEIGHTS['dcn_rfcn']})")
+    parser.add_argument("--threshold", type=float, default=0.99,
+                        help="person boxes of at least this confidence form the union box")
+    parser.add_argument("--detect-frames", type=int, default=8,
+                        help="frames (evenly spaced) the detector sees")
+    parser.add_argument("--max-frames", type=int, default=1000,
+                        help="use the first N frames (the annotated frames are held in memory: "
+                             "1000 at 960x540 take 1.5 GB)")
+    parser.add_argument("--out", default=os.path.join("runs", "demo_video"))
+    cli.add_dtype_arg(parser, config=False)
+    cli.add_gpus_arg(parser)
+    cli.add_threads_arg(parser)
+    args = parser.parse_args(argv)
+    args.dtype = args.dtype or "float32"
+    if args.detect_frames < 1 or args.max_frames < 1:
+        parser.error("--detect-frames and --max-frames must be >= 1")
+    return args
+
+
+if __name__ == "__main__":  # --help, a bad flag and the thread count: before MXNet loads
+    cli.start(parse_args())
+
+# Below: the imports that load MXNet, after the command line is read above.
 import cv2
 import mxnet as mx
 import numpy as np
@@ -48,18 +87,16 @@ from data.transforms import (
 )
 from data.video import VideoError, count_frames, iter_frames
 from engine.checkpoints import checkpoint_config, load_weights
-from engine.cli import add_dtype_arg
-from engine.experiment import build_model, setup_logging
+from engine.experiment import build_model, contexts, setup_logging
 from engine.figures import BOX, draw_box, draw_pose
 from engine.person_boxes import build_detector, video_box
 from engine.plots import image_grid
 from engine.precision import check_dtype, for_inference
 from engine.scoring import video_scores
 from engine.views import crop_keypoints_to_frame
-from symbols.detector.person_detector import DEFAULT_WEIGHTS, RFCN_DETECTORS
+from symbols.detector import RFCN_DETECTORS
 from symbols.pose_decoder import decode_pose_maps
 
-DEMO_CHECKPOINT = os.path.join("runs", "demo", "synth_xview3_kps_pose_r18", "final.params")
 HEADS = (("rgb", "RGB head"), ("pose", "pose CNN"), ("fused", "fusion"))
 DISPLAY_SIDE = 960  # the annotated video's long side at most, in pixels
 SHEET_FRAMES = 8
@@ -253,37 +290,10 @@ def write_mp4(path, frames, fps):
     write_via_temporary(write, path, suffix=".mp4")
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("video", help="a video file (mp4, avi, ...: what OpenCV decodes)")
-    parser.add_argument("--checkpoint", default=DEMO_CHECKPOINT,
-                        help="a video model's .params with its .yaml (or epoch .json) beside it "
-                             f"(default: the demo's, {DEMO_CHECKPOINT})")
-    parser.add_argument("--detector", default="dcn_rfcn",
-                        help="person detector: dcn_rfcn (the paper's), dcn_rfcn_tiny, "
-                             "gluoncv:NAME")
-    parser.add_argument("--weights", help="detector weights (dcn_rfcn default: "
-                                          f"{DEFAULT_WEIGHTS['dcn_rfcn']})")
-    parser.add_argument("--threshold", type=float, default=0.99,
-                        help="person boxes of at least this confidence form the union box")
-    parser.add_argument("--detect-frames", type=int, default=8,
-                        help="frames (evenly spaced) the detector sees")
-    parser.add_argument("--max-frames", type=int, default=1000,
-                        help="use the first N frames (the annotated frames are held in memory: "
-                             "1000 at 960x540 take 1.5 GB)")
-    parser.add_argument("--out", default=os.path.join("runs", "demo_video"))
-    add_dtype_arg(parser, config=False)
-    args = parser.parse_args(argv)
-    args.dtype = args.dtype or "float32"
-    if args.detect_frames < 1 or args.max_frames < 1:
-        parser.error("--detect-frames and --max-frames must be >= 1")
-    return args
-
-
 def main(argv=None):
-    args = parse_args(argv)
+    args = cli.start(parse_args(argv))
     with exit_on_error():
-        check_dtype(args.dtype, mx.cpu(), "--dtype")
+        check_dtype(args.dtype, contexts(args.gpus)[0], "--dtype")
         video = probe(args.video)  # before any output: a file that is not a video is one line
         check_writable(args.out)
         log = setup_logging(args.out, "demo_video")
@@ -293,7 +303,7 @@ def main(argv=None):
 
 def run(args, video, log):
     """``video``: ``probe``'s (frames, width, height, fps) of ``args.video``."""
-    ctx = mx.cpu()
+    ctx = contexts(args.gpus)[0]
     num_frames, width, height, fps = video
     cfg, net, classes = load_model(args.checkpoint, ctx, log, args.dtype)
     log.info("%s: %d frames of %dx%d at %.1f fps", args.video, num_frames, width, height, fps)

@@ -27,7 +27,7 @@ keep low-scoring boxes (Simple Baselines, the paper's [53]: IMAGE_THRE 0.0 over 
 file). The default 0.05 is the customary output floor of COCO detectors (Detectron's
 TEST.SCORE_THRESH), which the R-FCN release's floor (0.001, 100 boxes an image) goes below.
 
-Detectors (symbols/person_detector.py): ``dcn_rfcn`` (the paper's Deformable R-FCN, weights
+Detectors (symbols/detector/person_detector.py): ``dcn_rfcn`` (the paper's Deformable R-FCN, weights
 ``--weights``, default work/models/rfcn_dcn_coco-0000.params), ``dcn_rfcn_tiny`` (toy size),
 ``gluoncv:NAME``, and ``gt``: the boxes a dataset ships (the synthetic benchmark's annotations;
 in image mode the annotation file's person boxes), score 1.
@@ -37,7 +37,70 @@ import json
 import logging
 import os
 
-import mxnet as mx
+from data.protocols import DATASETS
+from data.shards import parse as shard_arg
+from engine import cli
+from symbols.detector import DEFAULT_WEIGHTS, GLUONCV, RFCN_DETECTORS
+
+
+DETECTORS = RFCN_DETECTORS + ("gt",)
+# (detector, threshold) by default; the thresholds' reasons are in the module docstring.
+VIDEO_DEFAULTS = ("gt", 0.99)
+IMAGE_DEFAULTS = ("dcn_rfcn", 0.05)
+
+
+def detector_name(value):
+    if value in DETECTORS or (value.startswith(GLUONCV) and len(value) > len(GLUONCV)):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r}: use one of {', '.join(DETECTORS)} or "
+                                     f"gluoncv:NAME")
+
+
+def parse_args(argv=None):
+    parser = cli.parser(__doc__)
+    parser.add_argument("--dataset", choices=DATASETS, help="videos: the dataset")
+    parser.add_argument("--prepared", help="videos: the prepared directory")
+    parser.add_argument("--images", help="image mode: a folder of COCO images")
+    parser.add_argument("--ann", help="image mode: the COCO annotation file listing them")
+    parser.add_argument("--detector", type=detector_name,
+                        help=f"{', '.join(DETECTORS)} or gluoncv:NAME (default: "
+                        f"{VIDEO_DEFAULTS[0]} for videos, {IMAGE_DEFAULTS[0]} for images)")
+    parser.add_argument("--weights", help="detector weights; dcn_rfcn default: "
+                        + DEFAULT_WEIGHTS["dcn_rfcn"])
+    parser.add_argument("--threshold", type=float, help="keep boxes of score >= this "
+                        f"(default: {VIDEO_DEFAULTS[1]} for videos, {IMAGE_DEFAULTS[1]} for "
+                        "images)")
+    parser.add_argument("--frame-stride", type=int, default=1, help="detect every N-th frame")
+    parser.add_argument("--batch-size", type=int, default=4,
+                        help="frames (images) per forward pass")
+    cli.add_gpus_arg(parser)
+    cli.add_threads_arg(parser)
+    parser.add_argument("--shard", type=shard_arg, metavar="K/N",
+                        help="every N-th video from the K-th; run N processes (one a GPU), "
+                        "the last to finish writes the merged file")
+    cli.add_dtype_arg(parser, config=False)
+    parser.add_argument("--out", help="default: PREPARED/../boxes.json; image mode: "
+                        "IMAGES/../person_detections_NAME.json (NAME: the folder's)")
+    args = parser.parse_args(argv)
+    images = args.images is not None or args.ann is not None
+    if images and not (args.images and args.ann):
+        parser.error("image mode needs both --images and --ann")
+    if images and (args.dataset or args.prepared or args.shard):
+        parser.error("--dataset, --prepared and --shard are for videos, not --images")
+    if not images and not (args.dataset and args.prepared):
+        parser.error("give --dataset and --prepared (videos) or --images and --ann (images)")
+    if args.frame_stride < 1 or args.batch_size < 1:
+        parser.error("--frame-stride and --batch-size must be >= 1")
+    detector, threshold = IMAGE_DEFAULTS if images else VIDEO_DEFAULTS
+    args.detector = args.detector or detector
+    args.threshold = threshold if args.threshold is None else args.threshold
+    return args
+
+
+if __name__ == "__main__":  # --help, a bad flag and the thread count: before MXNet loads
+    cli.start(parse_args())
+
+# Below: the imports that load MXNet, after the command line is read above.
 import numpy as np
 from tqdm import tqdm
 
@@ -58,27 +121,18 @@ from data.index import (
     write_boxes,
     write_skipped,
 )
-from data.protocols import DATASETS
 from data.shards import all_parts, check_once, pick
-from data.shards import parse as shard_arg  # K/N; boxes.shardKofN.json
 from data.shards import part_path as shard_path
 from data.video import VideoError, iter_frames
-from engine.cli import add_dtype_arg
+from engine.experiment import contexts
 from engine.person_boxes import build_detector, video_box
 from engine.precision import check_dtype
 from symbols.detector.person_detector import (
-    DEFAULT_WEIGHTS,
-    GLUONCV,
-    RFCN_DETECTORS,
     DetectorError,
     inclusive_extents,
 )
 
 log = logging.getLogger("detect_persons")
-DETECTORS = RFCN_DETECTORS + ("gt",)
-# (detector, threshold) by default; the thresholds' reasons are in the module docstring.
-VIDEO_DEFAULTS = ("gt", 0.99)
-IMAGE_DEFAULTS = ("dcn_rfcn", 0.05)
 
 
 def gt_detections(prepared, sample, frame_stride):
@@ -278,57 +332,10 @@ def images_out(images):
                         f"person_detections_{os.path.basename(folder)}.json")
 
 
-def detector_name(value):
-    if value in DETECTORS or (value.startswith(GLUONCV) and len(value) > len(GLUONCV)):
-        return value
-    raise argparse.ArgumentTypeError(f"{value!r}: use one of {', '.join(DETECTORS)} or "
-                                     f"gluoncv:NAME")
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
-    parser.add_argument("--dataset", choices=DATASETS, help="videos: the dataset")
-    parser.add_argument("--prepared", help="videos: the prepared directory")
-    parser.add_argument("--images", help="image mode: a folder of COCO images")
-    parser.add_argument("--ann", help="image mode: the COCO annotation file listing them")
-    parser.add_argument("--detector", type=detector_name,
-                        help=f"{', '.join(DETECTORS)} or gluoncv:NAME (default: "
-                        f"{VIDEO_DEFAULTS[0]} for videos, {IMAGE_DEFAULTS[0]} for images)")
-    parser.add_argument("--weights", help="detector weights; dcn_rfcn default: "
-                        + DEFAULT_WEIGHTS["dcn_rfcn"])
-    parser.add_argument("--threshold", type=float, help="keep boxes of score >= this "
-                        f"(default: {VIDEO_DEFAULTS[1]} for videos, {IMAGE_DEFAULTS[1]} for "
-                        "images)")
-    parser.add_argument("--frame-stride", type=int, default=1, help="detect every N-th frame")
-    parser.add_argument("--batch-size", type=int, default=4,
-                        help="frames (images) per forward pass")
-    parser.add_argument("--gpu", type=int, help="GPU id (default: CPU)")
-    parser.add_argument("--shard", type=shard_arg, metavar="K/N",
-                        help="every N-th video from the K-th; run N processes (one a GPU), "
-                        "the last to finish writes the merged file")
-    add_dtype_arg(parser, config=False)
-    parser.add_argument("--out", help="default: PREPARED/../boxes.json; image mode: "
-                        "IMAGES/../person_detections_NAME.json (NAME: the folder's)")
-    args = parser.parse_args(argv)
-    images = args.images is not None or args.ann is not None
-    if images and not (args.images and args.ann):
-        parser.error("image mode needs both --images and --ann")
-    if images and (args.dataset or args.prepared or args.shard):
-        parser.error("--dataset, --prepared and --shard are for videos, not --images")
-    if not images and not (args.dataset and args.prepared):
-        parser.error("give --dataset and --prepared (videos) or --images and --ann (images)")
-    if args.frame_stride < 1 or args.batch_size < 1:
-        parser.error("--frame-stride and --batch-size must be >= 1")
-    detector, threshold = IMAGE_DEFAULTS if images else VIDEO_DEFAULTS
-    args.detector = args.detector or detector
-    args.threshold = threshold if args.threshold is None else args.threshold
-    return args
-
-
 def main(argv=None):
-    args = parse_args(argv)
+    args = cli.start(parse_args(argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    ctx = mx.cpu() if args.gpu is None else mx.gpu(args.gpu)
+    ctx = contexts(args.gpus)[0]  # one device a process; --shard spreads videos over GPUs
     with exit_on_error(log):
         check_dtype(args.dtype or "float32", ctx, "--dtype")
         if args.images:

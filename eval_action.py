@@ -18,21 +18,38 @@ video) or multi (clips T/2 apart, softmax scores averaged), one crop a clip; rep
 pose stream, the appearance stream (each one's last action block) and the aggregation (paper
 Table 5's three columns), in the same files.
 """
-import argparse
 import json
 import os
 
+from configs import add_config_args
+from engine import cli
+
+
+def parse_args(argv=None):
+    parser = cli.parser(__doc__)
+    add_config_args(parser)
+    parser.add_argument("--skip-unreadable", action="store_true",
+                        help="list an undecodable test video as skipped (with the reason) and "
+                             "score the rest; by default it stops the evaluation")
+    cli.add_dtype_arg(parser)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":  # --help, a bad flag and the thread count: before MXNet loads
+    cli.start(parse_args())
+
+# Below: the imports that load MXNet, after the command line is read above.
 import numpy as np
 from tqdm import tqdm
 
-from configs import CONFIG_DIR, add_config_args, load_config_or_exit
+from configs import CONFIG_DIR, load_config_or_exit
 from data.errors import check_writable, exit_on_error
 from data.index import atomic_write_text
 from data.loader import UNREADABLE_LABEL, Skippable, make_loader
 from data.protocols import get_dataset
 from engine import hardware
 from engine.checkpoints import checkpoint_or_last
-from engine.cli import add_dtype_arg, with_dtype
+from engine.cli import with_dtype
 from engine.experiment import (
     checked_against_checkpoint,
     clip_dataset,
@@ -46,16 +63,6 @@ from engine.multitask import evaluate_multitask, multitask_test_data
 from engine.plots import confusion_figure
 from engine.precision import check_dtype
 from engine.scoring import check_finite, confusion, row_name, top1, video_scores
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_config_args(parser)
-    parser.add_argument("--skip-unreadable", action="store_true",
-                        help="list an undecodable test video as skipped (with the reason) and "
-                             "score the rest; by default it stops the evaluation")
-    add_dtype_arg(parser)
-    return parser.parse_args(argv)
 
 
 def load_mapping(name, num_source_classes):
@@ -152,7 +159,7 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    args = cli.start(parse_args(argv))
     cfg = load_config_or_exit(args.config, with_dtype(args.overrides, args.dtype))
     return run(cfg, contexts(args.gpus, args.cpus), args.skip_unreadable)
 

@@ -14,7 +14,6 @@ Both forms check the results before scoring (``check_results``): pycocotools cou
 similarity as a match, so NaN keypoints would score AP 100. A bad entry, a model that outputs
 NaN or inf, or a bad detections file is one line ``error: ...`` and exit status 1, never a score.
 """
-import argparse
 import collections
 import contextlib
 import io
@@ -23,15 +22,34 @@ import math
 import numbers
 import os
 
+from configs import add_config_args
+from engine import cli
+
+
+def parse_args(argv=None):
+    parser = cli.parser(__doc__)
+    add_config_args(parser, required=False, cpus=False)  # --config: run a pose model
+    parser.add_argument("--ann", help="with --results: the ground-truth keypoints file")
+    parser.add_argument("--results", help="score this COCO results file, no model")
+    parser.add_argument("--untrained", action="store_true",
+                        help="score the freshly initialised model (the baseline)")
+    cli.add_dtype_arg(parser)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":  # --help, a bad flag and the thread count: before MXNet loads
+    cli.start(parse_args())
+
+# Below: the imports that load MXNet, after the command line is read above.
 from tqdm import tqdm
 
-from configs import POSE_BASE, add_config_args, load_config
+from configs import POSE_BASE, load_config
 from data.errors import exit_on_error, fail, one_line
 from data.index import atomic_write_text
 from data.keypoints import flip_pose_maps
 from data.loader import make_loader
 from data.transforms import apply_affine, invert_affine
-from engine.cli import add_dtype_arg, with_dtype
+from engine.cli import with_dtype
 from engine.experiment import coco_dataset, contexts, setup_logging
 from engine.pose_eval import load_model
 from engine.precision import check_dtype, for_inference
@@ -266,19 +284,8 @@ def run(cfg, ctx, log, untrained=False):
     return stats
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_config_args(parser, required=False, cpus=False)  # --config: run a pose model
-    parser.add_argument("--ann", help="with --results: the ground-truth keypoints file")
-    parser.add_argument("--results", help="score this COCO results file, no model")
-    parser.add_argument("--untrained", action="store_true",
-                        help="score the freshly initialised model (the baseline)")
-    add_dtype_arg(parser)
-    return parser.parse_args(argv)
-
-
 def main(argv=None):
-    args = parse_args(argv)
+    args = cli.start(parse_args(argv))
     if args.results:
         if not args.ann:
             fail("--results needs --ann (the ground-truth keypoints file)")

@@ -23,7 +23,6 @@ The clips are the centre views of the config's first test videos when its prepar
 else seeded noise; ``--untrained`` exports the config's seeded initial weights (to check the
 export of a model no one has trained here, e.g. the paper-size one).
 """
-import argparse
 import contextlib
 import io
 import json
@@ -31,11 +30,35 @@ import os
 import tempfile
 import time
 
+from configs import add_config_args
+from engine import cli
+
+
+def parse_args(argv=None):
+    parser = cli.parser(__doc__)
+    add_config_args(parser, cpus=False)
+    parser.add_argument("--checkpoint", help="default: the config's run's last checkpoint")
+    parser.add_argument("--untrained", action="store_true",
+                        help="export the config's seeded initial weights (no checkpoint)")
+    parser.add_argument("--out", help="default: {out}/onnx of the config")
+    parser.add_argument("--clips", type=int, default=2, help="reference clips (default 2)")
+    args = parser.parse_args(argv)
+    if args.untrained and args.checkpoint:
+        parser.error("--untrained exports initial weights: give it or --checkpoint, not both")
+    if args.clips < 1:
+        parser.error("--clips must be >= 1")
+    return args
+
+
+if __name__ == "__main__":  # --help, a bad flag and the thread count: before MXNet loads
+    cli.start(parse_args())
+
+# Below: the imports that load MXNet, after the command line is read above.
 import mxnet as mx
 import numpy as np
 from mxnet.gluon.block import HybridBlock
 
-from configs import add_config_args, load_config_or_exit
+from configs import load_config_or_exit
 from data.errors import check_writable, exit_on_error
 from data.index import atomic_write_bytes, atomic_write_text, read_boxes
 from engine.checkpoints import checkpoint_or_last, load_weights
@@ -158,24 +181,8 @@ def forward(net, clips, ctx):
     return outputs, time.perf_counter() - start
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_config_args(parser, cpus=False)
-    parser.add_argument("--checkpoint", help="default: the config's run's last checkpoint")
-    parser.add_argument("--untrained", action="store_true",
-                        help="export the config's seeded initial weights (no checkpoint)")
-    parser.add_argument("--out", help="default: {out}/onnx of the config")
-    parser.add_argument("--clips", type=int, default=2, help="reference clips (default 2)")
-    args = parser.parse_args(argv)
-    if args.untrained and args.checkpoint:
-        parser.error("--untrained exports initial weights: give it or --checkpoint, not both")
-    if args.clips < 1:
-        parser.error("--clips must be >= 1")
-    return args
-
-
 def main(argv=None):
-    args = parse_args(argv)
+    args = cli.start(parse_args(argv))
     cfg = load_config_or_exit(args.config, args.overrides)
     with exit_on_error():
         ckpt = None

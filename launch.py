@@ -28,6 +28,8 @@ import subprocess
 import sys
 import time
 
+from engine import cli
+
 POLL = 0.2  # seconds between checks of the processes
 
 
@@ -142,7 +144,7 @@ def watch(job, grace, finish_timeout):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser = cli.parser(__doc__)
     parser.add_argument("-n", "--workers", type=int, required=True, help="worker processes")
     parser.add_argument("-s", "--servers", type=int, required=True, help="server processes")
     where = parser.add_mutually_exclusive_group(required=True)

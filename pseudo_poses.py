@@ -16,25 +16,45 @@ Several processes or nodes: ``--shard K/N`` labels every N-th video from the K-t
 shard to finish checks that the N shards' lists (OUT/done.shardKofN.json) hold every video once
 and writes OUT/skipped.csv (data/shards.py).
 """
-import argparse
 import logging
 import os
 
+from configs import add_config_args
+from data.shards import parse as shard_arg
+from engine import cli
+
+
+def parse_args(argv=None):
+    parser = cli.parser(__doc__)
+    add_config_args(parser, cpus=False)  # --config: the pose model's
+    parser.add_argument("--prepared", required=True)
+    parser.add_argument("--boxes", required=True)
+    parser.add_argument("--out", required=True, help="poses directory")
+    parser.add_argument("--checkpoint", help="default: the pose run's last epoch")
+    cli.add_dtype_arg(parser)
+    parser.add_argument("--shard", type=shard_arg, metavar="K/N",
+                        help="every N-th video from the K-th; the last shard merges")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":  # --help, a bad flag and the thread count: before MXNet loads
+    cli.start(parse_args())
+
+# Below: the imports that load MXNet, after the command line is read above.
 import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from configs import POSE_BASE, add_config_args, load_config
+from configs import POSE_BASE, load_config
 from data.coco import ASPECT, crop_box, image_to_network
 from data.errors import exit_on_error, one_line
 from data.index import read_boxes, read_index, write_poses, write_skipped
 from data.keypoints import flip_pose_maps
 from data.shards import merge_parts, pick, write_part
-from data.shards import parse as shard_arg
 from data.transforms import affine_crop_matrix, apply_affine, invert_affine, warp
 from data.video import VideoError, read_video
 from engine.checkpoints import checkpoint_or_last, load_weights
-from engine.cli import add_dtype_arg, with_dtype
+from engine.cli import with_dtype
 from engine.experiment import build_pose_model, contexts, pose_radius_of
 from engine.precision import check_dtype, for_inference
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
@@ -143,21 +163,8 @@ def merge_shard(out, shard, every, samples, skipped):
     return len(labelled), skipped
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_config_args(parser, cpus=False)  # --config: the pose model's
-    parser.add_argument("--prepared", required=True)
-    parser.add_argument("--boxes", required=True)
-    parser.add_argument("--out", required=True, help="poses directory")
-    parser.add_argument("--checkpoint", help="default: the pose run's last epoch")
-    add_dtype_arg(parser)
-    parser.add_argument("--shard", type=shard_arg, metavar="K/N",
-                        help="every N-th video from the K-th; the last shard merges")
-    return parser.parse_args(argv)
-
-
 def main(argv=None):
-    args = parse_args(argv)
+    args = cli.start(parse_args(argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     with exit_on_error(log):
         cfg = load_config(args.config, with_dtype(args.overrides, args.dtype), base=POSE_BASE)

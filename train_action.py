@@ -12,15 +12,30 @@ in Appendix B's stages (train.stage pose_frozen, then end_to_end; ``train_multit
 ``--resume`` continues after the last complete checkpoint; every random choice is
 seeded by (seed, epoch), so a resumed run ends with the same weights as an uninterrupted one.
 """
-import argparse
 
+from configs import add_config_args
+from engine import cli
+
+
+def parse_args(argv=None):
+    parser = cli.parser(__doc__)
+    add_config_args(parser)
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    cli.add_kvstore_arg(parser)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":  # --help, a bad flag and the thread count: before MXNet loads
+    cli.start(parse_args())
+
+# Below: the imports that load MXNet, after the command line is read above.
 import mxnet as mx
 
-from configs import add_config_args, load_config_or_exit
+from configs import load_config_or_exit
 from data.errors import check_writable, exit_on_error, fail
 from data.loader import Substitutes
 from engine.checkpoints import load_weights
-from engine.cli import add_kvstore_arg, with_kvstore
+from engine.cli import with_kvstore
 from engine.experiment import (
     build_model,
     check_multitask_config,
@@ -36,14 +51,6 @@ from engine.multitask import train_multitask
 from engine.training import check_devices, fit, run_logging
 from symbols import model_config
 from symbols.action_machine import ActionMachineLoss
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_config_args(parser)
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    add_kvstore_arg(parser)
-    return parser.parse_args(argv)
 
 
 def loss_terms(cfg, heads):
@@ -116,7 +123,7 @@ def train(cfg, ctxs, log, dataset, resume_run=False):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    args = cli.start(parse_args(argv))
     cfg = load_config_or_exit(args.config, with_kvstore(args))
     if cfg["model"]["sync_bn"] and not args.gpus:
         fail("model.sync_bn needs GPUs (--gpus): MXNet's SyncBatchNorm hangs on CPU contexts; "

@@ -18,19 +18,34 @@ eval_pose.py scores the test frames (a 2D dataset: the mean 2D error, % of the b
 
 Both go through ``training.fit``: outputs, checkpoints and --resume as train_action.py.
 """
-import argparse
 import os
 
+from configs import add_config_args
+from engine import cli
+
+
+def parse_args(argv=None):
+    parser = cli.parser(__doc__)
+    add_config_args(parser)
+    parser.add_argument("--resume", action="store_true")
+    cli.add_kvstore_arg(parser)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":  # --help, a bad flag and the thread count: before MXNet loads
+    cli.start(parse_args())
+
+# Below: the imports that load MXNet, after the command line is read above.
 import mxnet as mx
 
-from configs import POSE_BASE, add_config_args, load_config_or_exit
+from configs import POSE_BASE, load_config_or_exit
 from data.errors import check_writable, exit_on_error
 from data.loader import Substitutes
 from data.multitask.pose_images import check_roots, pose_images
 from data.multitask.pose_records import SOURCES
 from engine import pose_eval as pose_model_eval
 from engine.checkpoints import load_weights
-from engine.cli import add_kvstore_arg, with_kvstore
+from engine.cli import with_kvstore
 from engine.experiment import (
     build_pose_model,
     check_pose_config,
@@ -44,14 +59,6 @@ from symbols.multitask.elastic_net_loss import ElasticNetPoseLoss
 from symbols.pose_loss import PoseLoss
 
 REAL_SOURCES = SOURCES + ("mix",)
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_config_args(parser)
-    parser.add_argument("--resume", action="store_true")
-    add_kvstore_arg(parser)
-    return parser.parse_args(argv)
 
 
 def pose_loss(criterion):
@@ -102,7 +109,7 @@ def train(cfg, ctxs, log, dataset, resume_run=False, val_dataset=None):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    args = cli.start(parse_args(argv))
     cfg = load_config_or_exit(args.config, with_kvstore(args), base=POSE_BASE)
     return run(cfg, contexts(args.gpus, args.cpus), args.resume)
 

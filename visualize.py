@@ -20,15 +20,43 @@ Each config's checkpoint is ``--checkpoint`` (one per --config, in order) or its
 (``{out}/final.params`` or the newest epoch), checked against the config as eval_action.py does.
 ``key=value`` overrides apply to every config (e.g. data.prepared=..., runs=...).
 """
-import argparse
 import os
 
+from engine import cli
+
+
+def parse_args(argv=None):
+    parser = cli.parser(__doc__)
+    parser.add_argument("--config", action="append", required=True,
+                        help="an experiment config; repeat for more models (rows)")
+    parser.add_argument("--checkpoint", action="append",
+                        help="the checkpoint of each --config, in order (default: its run's)")
+    parser.add_argument("--videos", required=True, help="comma-separated video ids")
+    parser.add_argument("--classes", default="gt,pred",
+                        help="CAM rows per model: gt, pred, class names or indices (default "
+                             "gt,pred)")
+    parser.add_argument("--out", required=True, help="folder for the PNGs and the log")
+    parser.add_argument("overrides", nargs="*", help="config overrides for every config")
+    cli.add_gpus_arg(parser)
+    cli.add_threads_arg(parser)
+    args = parser.parse_args(argv)
+    if args.checkpoint and len(args.checkpoint) != len(args.config):
+        parser.error(f"give one --checkpoint per --config ({len(args.config)}), or none")
+    args.videos = [v for v in args.videos.split(",") if v]
+    args.classes = [c for c in args.classes.split(",") if c]
+    return args
+
+
+if __name__ == "__main__":  # --help, a bad flag and the thread count: before MXNet loads
+    cli.start(parse_args())
+
+# Below: the imports that load MXNet, after the command line is read above.
 import mxnet as mx
 
 from data.errors import check_writable, exit_on_error
 from data.index import read_annotation, read_boxes, read_index
 from data.protocols import get_dataset
-from engine.experiment import setup_logging
+from engine.experiment import contexts, setup_logging
 from engine.figures import cam_figure, pose_figure
 from engine.scoring import softmax
 from engine.views import centre_view, crop_keypoints_to_frame, load_model
@@ -75,28 +103,8 @@ def model_rows(name, cfg, net, view, label, wanted, classes):
     return cam_rows, keypoints
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", action="append", required=True,
-                        help="an experiment config; repeat for more models (rows)")
-    parser.add_argument("--checkpoint", action="append",
-                        help="the checkpoint of each --config, in order (default: its run's)")
-    parser.add_argument("--videos", required=True, help="comma-separated video ids")
-    parser.add_argument("--classes", default="gt,pred",
-                        help="CAM rows per model: gt, pred, class names or indices (default "
-                             "gt,pred)")
-    parser.add_argument("--out", required=True, help="folder for the PNGs and the log")
-    parser.add_argument("overrides", nargs="*", help="config overrides for every config")
-    args = parser.parse_args(argv)
-    if args.checkpoint and len(args.checkpoint) != len(args.config):
-        parser.error(f"give one --checkpoint per --config ({len(args.config)}), or none")
-    args.videos = [v for v in args.videos.split(",") if v]
-    args.classes = [c for c in args.classes.split(",") if c]
-    return args
-
-
 def main(argv=None):
-    args = parse_args(argv)
+    args = cli.start(parse_args(argv))
     with exit_on_error():
         check_writable(args.out)
         log = setup_logging(args.out, "visualize")
@@ -105,7 +113,7 @@ def main(argv=None):
 
 
 def run(args, log):
-    ctx = mx.cpu()
+    ctx = contexts(args.gpus)[0]
     checkpoints = args.checkpoint or [None] * len(args.config)
     models = [load_model(c, k, args.overrides, ctx, log)
               for c, k in zip(args.config, checkpoints)]

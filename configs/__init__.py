@@ -314,10 +314,13 @@ def _raise(message):
 
 
 def add_config_args(parser, required=True, cpus=True):
-    """The arguments every config-driven script shares: --config, key=value overrides, devices."""
+    """The arguments every config-driven script shares: --config, key=value overrides, devices
+    (--gpus, alias --gpu), MXNet's threads (engine/cli.py)."""
+    from engine import cli
     parser.add_argument("--config", required=required, help="an experiment config file")
     parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
-    parser.add_argument("--gpus", help="GPU ids, e.g. 0,1,2,3")
+    cli.add_gpus_arg(parser)
+    cli.add_threads_arg(parser)
     if cpus:
         parser.add_argument("--cpus", type=int,
                             help="N CPU contexts (the multi-device path on CPU)")

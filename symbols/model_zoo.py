@@ -134,7 +134,7 @@ def get_pose_model(name, pretrained=None, ctx=None, **overrides):
     return net
 
 
-# Luvizon et al. 2018, the soft-argmax multitask network (symbols/multitask.py):
+# Luvizon et al. 2018, the soft-argmax multitask network (symbols/multitask/model.py):
 # ``softargmax_pose``: the Human3.6M 3D pose model (K = 8, J = 17, Nd = 16);
 # ``softargmax_multitask``: the NTU pose + action model (K = 4, J = 20, Nd = 8, T = 20, 60 actions).
 _MULTITASK_TINY = dict(input_size=64, num_joints=5, depth_bins=4, pose_blocks=2, width=0.125,

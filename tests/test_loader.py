@@ -109,9 +109,9 @@ def test_an_unreadable_video_is_replaced_and_logged(prepared, tmp_path, caplog):
     ds = ClipDataset(copy, samples, boxes=boxes, clip_len=CLIP, stride=2, size=SIZE)
     with pytest.raises(VideoError, match=samples[0]["id"]):  # never silently replaced
         ds[0]
-    item = Substitutes(ds)[0]  # training's wrapper: replaced, flagged and logged
-    assert int(item[1]) == samples[1]["label"] and int(item[-1]) == 1
-    assert int(Substitutes(ds)[1][-1]) == 0
+    item, unreadable = Substitutes(ds)[0]  # training's wrapper: replaced, flagged and logged
+    assert int(item.label) == samples[1]["label"] and int(unreadable) == 1
+    assert int(Substitutes(ds)[1].unreadable) == 0
     assert "unreadable video " + samples[0]["id"] in caplog.text
     test = ClipDataset(copy, samples, boxes=boxes, clip_len=CLIP, stride=2, size=SIZE,
                        mode="test", num_clips=2)

@@ -1,5 +1,6 @@
 """The exportable network equals the default one; export_onnx.py -> check_onnx.py round trip on
 the tiny model (onnxruntime in .venv-onnx, `make onnx-env`), and a mismatch is one line."""
+import importlib
 import os
 import re
 import subprocess
@@ -106,9 +107,9 @@ def test_a_mismatch_is_one_line(exported, tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("error: pose differs from MXNet by")
 
 
-@pytest.mark.parametrize("name", ["export_onnx", "check_onnx"])
+@pytest.mark.parametrize("name", ["export_onnx", "tools.check_onnx"])
 def test_the_onnx_scripts_are_entry_scripts(name, capsys):
-    module = __import__(name)
+    module = importlib.import_module(name)
     assert capsys.readouterr().out == ""
     with pytest.raises(SystemExit) as exit_info:
         module.parse_args(["--help"])

@@ -224,7 +224,7 @@ def test_mixture_batches_hold_the_exact_shares_through_the_training_loader(tmp_p
             assert len(mix) == 8  # 6 + 4 items, in whole batches of 4
             sources = []
             for epoch in (0, 1):
-                for img, target, mask, vis, _ in training.epoch_loader(
+                for (img, target, mask, vis), _ in training.epoch_loader(
                         __import__("data.loader", fromlist=["Substitutes"]).Substitutes(mix),
                         cfg, epoch):
                     mask = mask.asnumpy()

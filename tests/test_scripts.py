@@ -3,9 +3,9 @@ import importlib
 
 import pytest
 
-SCRIPTS = ["train_action", "eval_action", "detect_persons", "demo", "bench", "symbols.__main__",
-           "train_pose", "eval_coco", "pseudo_poses", "eval_pose",
-           "visualize", "demo_video", "export_onnx", "diagnose_pose",
+SCRIPTS = ["train_action", "eval_action", "detect_persons", "demo", "tools.bench",
+           "symbols.__main__", "train_pose", "eval_coco", "pseudo_poses", "eval_pose",
+           "visualize", "demo_video", "export_onnx", "tools.diagnose_pose",
            "data.prepare", "data.protocols", "data.synth", "data.ntu", "demo_softargmax"]
 
 

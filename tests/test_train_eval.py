@@ -195,7 +195,7 @@ def test_every_epoch_gets_its_own_augmentation_whatever_the_worker_count(work):
     def first_clips(workers, epoch):
         cfg = load_config(config("kps"), overrides(work, "unused", f"data.workers={workers}"))
         data = Substitutes(clip_dataset(cfg, split_samples(cfg, "train"), "train", True))
-        return next(iter(training.epoch_loader(data, cfg, epoch)))[0].asnumpy()
+        return next(iter(training.epoch_loader(data, cfg, epoch))).item.clip.asnumpy()
     e0, e1 = first_clips(2, 0), first_clips(2, 1)
     assert not np.array_equal(e0, e1)
     np.testing.assert_array_equal(e1, first_clips(0, 1))

@@ -1,7 +1,7 @@
 """Person detectors by name, each as RGB frames (B, H, W, 3) -> per frame an (n, 5) array
 [x1, y1, x2, y2, score] of person boxes in frame pixels, best first.
 
-- ``dcn_rfcn``: the paper's Deformable R-FCN, ResNet-101 (``symbols/rfcn.py``), with the COCO
+- ``dcn_rfcn``: the paper's Deformable R-FCN, ResNet-101 (``symbols/detector/rfcn.py``), with the COCO
   weights the Deformable-ConvNets authors released and the release's test settings (shorter side
   600, longer <= 1000, class-agnostic boxes, NMS 0.3, at most 100 boxes of score >= 0.001).
   ``dcn_rfcn_tiny`` is the same code at toy size. Boxes are inclusive pixel extents, as in the
@@ -14,10 +14,7 @@ import os
 import mxnet as mx
 import numpy as np
 
-GLUONCV = "gluoncv:"
-RFCN_DETECTORS = ("dcn_rfcn", "dcn_rfcn_tiny")
-DEFAULT_WEIGHTS = {"dcn_rfcn": os.path.join("work", "models", "rfcn_dcn_coco-0000.params"),
-                   "dcn_rfcn_tiny": None}
+from symbols.detector import DEFAULT_WEIGHTS, GLUONCV, RFCN_DETECTORS  # noqa: F401 (re-exported)
 
 
 class DetectorError(RuntimeError):

@@ -31,6 +31,8 @@ def parse_args(argv=None):
     parser.add_argument("--skip-unreadable", action="store_true",
                         help="list an undecodable test video as skipped (with the reason) and "
                              "score the rest; by default it stops the evaluation")
+    parser.add_argument("--checkpoint", help="the .params to test (overrides eval.checkpoint; "
+                                             "default: the run's last)")
     cli.add_dtype_arg(parser)
     return parser.parse_args(argv)
 
@@ -160,7 +162,10 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
 
 def main(argv=None):
     args = cli.start(parse_args(argv))
-    cfg = load_config_or_exit(args.config, with_dtype(args.overrides, args.dtype))
+    overrides = with_dtype(args.overrides, args.dtype)
+    if args.checkpoint:
+        overrides.append(f"eval.checkpoint={args.checkpoint}")
+    cfg = load_config_or_exit(args.config, overrides)
     return run(cfg, contexts(args.gpus, args.cpus), args.skip_unreadable)
 
 

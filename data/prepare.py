@@ -28,6 +28,7 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 
 import cv2
 import numpy as np
@@ -195,18 +196,21 @@ def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None, skelet
     ``shard=(k, n)``: every n-th video from the k-th; the last shard to finish writes the index
     of all (-> all samples and skipped), the others return their own and write no index."""
     dataset = get_dataset(dataset_name)
-    for sub in ("videos", "annotations", ".done"):
-        os.makedirs(os.path.join(out, sub), exist_ok=True)
     if skeletons is not None and dataset_name != "ntu":
         raise ValueError(f"--skeletons is NTU's; {dataset_name} has no .skeleton files")
     if skeletons is not None and not os.path.isdir(skeletons):
         raise FileNotFoundError(f"--skeletons: no such folder: {skeletons}")
+    if not os.path.exists(raw):
+        raise FileNotFoundError(f"--raw: no such file or directory: {raw} (the folder of the "
+                                f"dataset's downloaded videos, or a list of their paths)")
     if hasattr(dataset, "list_samples"):  # samples from annotation files (Penn Action)
         candidates, skipped = dataset.list_samples(raw)
         names = candidates + skipped
     else:
-        names = list_names(raw, dataset.VIDEO_EXTS)
+        names = list_names(raw, dataset.VIDEO_EXTS, what="--raw")
         candidates, skipped = parse_names(dataset, names)
+    for sub in ("videos", "annotations", ".done"):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
     jobs = [(s, out, dataset.RESIZE, dataset.FPS, dataset_name, skeletons)
             for s in pick(candidates, shard)]
     if shard is not None:
@@ -255,6 +259,14 @@ def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None, skelet
     return samples, skipped
 
 
+def remove_if_nothing_prepared(out):
+    """A failed prepare removes the folder it created, unless it holds a prepared video (a
+    resumed run reuses those)."""
+    videos = os.path.join(out, "videos")
+    if not (os.path.isdir(videos) and os.listdir(videos)):
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, choices=DATASETS)
@@ -271,10 +283,16 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    with exit_on_error(log):
-        check_writable(args.out)
-        samples, skipped = prepare(args.dataset, args.raw, args.out, args.workers,
-                                   shard=args.shard, skeletons=args.skeletons)
+    created = not os.path.exists(args.out)
+    try:
+        with exit_on_error(log):
+            check_writable(args.out)
+            samples, skipped = prepare(args.dataset, args.raw, args.out, args.workers,
+                                       shard=args.shard, skeletons=args.skeletons)
+    except BaseException:
+        if created:
+            remove_if_nothing_prepared(args.out)
+        raise
     dataset = get_dataset(args.dataset)
     log.info("%d samples prepared, %d skipped (see %s/skipped.csv)", len(samples), len(skipped),
              args.out)

@@ -49,8 +49,9 @@ def stem_of(path):
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def list_names(source, exts=None):
-    """File names from a directory (recursive, videos only when ``exts``) or a list file."""
+def list_names(source, exts=None, what="--names"):
+    """File names from a directory (recursive, videos only when ``exts``) or a list file;
+    ``what`` names the argument that gave ``source`` in the error for a missing one."""
     if os.path.isdir(source):
         names = []
         for root, _, files in os.walk(source):
@@ -60,7 +61,7 @@ def list_names(source, exts=None):
     if os.path.isfile(source):
         with open(source) as f:
             return [line.strip() for line in f if line.strip()]
-    raise FileNotFoundError(f"--names: no such file or directory: {source}")
+    raise FileNotFoundError(f"{what}: no such file or directory: {source}")
 
 
 def parse_names(dataset, names):

@@ -109,21 +109,21 @@ def newest_intact(out, log=None):
     return None, None
 
 
-def first_difference(saved, current, prefix=""):
-    """The first key (dotted) whose value differs between two configs, ignoring RESULT_NEUTRAL
-    keys -> (key, saved value, current value) or None."""
+def differences(saved, current, prefix=""):
+    """Every key (dotted, sorted) whose value differs between two configs, ignoring
+    RESULT_NEUTRAL keys -> [(key, saved value, current value)]."""
+    found = []
     for key in sorted(set(saved) | set(current)):
         name = f"{prefix}{key}"
         if name.startswith(RESULT_NEUTRAL) or name in RESULT_NEUTRAL:
             continue
         a, b = saved.get(key, "<absent>"), current.get(key, "<absent>")
         if isinstance(a, dict) and isinstance(b, dict):
-            found = first_difference(a, b, name + ".")
-            if found:
-                return found
+            found += differences(a, b, name + ".")
         elif a != b:
-            return name, a, b
-    return None
+            found.append((name, a, b))
+    return found
+
 
 
 def write_final(out, params, cfg):
@@ -137,6 +137,10 @@ def write_final(out, params, cfg):
 def checkpoint_or_last(out, path=None):
     """``path`` if given, else the newest whole checkpoint of the run in ``out``."""
     if path:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no checkpoint {path}: give an existing .params file "
+                                    f"(eval.checkpoint / --checkpoint), or leave it out to use "
+                                    f"the run's last in {out}")
         return path
     epoch, _ = newest_intact(out)
     if epoch is None:

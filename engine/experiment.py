@@ -24,9 +24,22 @@ from symbols.model_zoo import multitask_config
 
 
 def contexts(gpus=None, cpus=None):
-    """--gpus 0,1,2,3 -> [gpu(0), ...]; --cpus N -> [cpu(0), ..., cpu(N-1)]; default [cpu(0)]."""
+    """--gpus 0,1,2,3 -> [gpu(0), ...]; --cpus N -> [cpu(0), ..., cpu(N-1)]; default [cpu(0)].
+    SystemExit with one line when the GPUs asked for are not there."""
     if gpus:
-        return [mx.gpu(int(i)) for i in str(gpus).split(",") if i.strip()]
+        try:
+            ids = [int(i) for i in str(gpus).split(",") if i.strip()]
+        except ValueError:
+            raise SystemExit(f"error: --gpus {gpus}: give GPU ids, e.g. --gpus 0,1") from None
+        if not mx.runtime.Features().is_enabled("CUDA"):
+            raise SystemExit(f"error: --gpus {gpus}: this MXNet is the CPU build; install the "
+                             f"GPU build with make install MXNET=mxnet-cu112 (CUDA 11.2), or "
+                             f"leave out --gpus to run on the CPU")
+        found = mx.context.num_gpus()
+        if any(i >= found for i in ids):
+            raise SystemExit(f"error: --gpus {gpus}: this machine has {found} GPU(s) "
+                             f"(ids 0..{found - 1})")
+        return [mx.gpu(i) for i in ids]
     return [mx.cpu(i) for i in range(cpus or 1)]
 
 
@@ -48,6 +61,11 @@ def setup_logging(out, name):
 def split_samples(cfg, split):
     """The samples of ``split`` ('train' or 'test') of the config's protocol."""
     prepared = cfg["data"]["prepared"]
+    if not os.path.isfile(os.path.join(prepared, "splits.json")):
+        raise FileNotFoundError(
+            f"{prepared} holds no prepared dataset (no splits.json): prepare it first with make "
+            f"prepare DATASET={cfg['data']['dataset']} RAW=/path/to/its/videos, or point "
+            f"data.prepared=DIR at a prepared copy")
     splits = read_splits(prepared)["protocols"]
     protocol = cfg["data"]["protocol"]
     if protocol not in splits:

@@ -32,8 +32,8 @@ from data.index import atomic_write_text
 from data.loader import make_loader
 from engine import precision
 from engine.checkpoints import (
+    differences,
     epochs_on_disk,
-    first_difference,
     load_weights,
     newest_intact,
     prefix_of,
@@ -111,11 +111,11 @@ def start_fresh(out, writes=True):
 
 def check_resumable(out, cfg, saved, what):
     """Refuse a resume whose config differs from the run's where it matters."""
-    found = first_difference(saved, cfg)
+    found = differences(saved, cfg)
     if found:
-        key, old, new = found
-        raise ValueError(f"--resume: the config differs from {what} at {key!r} ({old!r} -> "
-                         f"{new!r}); resume with the run's config or train into another out=")
+        listed = "; ".join(f"{key} {old!r} -> {new!r}" for key, old, new in found)
+        raise ValueError(f"--resume: the config differs from {what} at {len(found)} key(s): "
+                         f"{listed}; resume with the run's config or train into another out=")
 
 
 def resume(out, cfg, net, trainer, ctxs, log, writes=True):

@@ -176,7 +176,7 @@ def test_resume_refuses_a_changed_config_but_not_a_changed_worker_count(synth_wo
     args = ["--config", config("rgb_person_crop")] + overrides(synth_work, out, "train.epochs=1")
     train_action.main(args)
     code, err = run_script("train_action.py", "--resume", *args, "train.lr=0.5")
-    assert_one_line_error(code, err, "'train.lr'", "0.01 -> 0.5")
+    assert_one_line_error(code, err, "train.lr 0.01 -> 0.5")
     assert train_action.main(["--resume"] + args + ["data.workers=1"]).endswith("final.params")
 
 

@@ -14,6 +14,9 @@ mmpose's tools/dataset_converters/preprocess_h36m.py turns the official archives
     annotation_body3d/cameras.pkl: a pickled dict {("S1", "54138969"): {"R": (3, 3),
         "T": (3, 1) metres, "c": (2, 1), "f": (2, 1), "k": (3, 1), "p": (2, 1), "w", "h",
         "name", "id"}} for 11 subjects x 4 cameras (R, T: world -> camera).
+    It is read through ``CamerasUnpickler``, which builds only what that format holds
+    (containers, numbers, strings and NumPy arrays): a pickle naming any other callable (a
+    downloaded file could run code when opened) is refused before anything is called.
 
 Joints: data.joints.H36M (mmpose's 17, the standard evaluation set). This module returns the 3D
 joints in millimetres, the unit of MPJPE (a file already in millimetres is taken as it is).
@@ -138,15 +141,32 @@ def frame_step(ann):
     return int(gaps.min()) if len(gaps) else 1
 
 
+# The callables a pickled NumPy array or scalar names (NumPy 1.x and 2.x module paths); the
+# builtin containers, numbers and strings need none.
+NUMPY_GLOBALS = {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+                 for n in ("_reconstruct", "scalar")} | {("numpy", "ndarray"), ("numpy", "dtype")}
+
+
+class CamerasUnpickler(pickle.Unpickler):
+    """An unpickler that builds containers, numbers, strings and NumPy arrays only."""
+
+    def find_class(self, module, name):
+        if (module, name) in NUMPY_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it names {module}.{name}, which a cameras file does not "
+                                     f"hold; refused without calling it")
+
+
 def read_cameras(path):
     """mmpose's cameras.pkl -> {(subject 'S1', camera id '54138969'): parameters as stored}."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such file: {path}")
     with open(path, "rb") as f:
         try:
-            cameras = pickle.load(f)
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
-            raise ValueError(f"{path} is not a pickle file ({err})") from None
+            cameras = CamerasUnpickler(f).load()
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+                ImportError, IndexError, KeyError) as err:
+            raise ValueError(f"{path} is not a cameras pickle ({err})") from None
     if not isinstance(cameras, dict) or not cameras:
         raise ValueError(f"{path} is not mmpose's cameras file (a dict keyed by (subject, "
                          f"camera id))")

@@ -113,6 +113,34 @@ def test_cameras_pickle_reads_back(tmp_path):
         h36m.read_cameras(str(tmp_path / "bad.pkl"))
 
 
+class _RunsCode:
+    """A pickle that calls a function (here: writes a file) when it is loaded."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def test_cameras_pickle_that_would_run_code_is_refused_unrun(tmp_path):
+    hit = tmp_path / "ran.txt"
+    cam = {"R": np.eye(3), "T": np.zeros((3, 1)), "c": np.zeros((2, 1)), "f": np.ones((2, 1)),
+           "payload": _RunsCode(str(hit))}
+    path = tmp_path / "cameras.pkl"
+    with open(path, "wb") as f:
+        pickle.dump({("S1", "54138969"): cam}, f)
+    with pytest.raises(ValueError) as err:
+        h36m.read_cameras(str(path))
+    assert str(path) in str(err.value) and "io.open" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert not hit.exists()  # the callable was never called
+    # numpy scalars (np.float64 values) and plain containers load through the same unpickler
+    with open(path, "wb") as f:
+        pickle.dump({("S1", "54138969"): dict(cam, payload=[np.float64(2.5), (1, "a")])}, f)
+    assert h36m.read_cameras(str(path))[("S1", "54138969")]["payload"][0] == 2.5
+
+
 def test_protocols_cli_counts_an_npz(tmp_path):
     write_npz(tmp_path / "h36m_test.npz")
     run = subprocess.run([sys.executable, "-m", "data.protocols", "--dataset", "h36m", "--names",

@@ -102,7 +102,6 @@ if __name__ == "__main__":  # --help, a bad flag and the thread count: before MX
 
 # Below: the imports that load MXNet, after the command line is read above.
 import numpy as np
-from tqdm import tqdm
 
 from data.coco import read_image
 from data.coco_detections import (
@@ -112,6 +111,7 @@ from data.coco_detections import (
     write_person_detections,
 )
 from data.errors import check_writable, exit_on_error
+from data.progress import Progress
 from data.index import (
     atomic_write_text,
     read_annotation,
@@ -247,7 +247,8 @@ def run(prepared, out, dataset, detector="gt", threshold=0.99, frame_stride=1, p
     source = make_source(detector, prepared, frame_stride, batch_size, weights, ctx, dtype) \
         if todo else None
     with open(partial, "a") as f:
-        for sample in tqdm(todo, desc=f"detect {dataset}", disable=not progress):
+        for sample in Progress(len(todo), f"person boxes ({dataset})", log, unit="videos",
+                               bar=None if progress else False).over(todo):
             try:
                 boxes, scores = source(sample)
                 record = dict(id=sample["id"], result=video_box(
@@ -307,7 +308,9 @@ def detect_images(ann, images, out, detector="dcn_rfcn", threshold=0.05, batch_s
     check_writable(os.path.dirname(os.path.abspath(out)))  # before hours of detection
     net = None if detector == "gt" else build_detector(detector, weights, ctx, dtype)
     results, without = [], 0
-    with tqdm(total=len(listed), desc="detect images", disable=not progress) as bar:
+    bar = Progress(len(listed), "person boxes (images)", log, unit="images",
+                   bar=None if progress else False)
+    try:
         for start in range(0, len(listed), batch_size):
             chunk = listed[start:start + batch_size]
             for im, dets in zip(chunk, image_detections(net, chunk, gt_boxes)):
@@ -316,6 +319,8 @@ def detect_images(ann, images, out, detector="dcn_rfcn", threshold=0.05, batch_s
                 without += not found
                 results += found
             bar.update(len(chunk))
+    finally:
+        bar.close()
     write_person_detections(out, results)
     log.info("%d images, %d person boxes of score >= %g, %d images without one; detections "
              "in %s", len(listed), len(results), threshold, without, out)

@@ -42,12 +42,12 @@ if __name__ == "__main__":  # --help, a bad flag and the thread count: before MX
 
 # Below: the imports that load MXNet, after the command line is read above.
 import numpy as np
-from tqdm import tqdm
 
 from configs import CONFIG_DIR, load_config_or_exit
 from data.errors import check_writable, exit_on_error
 from data.index import atomic_write_text
 from data.loader import UNREADABLE_LABEL, Skippable, make_loader
+from data.progress import Progress
 from data.protocols import get_dataset
 from engine import hardware
 from engine.checkpoints import checkpoint_or_last
@@ -64,7 +64,7 @@ from engine.inference import loaded_model
 from engine.multitask import evaluate_multitask, multitask_test_data
 from engine.plots import confusion_figure
 from engine.precision import check_dtype
-from engine.scoring import check_finite, confusion, row_name, top1, video_scores
+from engine.scoring import check_finite, confusion, head_scores, row_name, video_scores
 
 
 def load_mapping(name, num_source_classes):
@@ -90,6 +90,23 @@ def markdown_row(results):
     return "| " + " | ".join(cells) + " |"
 
 
+def pct(value):
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def heads_markdown(results):
+    """Each head's top-1, top-5 and mean-class accuracy, then its per-class accuracy, in %."""
+    heads = list(results["top1"])
+    lines = ["| head | top-1 | top-5 | mean class |", "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {h} | {pct(results['top1'][h])} | {pct(results['top5'].get(h))} | "
+              f"{pct(results['mean_class'][h])} |" for h in heads]
+    lines += ["", "| class | " + " | ".join(heads) + " |", "| --- |" + " ---: |" * len(heads)]
+    for name in results["per_class"][heads[0]]:
+        lines.append(f"| {name} | " + " | ".join(pct(results["per_class"][h][name])
+                                                 for h in heads) + " |")
+    return "\n".join(lines)
+
+
 def test_data(cfg, skip_unreadable=False):
     """-> (the test set of the config's protocol, restricted to the mapped classes in a
     cross-dataset test, as a dataset of 30-view items; the class mapping or None)."""
@@ -112,7 +129,9 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
     samples = getattr(data, "dataset", data).samples
     loader = make_loader(data, 1, workers=cfg["data"]["workers"])
     scores, labels, per_video, skipped = {}, [], [], []
-    for i, (views, label) in enumerate(tqdm(loader, desc="eval", disable=None)):
+    progress = Progress(len(samples), "test", log, unit="videos")
+    for i, (views, label) in enumerate(loader):
+        progress.update()
         if int(label.asscalar()) == UNREADABLE_LABEL:
             skipped.append(dict(id=samples[i]["id"], reason=data.reason(i)))
             log.warning("skipped unreadable test video %s: %s", *skipped[-1].values())
@@ -128,23 +147,23 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
                               **{h: int(np.argmax(v)) for h, v in s.items()}))
     if not labels:
         raise ValueError(f"none of the {len(samples)} test videos could be read")
+    progress.close()
     labels = np.array(labels)
     scores = {h: np.stack(v) for h, v in scores.items()}
+    classes = list(dataset.CLASSES)
+    restricted = cfg["eval"]["cross_dataset_argmax"] == "restricted"
+    heads = {h: head_scores(v, labels, classes, mapping, restricted) for h, v in scores.items()}
     results = dict(experiment=cfg["experiment"], checkpoint=ckpt, dtype=cfg["eval"]["dtype"],
                    machine=hardware.describe(),
                    videos=len(labels),
                    test_videos=len(samples), skipped=skipped,
                    views=cfg["eval"]["num_clips"] * 3,
-                   top1={h: top1(v, labels, mapping,
-                                 cfg["eval"]["cross_dataset_argmax"] == "restricted")
-                         for h, v in scores.items()})
+                   **{key: {h: r[key] for h, r in heads.items() if key in r}
+                      for key in ("top1", "top5", "mean_class", "per_class")})
     best = "fused" if "fused" in scores else "rgb"
     if mapping is None:
-        classes = list(dataset.CLASSES)
         pred = scores[best].argmax(axis=1)
         matrix = confusion(pred, labels, len(classes))
-        results["per_class"] = {c: float(matrix[i, i] / max(matrix[i].sum(), 1))
-                                for i, c in enumerate(classes)}
         results["confusion"] = matrix.tolist()
         confusion_figure(matrix, classes, os.path.join(cfg["out"], "confusion.png"),
                          title=f"{cfg['experiment']} ({best}): top-1 "
@@ -154,9 +173,13 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
     atomic_write_text(os.path.join(out, "per_video.jsonl"),
                       "".join(json.dumps(r) + "\n" for r in per_video))
     table = "| model | RGB | Pose / Fused |\n| --- | ---: | ---: |\n" + markdown_row(results)
-    atomic_write_text(os.path.join(out, "results.md"), table + "\n")
-    log.info("top-1, scored %d of %d test videos: %s", len(labels), len(samples),
-             ", ".join(f"{h} {100 * v:.1f}%" for h, v in results["top1"].items()))
+    atomic_write_text(os.path.join(out, "results.md"),
+                      table + "\n\n" + heads_markdown(results) + "\n")
+    log.info("scored %d of %d test videos: %s", len(labels), len(samples),
+             "; ".join(f"{h} top-1 {100 * v:.1f}%" + (f", top-5 {100 * results['top5'][h]:.1f}%"
+                                                      if h in results["top5"] else "")
+                       + f", mean class {100 * results['mean_class'][h]:.1f}%"
+                       for h, v in results["top1"].items()))
     return results
 
 

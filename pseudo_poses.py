@@ -43,11 +43,11 @@ if __name__ == "__main__":  # --help, a bad flag and the thread count: before MX
 # Below: the imports that load MXNet, after the command line is read above.
 import mxnet as mx
 import numpy as np
-from tqdm import tqdm
 
 from configs import POSE_BASE, load_config
 from data.coco import ASPECT, crop_box, image_to_network
 from data.errors import exit_on_error, one_line
+from data.progress import Progress
 from data.index import read_boxes, read_index, write_poses, write_skipped
 from data.keypoints import flip_pose_maps
 from data.shards import merge_parts, pick, write_part
@@ -123,7 +123,8 @@ def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True, sha
     todo = [s for s in samples if not os.path.exists(os.path.join(out, s["id"] + ".npy"))]
     log.info("%d videos, %d already labelled", len(samples), len(samples) - len(todo))
     skipped = []
-    for s in tqdm(todo, desc="pseudo-poses", disable=None if progress else True):
+    for s in Progress(len(todo), "pseudo-poses", log, unit="videos",
+                      bar=None if progress else False).over(todo):
         if s["id"] not in boxes:
             skipped.append((s["id"], "no person box"))
             continue

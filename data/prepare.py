@@ -32,11 +32,11 @@ import shutil
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from data.errors import check_writable, exit_on_error
 
 from . import ntu
+from .progress import Progress
 from .index import (
     atomic_write_text,
     read_skipped,
@@ -216,7 +216,8 @@ def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None, skelet
     if shard is not None:
         unparsed, skipped = skipped, []
     samples = []
-    bar = tqdm(total=len(jobs), desc=f"prepare {dataset.NAME}", disable=not progress)
+    bar = Progress(len(jobs), f"prepare {dataset.NAME}", log, unit="videos",
+                   bar=None if progress else False)
     if workers > 1:
         stop = multiprocessing.Event()
         pool = multiprocessing.Pool(workers, _init_worker, (stop,))

@@ -1,5 +1,6 @@
-"""Scoring a test set: softmax scores averaged over a video's views, top-1 (also across datasets
-through a class mapping), the confusion matrix, and the check that no score is non-finite."""
+"""Scoring a test set: softmax scores averaged over a video's views; top-1 and top-5 (also across
+datasets through a class mapping), per-class and mean-class accuracy; the confusion matrix; and
+the check that no score is non-finite."""
 import numpy as np
 
 
@@ -21,15 +22,49 @@ def video_scores(net, views, ctx, views_per_batch):
     return {k: v / views.shape[0] for k, v in sums.items()}
 
 
-def top1(scores, labels, mapping=None, restricted=True):
-    """Fraction correct. With a cross-dataset ``mapping`` (target -> source labels), scores are
-    over the source classes and only the mapped ones compete (``restricted``), or all do."""
+def hits(scores, labels, k=1, mapping=None, restricted=True):
+    """(N,) bool: the label is among each video's ``k`` best classes (ties: the lower class
+    first, as arg-max). With a cross-dataset ``mapping`` (target -> source labels), scores are
+    over the source classes and only the mapped ones compete (``restricted``), or all do; a
+    video is right when one of its k best maps to its label."""
+    labels = np.asarray(labels)
     if mapping is None:
-        return float(np.mean(scores.argmax(axis=1) == labels))
+        best = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return (best == labels[:, None]).any(axis=1)
     allowed = sorted({s for v in mapping.values() for s in v}) if restricted else \
         list(range(scores.shape[1]))
-    pred = np.array(allowed)[scores[:, allowed].argmax(axis=1)]
-    return float(np.mean([p in mapping[l] for p, l in zip(pred, labels)]))
+    best = np.array(allowed)[np.argsort(-scores[:, allowed], axis=1, kind="stable")[:, :k]]
+    return np.array([any(p in mapping[l] for p in row) for row, l in zip(best, labels)])
+
+
+def top1(scores, labels, mapping=None, restricted=True):
+    """Fraction correct (``hits`` with k = 1)."""
+    return float(np.mean(hits(scores, labels, 1, mapping, restricted)))
+
+
+def class_accuracy(correct, labels, classes):
+    """{class name: fraction of its test videos that are right}, None for a class without a
+    test video."""
+    correct, labels = np.asarray(correct), np.asarray(labels)
+    return {name: (float(correct[labels == c].mean()) if (labels == c).any() else None)
+            for c, name in enumerate(classes)}
+
+
+def head_scores(scores, labels, classes, mapping=None, restricted=True):
+    """One head's test scores (N, C) -> top1, top5 (absent with 5 classes or fewer: it would
+    be 1 by construction), mean_class (the mean over the classes that have test videos) and
+    per_class (``class_accuracy``; with a mapping, over the target classes)."""
+    right = hits(scores, labels, 1, mapping, restricted)
+    out = dict(top1=float(right.mean()))
+    candidates = len({s for v in mapping.values() for s in v}) if mapping and restricted \
+        else scores.shape[1]
+    if candidates > 5:
+        out["top5"] = float(hits(scores, labels, 5, mapping, restricted).mean())
+    per_class = class_accuracy(right, labels, classes)
+    scored = [v for v in per_class.values() if v is not None]
+    out["mean_class"] = float(np.mean(scored))
+    out["per_class"] = per_class
+    return out
 
 
 def confusion(pred, labels, n):

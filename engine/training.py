@@ -25,11 +25,11 @@ import mxnet as mx
 import numpy as np
 import yaml
 from mxnet import autograd, gluon
-from tqdm import tqdm
 
 from configs import save_config
 from data.index import atomic_write_text
 from data.loader import make_loader
+from data.progress import Progress, resident_mib
 from engine import precision
 from engine.checkpoints import (
     differences,
@@ -217,6 +217,16 @@ def train_step(net, loss_fn, batch, ctxs, trainer, where, last_good):
     return loss, [r[1] for r in results]
 
 
+def step_line(epoch, epochs, loss, sums, seen, lr, step_time, data_time):
+    """The training part of a progress line: where, the batch's loss, the epoch's running
+    means of the loss parts, lr, the last step's time and the part of it spent waiting for
+    data, and resident memory."""
+    parts = " ".join(f"{k[5:] if k.startswith('loss_') else k} {v / max(seen, 1):.4g}"
+                     for k, v in sums.items())
+    return (f"epoch {epoch + 1}/{epochs}, loss {loss:.4g} ({parts}), lr {lr:.4g}, step "
+            f"{step_time:.3f} s (data {data_time:.3f} s), memory {resident_mib():.0f} MiB")
+
+
 def add_parts(sums, parts):
     """Accumulate per-sample values (name -> (n,) arrays) into running sums."""
     for k, v in parts.items():
@@ -244,7 +254,7 @@ def job_epoch(job, sums, seen):
 def check_unreadable(count, total, fraction, epoch):
     """Training may replace an unreadable sample, but only up to ``fraction`` of an epoch."""
     if count > fraction * total:
-        raise RuntimeError(f"{count} unreadable samples in epoch {epoch} (of {total}; "
+        raise RuntimeError(f"{count} unreadable samples in epoch {epoch + 1} (of {total}; "
                            f"train.max_unreadable allows {fraction:g}): check the prepared data, "
                            f"the log names each one")
 
@@ -278,15 +288,18 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
              steps_per_epoch, ctxs, f", worker {job.rank} of {job.num_workers} ({job.kind})"
              if job.distributed else "")
     steps = start * steps_per_epoch
+    # Epochs count from 1 in the log and the progress lines, from 0 in metrics.jsonl.
+    progress = Progress(t["epochs"] * steps_per_epoch, "train", log, unit="steps", start=steps,
+                        bar=None if job.writer else False)
     for epoch in range(start, t["epochs"]):
         start_epoch(epoch, trainer, t, lr=plateau.lr if plateau else None, job=job)
         loader = epoch_loader(dataset, cfg, epoch, job)
         sums, seen, unreadable, tic = {}, 0, 0, time.time()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False,
-                   disable=None if job.writer else True)
-        for batch, bad in bar:  # data.batch.Substituted: the item batch, the replaced flags
+        waited = time.perf_counter()
+        for batch, bad in loader:  # data.batch.Substituted: the item batch, the replaced flags
+            data_time = time.perf_counter() - waited
             loss, parts = train_step(net, loss_fn, batch, ctxs, trainer,
-                                     f"epoch {epoch} step {steps}", last_good)
+                                     f"epoch {epoch + 1} step {steps + 1}", last_good)
             loss, bad = job_step(job, loss, batch[0].shape[0], int(bad.sum().asscalar()))
             unreadable += bad
             check_unreadable(unreadable, len(dataset), t["max_unreadable"], epoch)
@@ -294,10 +307,15 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
                 add_parts(sums, p)
             seen += batch[0].shape[0]
             steps += 1
-            bar.set_postfix(loss=f"{loss:.3f}")
+            step_time = time.perf_counter() - waited
+            if job.writer:
+                progress.update(1, lambda: step_line(epoch, t["epochs"], loss, sums, seen,
+                                                     trainer.learning_rate, step_time,
+                                                     data_time))
             if steps % t["log_interval"] == 0 and job.writer:
                 append_metrics(out, dict(kind="step", epoch=epoch, step=steps, loss=loss,
                                          lr=trainer.learning_rate))
+            waited = time.perf_counter()
         sums, seen = job_epoch(job, sums, seen)
         metrics = dict(kind="epoch", epoch=epoch, lr=trainer.learning_rate,
                        seconds=time.time() - tic, unreadable=unreadable,
@@ -310,8 +328,9 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
                 plateau.update(metrics["val_score"])
                 metrics.update(plateau.state())
         last_good = end_epoch(out, epoch, net, trainer, cfg, metrics, steps_per_epoch, job)
-        log.info("epoch %d: %s", epoch, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
-                                                 if isinstance(v, float)))
+        log.info("epoch %d/%d: %s", epoch + 1, t["epochs"],
+                 " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
+    progress.close()
     if last_good is None:
         raise ValueError(f"nothing to train: the run in {out} already finished epoch "
                          f"{start - 1} of {t['epochs']}")

@@ -1,8 +1,14 @@
+import os
 import random
 
-import mxnet as mx
-import numpy as np
-import pytest
+# One compute thread in the test process and every script a test starts, before MXNet loads:
+# tests compare runs across processes (a killed and resumed run, two workers against one), and
+# oneDNN rounds differently with another thread count. An OMP_NUM_THREADS given to pytest wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import mxnet as mx  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -136,7 +136,7 @@ def test_training_replaces_unreadable_samples_only_up_to_the_configured_share(
     copy = corrupt_copy(synth_work, tmp_path, bad)
     args = ["--config", config("rgb_person_crop")] + overrides(
         synth_work, str(tmp_path / "a"), f"data.prepared={copy}", "train.epochs=1")
-    with pytest.raises(SystemExit, match="1 unreadable samples in epoch 0"):
+    with pytest.raises(SystemExit, match="1 unreadable samples in epoch 1"):
         train_action.main(args + ["train.max_unreadable=0.0"])
     out = str(tmp_path / "b")
     train_action.main(args[:-1] + [f"out={out}", "train.epochs=1", "train.max_unreadable=0.1"])

@@ -143,7 +143,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(work, tmp_path
         total, parts = loss_call(self, *args, **kwargs)
         return (total * np.nan if len(calls) > 5 else total), parts
     monkeypatch.setattr(ActionMachineLoss, "__call__", nan_from_epoch_1)
-    with pytest.raises(SystemExit, match="non-finite loss.*epoch 1 .*epoch-000.params"):
+    with pytest.raises(SystemExit, match="non-finite loss.*epoch 2 step .*epoch-000.params"):
         train_action.main(["--config", config("rgb_person_crop")] + overrides(work, out))
     assert checkpoints.last_checkpoint(out) == 0
     assert not os.path.exists(os.path.join(out, "final.params"))

@@ -23,7 +23,7 @@ BASE = os.path.join(CONFIG_DIR, "base.yaml")  # the video model's experiments
 POSE_BASE = os.path.join(CONFIG_DIR, "pose", "base.yaml")  # the COCO pose model's
 # Keys whose values come from a fixed set (the dataset's protocols are checked separately).
 CHOICES = {
-    "data.dataset": ("ntu", "nucla", "msr", "utd", "synth", "penn_action"),
+    "data.dataset": ("ntu", "nucla", "msr", "utd", "synth", "penn_action", "custom"),
     "data.crop": ("person", "frame"),
     "data.backend": ("cv2", "decord"),
     "model.global_stats": ("none", "backbone", "all"),
@@ -41,6 +41,8 @@ CHOICES = {
     "train.amp": ("float32", "bfloat16", "float16"),
     "train.kvstore": ("local", "device", "dist_sync", "dist_device_sync"),  # null: by devices
     "eval.multitask_clips": ("single", "multi"),  # multitask models' test clips (Sec. 4.3)
+    "data.outside_joints": ("drop", "keep"),  # soft-argmax targets (data/multitask/pose_frames)
+    "eval.clip_box": ("predicted", "annotation"),  # multitask models' test crop (Sec. 5.2)
 }
 # Every numeric key of base.yaml and pose/base.yaml (tests/test_configs.py checks that none is
 # missing). The text is the error message's and is read by _range_check: "a"/"an" one value,
@@ -71,7 +73,7 @@ RANGES = {
     "train.lr_factor": "a number in (0, 1]",
     "train.momentum": "a number in [0, 1)",
     "train.wd": "a finite number >= 0",
-    "train.clip_gradient": "a finite number > 0",
+    "train.clip_gradient": "null or a finite number > 0",  # null: no clipping
     "train.batch_size": "an integer >= 1",
     "train.loss_weights": "3 finite numbers >= 0",  # Eq. (8): RGB action, pose, pose action
     "train.seed": "an integer in [0, 4294967295]",  # NumPy's RandomState takes 32-bit seeds

@@ -1,7 +1,14 @@
 """Luvizon et al. 2018's multitask model in the shared stages: its action training (Appendix B's
 two stages, ``train_multitask``, called by train_action.py) and its test (Sec. 4.3,
 ``evaluate_multitask``, called by eval_action.py): single- or multi-clip, top-1 of the pose
-stream, the appearance stream and their aggregation (paper Table 5's three columns)."""
+stream, the appearance stream and their aggregation (paper Table 5's three columns), of every
+action prediction block of each stream (Figure 8) and per class (Figure 9).
+
+Test crops (eval.clip_box): "predicted", Sec. 5.2's box of the poses the model itself predicts on
+the whole first, middle and last frames of each clip (``predict_clip_boxes``, with the model under
+test); "annotation", the union of the clip's annotated boxes. The pose stream reads the model's
+estimated poses, or with model.options.pose_input "annotated" the annotation's joints (Table 3's
+"annotated poses", Table 5's "Kinect poses")."""
 import json
 import os
 
@@ -10,13 +17,15 @@ import numpy as np
 from tqdm import tqdm
 
 from data.index import atomic_write_text
-from data.loader import UNREADABLE_LABEL, Skippable, make_loader
+from data.loader import UNREADABLE, UNREADABLE_LABEL, Skippable, Substitutes, make_loader
+from data.multitask import pose_frames as PF
+from data.multitask.clips import pose_box
 from data.protocols import get_dataset
 from engine import hardware
 from engine.checkpoints import load_weights
 from engine.experiment import build_model, multitask_clips, split_samples
 from engine.inference import loaded_model
-from engine.plots import confusion_figure
+from engine.plots import block_accuracy_figure, class_accuracy_figure, confusion_figure
 from engine.scoring import check_finite, confusion, row_name, softmax, top1
 from engine.training import fit
 from symbols.multitask.loss import MultitaskActionLoss
@@ -24,27 +33,73 @@ from symbols.multitask.model import POSE_PART
 
 # ---- Luvizon et al.'s multitask models -------------------------------------------------------------
 MULTITASK_HEADS = ("pose", "appearance", "aggregation")  # paper Table 5's columns
+STREAMS = {"pose": "pose_action", "appearance": "appearance_action"}  # head -> output prefix
 
 
-def multitask_scores(net, views, ctx, views_per_batch):
-    """views (V, 3, T, S, S), V test clips -> {head: softmax averaged over the V clips} for the
-    last action block of each stream and the aggregated output."""
-    last = {"pose": f"pose_action{net.action_blocks}",
-            "appearance": f"appearance_action{net.action_blocks}", "aggregation": "action"}
+def annotated_poses(cfg):
+    """Whether the config's pose stream reads the annotation's joints (model.options)."""
+    return cfg["model"]["options"].get("pose_input", "estimated") == "annotated"
+
+
+def clip_options(cfg, mode):
+    """The MultitaskClips options of the config's keys (``MultitaskClips.replace``)."""
+    return dict(outside=cfg["data"]["outside_joints"], annotated_poses=annotated_poses(cfg),
+                box_source=cfg["eval"]["clip_box"] if mode == "test" else "annotation")
+
+
+def multitask_scores(net, views, ctx, views_per_batch, poses=None):
+    """views (V, 3, T, S, S) (and poses (V, T, J, 4) for an annotated pose stream), V test
+    clips -> {output name: softmax averaged over the V clips} for every action block of both
+    streams and the aggregated output ("action")."""
+    names = [n for n in net.output_names if n.startswith(tuple(STREAMS.values())) or n == "action"]
     sums = {}
     for start in range(0, views.shape[0], views_per_batch):
-        outputs = dict(zip(net.output_names,
-                           net(views[start:start + views_per_batch].as_in_context(ctx))))
-        for head, name in last.items():
-            sums[head] = sums.get(head, 0) + softmax(outputs[name].asnumpy()).sum(axis=0)
+        args = [views[start:start + views_per_batch].as_in_context(ctx)]
+        if poses is not None:
+            args.append(poses[start:start + views_per_batch].as_in_context(ctx))
+        outputs = dict(zip(net.output_names, net(*args)))
+        for name in names:
+            sums[name] = sums.get(name, 0) + softmax(outputs[name].asnumpy()).sum(axis=0)
     return {k: v / views.shape[0] for k, v in sums.items()}
+
+
+def head_scores(scores, blocks):
+    """Output-name scores -> Table 5's heads: each stream's last block and the aggregation."""
+    return {"pose": scores[f"pose_action{blocks}"],
+            "appearance": scores[f"appearance_action{blocks}"], "aggregation": scores["action"]}
+
+
+def predict_clip_boxes(net, clips, ctx, batch_size=8):
+    """Sec. 5.2's initial prediction: for every test video of ``clips`` (MultitaskClips), the
+    pose part's last-block pose on the whole frames its clips' boxes need (``box_frames``),
+    mapped to frame pixels, and the box enclosing each pose -> clips.set_predicted_boxes. A
+    video that cannot be read, or has no annotation, is left to its test item to report."""
+    if not hasattr(net, "predict_pose"):
+        raise ValueError("predict_clip_boxes needs the multitask network itself (predict_pose)")
+    boxes = {}
+    for i in tqdm(range(len(clips)), desc="pose boxes", disable=None):
+        if clips.annotations[i] is None:
+            continue
+        frames = clips.box_frames(i)
+        try:
+            images, matrices = clips.whole_frames(i, frames)
+        except UNREADABLE:
+            continue
+        poses = np.concatenate([
+            net.predict_pose(mx.nd.array(images[s:s + batch_size], ctx))[0].asnumpy()
+            for s in range(0, len(frames), batch_size)])  # (n, J, 3) in [0, 1]
+        uv, _ = PF.decode(poses, np.zeros(len(frames)), clips.size)  # (n, J, 2) input pixels
+        boxes[clips.name_of(i)] = {f: pose_box(PF.to_frame(uv[k], matrices[k]))
+                                   for k, f in enumerate(frames)}
+    clips.set_predicted_boxes(boxes)
 
 
 def multitask_test_data(cfg, skip_unreadable=False):
     """The protocol's test videos as the multitask model's test clips (``multitask_clips``)."""
     if cfg["eval"]["cross_dataset"]:
         raise ValueError("eval.cross_dataset: the multitask models have no cross-dataset test")
-    data = multitask_clips(cfg, split_samples(cfg, "test"), "test")
+    data = multitask_clips(cfg, split_samples(cfg, "test"), "test").replace(
+        **clip_options(cfg, "test"))
     return Skippable(data) if skip_unreadable else data
 
 
@@ -55,47 +110,75 @@ def multitask_markdown(results):
             f"| {name} | " + " | ".join(cells) + " |")
 
 
+def class_accuracies(scores, labels, classes):
+    """(N, C) scores and (N,) labels -> {class: top-1 over its test videos, None if none}."""
+    matrix = confusion(scores.argmax(axis=1), labels, len(classes))
+    return {c: float(matrix[i, i] / matrix[i].sum()) if matrix[i].sum() else None
+            for i, c in enumerate(classes)}
+
+
 def evaluate_multitask(cfg, ctxs, log, ckpt, data):
     """Score a multitask ``ckpt`` on ``data`` (``multitask_test_data``) -> the results dict
-    (also written to OUT: results.json, results.md, per_video.jsonl, confusion.png)."""
+    (also written to OUT: results.json, results.md, per_video.jsonl, confusion.png, and the
+    paper's Figure 8 and 9 for this run: blocks.png, classes.png)."""
     ctx = ctxs[0]
     net = loaded_model(cfg, ctx, ckpt, log)
+    clips = getattr(data, "dataset", data)
+    if clips.box_source == "predicted":  # the initial prediction runs in float32
+        box_net = net if hasattr(net, "predict_pose") else loaded_model(
+            dict(cfg, eval=dict(cfg["eval"], dtype="float32")), ctx, ckpt, log)
+        predict_clip_boxes(box_net, clips, ctx, cfg["eval"]["views_per_batch"])
     dataset = get_dataset(cfg["data"]["dataset"])
-    samples = getattr(data, "dataset", data).samples
+    samples = clips.samples
     loader = make_loader(data, 1, workers=cfg["data"]["workers"])
-    scores, labels, per_video, skipped, clips = {}, [], [], [], []
-    for i, (views, label) in enumerate(tqdm(loader, desc="eval", disable=None)):
+    blocks = net.action_blocks if hasattr(net, "action_blocks") else \
+        sum(n.startswith("pose_action") for n in net.output_names)
+    scores, labels, per_video, skipped, clips_seen = {}, [], [], [], []
+    for i, batch in enumerate(tqdm(loader, desc="eval", disable=None)):
+        views, label = batch[0], batch[1]
         if int(label.asscalar()) == UNREADABLE_LABEL:
             skipped.append(dict(id=samples[i]["id"], reason=data.reason(i)))
             log.warning("skipped unreadable test video %s: %s", *skipped[-1].values())
             continue
-        s = multitask_scores(net, views[0], ctx, cfg["eval"]["views_per_batch"])
+        poses = batch[2][0] if len(batch) > 2 else None
+        s = multitask_scores(net, views[0], ctx, cfg["eval"]["views_per_batch"], poses)
         check_finite(np.stack(list(s.values())), f"scores for test video {samples[i]['id']}")
-        for head, v in s.items():
-            scores.setdefault(head, []).append(v)
+        for name, v in s.items():
+            scores.setdefault(name, []).append(v)
         labels.append(int(label.asscalar()))
-        clips.append(int(views.shape[1]))
-        per_video.append(dict(id=samples[i]["id"], label=labels[-1], clips=clips[-1],
-                              **{h: int(np.argmax(v)) for h, v in s.items()}))
+        clips_seen.append(int(views.shape[1]))
+        per_video.append(dict(id=samples[i]["id"], label=labels[-1], clips=clips_seen[-1],
+                              **{h: int(np.argmax(v)) for h, v in head_scores(s, blocks).items()},
+                              **{f"{h}_blocks": [int(np.argmax(s[f"{p}{b + 1}"]))
+                                                 for b in range(blocks)]
+                                 for h, p in STREAMS.items()}))
     if not labels:
         raise ValueError(f"none of the {len(samples)} test videos could be read")
     labels = np.array(labels)
     scores = {h: np.stack(v) for h, v in scores.items()}
+    heads = head_scores(scores, blocks)
     classes = list(dataset.CLASSES)
-    matrix = confusion(scores["aggregation"].argmax(axis=1), labels, len(classes))
+    matrix = confusion(heads["aggregation"].argmax(axis=1), labels, len(classes))
     results = dict(experiment=cfg["experiment"], checkpoint=ckpt, dtype=cfg["eval"]["dtype"],
                    machine=hardware.describe(),
                    videos=len(labels),
                    test_videos=len(samples), skipped=skipped,
-                   clips=cfg["eval"]["multitask_clips"], clips_per_video=float(np.mean(clips)),
-                   top1={h: top1(v, labels) for h, v in scores.items()},
-                   per_class={c: float(matrix[i, i] / max(matrix[i].sum(), 1))
-                              for i, c in enumerate(classes)},
+                   clips=cfg["eval"]["multitask_clips"], clips_per_video=float(np.mean(clips_seen)),
+                   clip_box=clips.box_source,
+                   pose_input="annotated" if clips.annotated_poses else "estimated",
+                   top1={h: top1(v, labels) for h, v in heads.items()},
+                   top1_blocks={h: [top1(scores[f"{prefix}{b + 1}"], labels)
+                                    for b in range(blocks)] for h, prefix in STREAMS.items()},
+                   per_class={h: class_accuracies(v, labels, classes) for h, v in heads.items()},
                    confusion=matrix.tolist())
     out = cfg["out"]
     confusion_figure(matrix, classes, os.path.join(out, "confusion.png"),
                      title=f"{cfg['experiment']} (aggregation): top-1 "
                            f"{100 * results['top1']['aggregation']:.1f}%")
+    block_accuracy_figure([(cfg["experiment"], results)], os.path.join(out, "blocks.png"),
+                          title=f"top-1 per action block ({results['clips']}-clip)")
+    class_accuracy_figure(results, os.path.join(out, "classes.png"),
+                          title=f"{cfg['experiment']}: top-1 per class")
     atomic_write_text(os.path.join(out, "results.json"), json.dumps(results, indent=1))
     atomic_write_text(os.path.join(out, "per_video.jsonl"),
                       "".join(json.dumps(r) + "\n" for r in per_video))
@@ -109,7 +192,15 @@ def multitask_loss(criterion):
     """(net, clip, label, target, mask, visibility) -> (total, per-clip metrics: the loss parts
     and whether the aggregated output was right)."""
     def loss_fn(net, clip, label, target, mask, visibility):
-        outputs = dict(zip(net.output_names, net(clip)))
+        if net.pose_input == "annotated":  # the annotation's joints feed the pose stream
+            known = (mask > 0) * (target == target)  # NaN != NaN
+            coords = mx.nd.where(known, target, mx.nd.zeros_like(target))
+            seen = (visibility == visibility) * (visibility > 0)
+            weight = seen * known.slice_axis(axis=-1, begin=0, end=1).squeeze(axis=-1)
+            outputs = dict(zip(net.output_names,
+                               net(clip, mx.nd.concat(coords, weight.expand_dims(-1), dim=-1))))
+        else:
+            outputs = dict(zip(net.output_names, net(clip)))
         total, metrics = criterion(outputs, label, target, mask, visibility)
         metrics["train_action_top1"] = outputs["action"].argmax(axis=1) == label.astype("float32")
         return total, metrics
@@ -121,6 +212,7 @@ def train_multitask(cfg, ctxs, log, dataset, resume_run=False):
     trained pose model, frozen; the action streams and the aggregation start fresh. Stage
     end_to_end: every parameter from the pose_frozen run, all of them trained."""
     t = cfg["train"]
+    dataset = Substitutes(dataset.dataset.replace(**clip_options(cfg, "train")))
     note = dataset.dataset.left_out_note()  # Substitutes(MultitaskClips): the left-out videos
     if note:
         log.warning("%s", note)

@@ -4,6 +4,10 @@
     training_curves    the losses, train top-1 and lr of OUT/metrics.jsonl (format: ``training``)
     image_grid         rows of RGB images with labels: the CAM grids and pose overlays that
                        figures.py draws (frames across, models or videos down)
+    block_accuracy_figure  Luvizon et al.'s Figure 8: top-1 of every action prediction block of
+                       the pose and appearance streams and of the aggregation, per run
+    class_accuracy_figure  their Figure 9: per-class top-1 of the pose stream, the appearance
+                       stream and the aggregation (results.json's per_class)
 
 Each figure is a ``matplotlib.figure.Figure`` on its own Agg canvas, never a pyplot figure: pyplot
 would keep every figure in a global registry until closed, and choosing its backend here
@@ -176,6 +180,59 @@ def image_grid(rows, path, title=None, column_titles=None, colour_scale=None, ce
         fig.suptitle(title, fontsize=10)
     if caption:
         fig.supxlabel(caption, fontsize=8, fontfamily="monospace", multialignment="left")
+    _save(fig, path)
+
+
+STREAM_COLOURS = {"pose": "tab:blue", "appearance": "tab:orange", "aggregation": "tab:green"}
+
+
+def block_accuracy_figure(runs, path, title=None):
+    """Figure 8: ``runs`` [(label, results)] (a multitask results.json each, e.g. separate and
+    fine-tuned) -> per run, the top-1 % of each action block of the pose and appearance streams
+    (``top1_blocks``) as lines over the blocks, and the aggregation's as a point after them."""
+    fig = _figure((6.4, 4.0))
+    ax = fig.add_subplot()
+    styles = ["-", "--", ":", "-."]
+    for r, (label, results) in enumerate(runs):
+        blocks = results["top1_blocks"]
+        count = len(blocks["pose"])
+        for stream in ("pose", "appearance"):
+            ax.plot(range(1, count + 1), [100 * v for v in blocks[stream]], styles[r % 4],
+                    marker="o", color=STREAM_COLOURS[stream], label=f"{stream}, {label}")
+        ax.plot([count + 1], [100 * results["top1"]["aggregation"]], marker="s ^vD"[r % 5],
+                linestyle="none", color=STREAM_COLOURS["aggregation"],
+                label=f"aggregation, {label}")
+    count = max(len(results["top1_blocks"]["pose"]) for _, results in runs)
+    ax.set_xticks(range(1, count + 2), [str(b) for b in range(1, count + 1)] + ["agg."])
+    ax.set_xlabel("action prediction block")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title)
+    _save(fig, path)
+
+
+def class_accuracy_figure(results, path, title=None):
+    """Figure 9: per-class top-1 % of the pose stream, the appearance stream and the aggregation
+    (``results["per_class"][stream][class]``, None where a class has no test video) as grouped
+    bars, one group a class."""
+    per_class = results["per_class"]
+    classes = list(per_class["aggregation"])
+    fig = _figure((max(6.4, 0.45 * len(classes) + 2.0), 4.2))
+    ax = fig.add_subplot()
+    width = 0.27
+    for s, stream in enumerate(("pose", "appearance", "aggregation")):
+        values = [100 * v if v is not None else 0.0 for v in
+                  (per_class[stream][c] for c in classes)]
+        ax.bar(np.arange(len(classes)) + (s - 1) * width, values, width,
+               color=STREAM_COLOURS[stream], label=stream)
+    ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=8)
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
     _save(fig, path)
 
 

@@ -81,3 +81,34 @@ def test_clip_layout_gives_a_loss_per_frame():
                                 rng.uniform(size=shape + (3,)), np.ones(shape + (3,)),
                                 np.ones(shape))
     assert loss.shape == (2, 5) and np.isfinite(loss).all()
+
+
+@pytest.mark.parametrize("outside", ["drop", "keep"])
+def test_a_joint_outside_the_crop_gives_no_coordinate_gradient_when_dropped(outside):
+    """Targets from data.multitask.pose_frames.targets: a wrist 20 px past the crop's edge. With
+    "drop" its predicted x, y, z get no gradient and the loss is the other joints' mean alone
+    (NumPy); with "keep" its coordinates are pulled toward a target outside [0, 1]."""
+    from data.multitask import pose_frames as PF
+    size, J = 64, 4
+    kps = np.array([[20.0, 30.0, 2], [40.0, 35.0, 2], [84.0, 10.0, 2], [30.0, 50.0, 2]])
+    depth = np.array([5000.0, 5100.0, 4900.0, 5050.0])
+    target, mask, vis = PF.targets(kps, depth, 5000.0, size, outside=outside)
+    rng = np.random.RandomState(0)
+    pose = mx.nd.array(rng.uniform(0.2, 0.8, (1, J, 3)))
+    visible = mx.nd.array(rng.uniform(0.2, 0.8, (1, J)))
+    pose.attach_grad()
+    with autograd.record():
+        loss = ElasticNetPoseLoss(0.0)(pose, visible, mx.nd.array(target[None]),
+                                       mx.nd.array(mask[None]), mx.nd.array(vis[None]))
+    loss.backward()
+    grad = pose.grad.asnumpy()[0]
+    p = pose.asnumpy()[0]
+    trained = [0, 1, 3] if outside == "drop" else [0, 1, 2, 3]
+    d = p[trained] - target[trained]
+    expected = (np.abs(d) + d ** 2).sum() / len(trained)
+    assert loss.asscalar() == pytest.approx(expected, rel=1e-5)
+    if outside == "drop":
+        assert vis[2] == 0 and np.all(grad[2] == 0)
+    else:
+        assert target[2, 0] > 1 and grad[2, 0] < 0  # descent raises x toward the edge
+    assert np.all(grad[[0, 1, 3]] != 0)

@@ -56,9 +56,17 @@ def test_targets_mask_unknown_joints_and_mark_those_outside_the_crop():
     target, mask, visibility = PF.targets(kps, np.full(17, 5000.0), 5000.0, size=64)
     assert visibility[L_WRIST] == 0 and visibility[R_WRIST] == 1 and np.isnan(visibility[0])
     assert np.nansum(visibility) == 15
-    assert mask[0].sum() == 0 and mask[1:].min() == 1 and mask[L_WRIST].sum() == 3
+    # "drop" (the default): the joint outside keeps only its visibility target
+    assert mask[0].sum() == 0 and mask[L_WRIST].sum() == 0
+    assert np.delete(mask, [0, L_WRIST], axis=0).min() == 1
     assert target[L_WRIST, 0] == pytest.approx((64.0 - 3.5) / 56) and target[L_WRIST, 0] > 1
     assert target.dtype == mask.dtype == visibility.dtype == np.float32
+    _, kept, kept_visibility = PF.targets(kps, np.full(17, 5000.0), 5000.0, size=64,
+                                          outside="keep")
+    assert kept[L_WRIST].sum() == 3 and kept[1:].min() == 1
+    np.testing.assert_array_equal(kept_visibility, visibility)
+    with pytest.raises(ValueError, match="outside joints"):
+        PF.targets(kps, np.full(17, 5000.0), 5000.0, size=64, outside="clip")
 
 
 def test_flip_pose_is_the_mirror_of_the_crop():

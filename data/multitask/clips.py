@@ -8,17 +8,26 @@ the test ``stride``, "single" is one clip in the middle of the video (``middle_c
 "multi" is clips whose starts are T/2 clip frames apart (``multi_clip_starts``; T/2 x stride
 video frames, so at stride 1 the paper's "T/2 frames"), their scores averaged by the caller.
 
-Space. One square crop a clip (the model reads a clip through one crop): the union of the clip's
-frames' person boxes made square about its centre, its side (1 + margin) x the longer side, as
-``data.pose_frames`` crops a frame (the paper takes "the maximum bounding box" over the clip's
-first, middle and last frames; the benchmark's boxes stand in for its initial pose prediction).
+Space. One square crop a clip (the model reads a clip through one crop): a box made square about
+its centre, its side (1 + margin) x the longer side, as ``data.pose_frames`` crops a frame. The
+box (``box_source``): "annotation", the union of the clip's frames' annotated person boxes (Sec.
+5.2 trains on crops "using the ground truth annotations"; training clips always take it); or,
+for test clips, "predicted", the union of the boxes of the poses the model predicted on the
+whole first, middle and last frames of the clip (Sec. 5.2: "an initial pose prediction using the
+full images from the first, middle, and last frames of a clip"): ``box_frames`` names those
+frames, ``whole_frames`` gives them as network input, the caller predicts and hands the boxes
+back through ``set_predicted_boxes``.
 Training augmentation as the pose frames' (Appendix B): rotation, scale, translation, mirror
 with left/right joints swapped; every random choice from ``RandomState([seed, epoch, index])``.
 
 Items. Training: (clip (3, T, S, S) float32, label int32, target (T, J, 3), mask (T, J, 3),
 visibility (T, J)), the pose targets of every frame in ``data.pose_frames``' convention (zero
 mask when ``pose_targets`` is off: no 3D is read then). Test: (views (V, 3, T, S, S), label),
-V = 1 (single) or the number of multi-clip starts.
+V = 1 (single) or the number of multi-clip starts; with ``annotated_poses`` also poses
+(V, T, J, 4): each frame's annotated joints in the view's normalised coordinates (x, y, z as the
+targets; 0 where unknown) and a weight, 1 for a known joint inside the crop, else 0
+(``annotated_input``: the pose stream's input for Table 3's "annotated poses" and Table 5's
+"Kinect poses").
 
 Real datasets (Penn Action, NTU: ``python -m data.prepare``) write their annotations in the
 layout of the pose model (``layout`` "pa16" or "pa20", data/joints.py) rather than COCO's:
@@ -54,6 +63,7 @@ from data.prepare import NO_ANNOTATION
 from data.video import VideoError, read_frames
 
 TEST_CLIPS = ("single", "multi")
+BOX_SOURCES = ("annotation", "predicted")
 
 
 class NoAnnotation(OSError):
@@ -102,6 +112,34 @@ def read_clip_annotation(path, pose_targets):
     return dict(ann, depth=depth, root_depth=depth[:, 0])  # pa layouts: joint 0 the pelvis
 
 
+def clip_box_frames(indices):
+    """A clip's frame numbers (T,) -> its first, middle and last (Sec. 5.2)."""
+    indices = np.asarray(indices)
+    return [int(indices[0]), int(indices[len(indices) // 2]), int(indices[-1])]
+
+
+def pose_box(uv):
+    """Joints (J, 2) in frame pixels -> the box (x1, y1, x2, y2) enclosing them all."""
+    uv = np.asarray(uv, np.float64)
+    return np.concatenate([uv.min(axis=0), uv.max(axis=0)])
+
+
+def whole_frame_matrix(height, width, size):
+    """The 2x3 map of a whole H x W frame onto an S x S input: its square about the centre
+    (side max(H, W), the shorter side padded), no margin."""
+    return crop_matrix((-0.5, -0.5, width - 0.5, height - 0.5), size, margin=0.0)
+
+
+def annotated_input(target, mask, visibility):
+    """Pose targets (..., J, 3), mask (..., J, 3), visibility (..., J) -> the pose stream's
+    annotated input (..., J, 4): coordinates where known (0 elsewhere) and weight 1 for a known
+    joint inside the crop."""
+    known = (mask > 0) & np.isfinite(target)
+    coords = np.where(known, target, 0.0)
+    weight = (np.nan_to_num(visibility, nan=0.0) > 0) & known[..., :2].all(axis=-1)
+    return np.concatenate([coords, weight[..., None]], axis=-1).astype(np.float32)
+
+
 def flip_clip_keypoints(keypoints, size, layout=None):
     """Keypoints (..., J, 3) of a mirrored ``size``-pixel crop: x -> size - 1 - x, sides swapped
     in COCO's order (layout None) or in the pa ``layout``."""
@@ -119,19 +157,33 @@ class MultitaskClips(gluon.data.Dataset):
     def __init__(self, prepared, samples, mode="train", clip_len=20, size=256, stride=1,
                  subsample=(1, 3), test_clips="single", num_joints=17, pose_targets=False,
                  margin=CROP_MARGIN, depth_range=DEPTH_RANGE_MM, scale=0.3, rotation=45.0,
-                 rotation_prob=1.0, translation=TRANSLATION, flip=True, seed=0, backend="cv2"):
+                 rotation_prob=1.0, translation=TRANSLATION, flip=True, seed=0, backend="cv2",
+                 outside="drop", box_source="annotation", annotated_poses=False):
         if mode not in ("train", "test"):
             raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
         if test_clips not in TEST_CLIPS:
             raise ValueError(f"test clips are one of {TEST_CLIPS}, got {test_clips!r}")
+        if box_source not in BOX_SOURCES or (mode == "train" and box_source != "annotation"):
+            raise ValueError(f"the clip box is one of {BOX_SOURCES} (training: annotation), got "
+                             f"{box_source!r}")
         if not samples:
             raise ValueError("no samples to load")
+        self._options = dict(
+            mode=mode, clip_len=clip_len, size=size, stride=stride, subsample=subsample,
+            test_clips=test_clips, num_joints=num_joints, pose_targets=pose_targets,
+            margin=margin, depth_range=depth_range, scale=scale, rotation=rotation,
+            rotation_prob=rotation_prob, translation=translation, flip=flip, seed=seed,
+            backend=backend, outside=outside, box_source=box_source,
+            annotated_poses=annotated_poses)
+        self.box_source, self.annotated_poses = box_source, annotated_poses
+        self.predicted = {}  # id -> {frame: box} of the predicted poses (box_source predicted)
+        pose_targets = pose_targets or annotated_poses
         self.prepared, self.samples, self.mode = prepared, list(samples), mode
         self.clip_len, self.size, self.stride = clip_len, size, stride
         self.subsample, self.test_clips = tuple(subsample), test_clips
         self.pose_targets, self.margin, self.depth_range = pose_targets, margin, depth_range
         self.scale, self.rotation, self.rotation_prob = scale, rotation, rotation_prob
-        self.translation, self.flip = translation, flip
+        self.translation, self.flip, self.outside = translation, flip, outside
         self.seed, self.epoch, self.backend = seed, 0, backend
         self.annotations, self.missing = [], []  # missing: the ids without an annotation
         for s in self.samples:  # read before any work: a bad annotation is a one-line error
@@ -146,6 +198,7 @@ class MultitaskClips(gluon.data.Dataset):
                                  f"predicts {num_joints} (model.options.num_joints)")
             self.annotations.append(ann)
         self.total = len(self.samples)
+        self._all_samples = list(self.samples)
         if mode == "train" and self.missing:  # leave them out; the training run logs the count
             if len(self.missing) == self.total:
                 raise ValueError(f"none of the {self.total} training videos has an annotation in "
@@ -153,6 +206,11 @@ class MultitaskClips(gluon.data.Dataset):
             kept = [i for i, a in enumerate(self.annotations) if a is not None]
             self.samples = [self.samples[i] for i in kept]
             self.annotations = [self.annotations[i] for i in kept]
+
+    def replace(self, samples=None, **options):
+        """The same clips with other constructor options (and ``samples``), read afresh."""
+        kept = self._all_samples if samples is None else samples
+        return MultitaskClips(self.prepared, kept, **dict(self._options, **options))
 
     def _where(self):
         listed = os.path.join(self.prepared, NO_ANNOTATION)
@@ -226,7 +284,8 @@ class MultitaskClips(gluon.data.Dataset):
                 layout_flip_permutation(ann["layout"])
             depth = depth[:, perm]
         rows = [targets(kps[t], depth[t], root_depth[t], self.size,
-                        depth_range=self.depth_range) for t in range(self.clip_len)]
+                        depth_range=self.depth_range, outside=self.outside)
+                for t in range(self.clip_len)]
         target, mask, visibility = (np.stack(r) for r in zip(*rows))
         return MultitaskClipItem(T.to_network(clip), label, target, mask, visibility)
 
@@ -234,14 +293,55 @@ class MultitaskClips(gluon.data.Dataset):
         """The test clips' first frames of item ``index``."""
         return test_starts(self.frame_count(index), self.clip_len, self.stride, self.test_clips)
 
+    def _test_clips(self, index):
+        """(V, T) the frame numbers of item ``index``'s test clips."""
+        n = self.frame_count(index)
+        return np.stack([T.clip_indices(n, self.clip_len, self.stride, s)
+                         for s in self.starts(index)])
+
+    def box_frames(self, index):
+        """The frames whose predicted poses the test clips' boxes need (sorted, unique)."""
+        return sorted({f for clip in self._test_clips(index) for f in clip_box_frames(clip)})
+
+    def whole_frames(self, index, frames):
+        """Frames of item ``index`` as network input of the whole image: (n, 3, S, S) and the
+        (n, 2, 3) maps from frame pixels to input pixels (``whole_frame_matrix``)."""
+        images = self._frames(index, frames)
+        m = whole_frame_matrix(images.shape[1], images.shape[2], self.size)
+        crops = np.stack([T.warp(f, m, (self.size, self.size)) for f in images])
+        return T.to_network(crops).transpose(1, 0, 2, 3), np.repeat(m[None], len(frames), 0)
+
+    def set_predicted_boxes(self, boxes):
+        """``boxes``: sample id -> {frame: (x1, y1, x2, y2) of the poses predicted on it}."""
+        self.predicted = {k: dict(v) for k, v in boxes.items()}
+
+    def clip_box(self, index, frames):
+        """The box a test clip of frames (T,) is cropped from (module docstring, Space)."""
+        if self.box_source == "annotation":
+            return T.union_box(self.annotations[index]["boxes"][frames])
+        sample_id, boxes = self.name_of(index), self.predicted.get(self.name_of(index), {})
+        wanted = clip_box_frames(frames)
+        if any(f not in boxes for f in wanted):
+            raise ValueError(f"test video {sample_id}: no predicted pose box for frames "
+                             f"{wanted} (set_predicted_boxes before testing)")
+        return T.union_box(np.stack([boxes[f] for f in wanted]))
+
     def _test_item(self, index):
-        ann, n = self.annotations[index], self.frame_count(index)
-        clips = np.stack([T.clip_indices(n, self.clip_len, self.stride, s)
-                          for s in self.starts(index)])  # (V, T)
+        ann = self.annotations[index]
+        clips = self._test_clips(index)  # (V, T)
         unique, inverse = np.unique(clips, return_inverse=True)
         frames = self._frames(index, unique)
-        views = []
-        for idx in inverse.reshape(clips.shape):
-            m = crop_matrix(T.union_box(ann["boxes"][unique[idx]]), self.size, self.margin)
+        views, poses = [], []
+        for clip, idx in zip(clips, inverse.reshape(clips.shape)):
+            m = crop_matrix(self.clip_box(index, clip), self.size, self.margin)
             views.append(T.to_network(self._crop(frames[idx], m)))
-        return np.stack(views), np.int32(self.samples[index]["label"])
+            if self.annotated_poses:
+                kps = T.apply_affine(ann["keypoints"][clip], m)
+                rows = [targets(kps[t], ann["depth"][clip[t]], ann["root_depth"][clip[t]],
+                                self.size, depth_range=self.depth_range, outside="keep")
+                        for t in range(len(clip))]
+                poses.append(annotated_input(*(np.stack(r) for r in zip(*rows))))
+        label = np.int32(self.samples[index]["label"])
+        if self.annotated_poses:
+            return np.stack(views), label, np.stack(poses)
+        return np.stack(views), label

@@ -22,6 +22,11 @@ Targets in the convention of ``symbols.softargmax`` (layout (J, 3), COCO joint o
   every annotated joint of this benchmark.
 - visibility (J,): 1 when the joint lies inside the crop (-0.5 <= u, v <= S - 0.5), 0 outside
   (Sec. 5.2); NaN (untrained) for a joint the annotation lacks.
+- a joint outside the crop (``outside`` "drop", the default): its three coordinates are masked
+  too, so it trains only its visibility. Its x, y targets lie outside [0, 1], where a soft-argmax
+  can never reach, and would pull the heat maps to the crop's edge; the paper sets only the
+  visibility to 0, the cvpr18 code also marks the coordinates invalid (``remove_outer_joints``).
+  "keep" keeps them in the loss.
 
 Items. Training: (image (3, S, S) float32, target (J, 3), mask (J, 3), visibility (J,)); wrap the
 dataset in ``data.loader.Substitutes`` for the unreadable flag. Test: (image, matrix (2, 3) the
@@ -45,6 +50,7 @@ from data.video import VideoError, read_frames
 STRIDE = 8  # input pixels per heat-map cell: the multitask stem's output stride
 DEPTH_RANGE_MM = 2000.0  # cvpr18 code: resol_z
 CROP_MARGIN = 0.25
+OUTSIDE = ("drop", "keep")  # a joint outside the crop: its coordinates leave the loss, or stay
 TRANSLATION = 40 / 256  # Appendix B: +-40 px of a 256-px crop
 HIPS = (COCO_KEYPOINTS.index("left_hip"), COCO_KEYPOINTS.index("right_hip"))
 
@@ -99,11 +105,15 @@ def flip_pose(pose, permutation=None):
     return out
 
 
-def targets(keypoints, depth, root_depth, size, stride=STRIDE, depth_range=DEPTH_RANGE_MM):
+def targets(keypoints, depth, root_depth, size, stride=STRIDE, depth_range=DEPTH_RANGE_MM,
+            outside="drop"):
     """Crop keypoints (J, 3) (x, y, visible) in crop pixels and depths (J,) mm -> target (J, 3),
     mask (J, 3), visibility (J,), all float32 (module docstring). A depth that is NaN (a 2D
     dataset, or a joint without 3D), or a NaN root depth, masks that joint's z alone: a 2D
-    sample trains x and y only; its z target holds 0.5, which the mask keeps out of the loss."""
+    sample trains x and y only; its z target holds 0.5, which the mask keeps out of the loss.
+    ``outside`` "drop" masks every coordinate of a joint outside the crop, "keep" none."""
+    if outside not in OUTSIDE:
+        raise ValueError(f"outside joints are one of {OUTSIDE}, got {outside!r}")
     keypoints = np.asarray(keypoints, np.float64)
     depth = np.asarray(depth, np.float64)
     depth_known = np.isfinite(depth) & np.isfinite(root_depth)
@@ -112,7 +122,8 @@ def targets(keypoints, depth, root_depth, size, stride=STRIDE, depth_range=DEPTH
                     root_depth if np.isfinite(root_depth) else 0.0, size, stride, depth_range)
     known = keypoints[:, 2] > 0
     inside = np.all((keypoints[:, :2] >= -0.5) & (keypoints[:, :2] <= size - 0.5), axis=1)
-    mask = np.stack([known, known, known & depth_known], axis=1)
+    trained = known & inside if outside == "drop" else known
+    mask = np.stack([trained, trained, trained & depth_known], axis=1)
     visibility = np.where(known, inside, np.nan)
     return (target.astype(np.float32), mask.astype(np.float32),
             visibility.astype(np.float32))
@@ -189,12 +200,14 @@ class PoseFrames(gluon.data.Dataset):
 
     def __init__(self, prepared, samples, mode="train", size=256, frame_step=1,
                  margin=CROP_MARGIN, depth_range=DEPTH_RANGE_MM, scale=0.3, rotation=45.0,
-                 rotation_prob=1.0, translation=TRANSLATION, flip=True, seed=0, backend="cv2"):
+                 rotation_prob=1.0, translation=TRANSLATION, flip=True, seed=0, backend="cv2",
+                 outside="drop"):
         if mode not in ("train", "test"):
             raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
         if not samples:
             raise ValueError("no samples to load")
         self.prepared, self.samples, self.mode = prepared, list(samples), mode
+        self.outside = outside
         self.size, self.margin, self.depth_range = size, margin, depth_range
         self.scale, self.rotation, self.rotation_prob = scale, rotation, rotation_prob
         self.translation, self.flip = translation, flip
@@ -260,7 +273,7 @@ class PoseFrames(gluon.data.Dataset):
             self.size, self.margin, self.scale, self.rotation, self.rotation_prob,
             self.translation, self.flip)
         target, mask, visibility = targets(kps, depth, self.root_depth(index), self.size,
-                                           depth_range=self.depth_range)
+                                           depth_range=self.depth_range, outside=self.outside)
         return PoseItem(T.to_network(crop[None])[:, 0], target, mask, visibility)
 
     def _test_item(self, index, frame):

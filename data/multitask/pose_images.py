@@ -40,12 +40,14 @@ class PoseImages(gluon.data.Dataset):
 
     def __init__(self, records, layout, mode="train", size=256, margin=PF.CROP_MARGIN,
                  depth_range=PF.DEPTH_RANGE_MM, scale=0.3, rotation=45.0, rotation_prob=1.0,
-                 translation=PF.TRANSLATION, flip=True, seed=0, backend="cv2", name="images"):
+                 translation=PF.TRANSLATION, flip=True, seed=0, backend="cv2", name="images",
+                 outside="drop"):
         if mode not in ("train", "test"):
             raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
         if not len(records["path"]):
             raise ValueError(f"no {name} items to load")
         self.records, self.layout, self.mode, self.name = records, layout, mode, name
+        self.outside = outside  # a joint outside the crop: PF.targets' "drop" or "keep"
         self.size, self.margin, self.depth_range = size, margin, depth_range
         self.scale, self.rotation, self.rotation_prob = scale, rotation, rotation_prob
         self.translation, self.flip = translation, flip
@@ -101,7 +103,7 @@ class PoseImages(gluon.data.Dataset):
             self.scale, self.rotation, self.rotation_prob, self.translation, self.flip,
             self.flip_permutation)
         target, mask, visibility = PF.targets(kps, depth, self.root_depth(index), self.size,
-                                              depth_range=self.depth_range)
+                                              depth_range=self.depth_range, outside=self.outside)
         return PoseItem(T.to_network(crop[None])[:, 0], target, mask, visibility)
 
 
@@ -191,7 +193,7 @@ def _dataset(cfg, source, split, mode, keep=None):
                       margin=d["crop_margin"], depth_range=d["depth_range_mm"], scale=d["scale"],
                       rotation=d["rotation"], rotation_prob=d["rotation_prob"],
                       translation=d["translation"], flip=d["flip"], seed=cfg["train"]["seed"],
-                      name=f"{source} {split}")
+                      name=f"{source} {split}", outside=d["outside_joints"])
 
 
 def held_out(records, share, seed):

@@ -36,6 +36,10 @@ from symbols.multitask.prediction import PredictionBlock
 from symbols.multitask.stem import MultitaskStem
 
 PARTS = ("pose", "pose+action")
+# "annotated": the pose stream reads the annotation's joints (Table 3's "annotated poses",
+# Table 5's "Kinect poses"), given to the forward as ``poses`` (N, T, J, 4): x, y, z in the
+# crop's normalised coordinates (data.multitask.pose_frames.encode) and a 0/1 weight.
+POSE_INPUTS = ("estimated", "annotated")
 POSE_PART = ("stem.", "blocks.")  # structural names of the pose part's parameters
 
 
@@ -59,6 +63,7 @@ class MultitaskConfig:
     pose_dim: int = 3  # coordinates the pose stream reads: 2 (x, y) or 3 (x, y, z)
     pose_action_filters: tuple = POSE_FILTERS["v2"]
     appearance_action_filters: int = 256
+    pose_input: str = "estimated"  # the pose stream's input: "estimated" or "annotated" poses
 
     def network_kwargs(self):
         kwargs = dataclasses.asdict(self)
@@ -79,7 +84,7 @@ class MultitaskNet(HybridBlock):
     def __init__(self, parts="pose", input_size=256, num_joints=17, depth_bins=16, pose_blocks=8,
                  kernel_size=5, width=1.0, num_actions=60, action_blocks=4, pose_dim=3,
                  pose_action_filters=POSE_FILTERS["v2"], appearance_action_filters=256,
-                 **kwargs):
+                 pose_input="estimated", **kwargs):
         super().__init__(**kwargs)
         if parts not in PARTS:
             raise ValueError(f"parts is one of {PARTS}, got {parts!r}")
@@ -90,6 +95,9 @@ class MultitaskNet(HybridBlock):
             raise ValueError(f"pose_dim is 2 or 3, got {pose_dim}")
         if pose_blocks < 1 or (parts != "pose" and action_blocks < 1):
             raise ValueError("pose_blocks and action_blocks must be at least 1")
+        if pose_input not in POSE_INPUTS:
+            raise ValueError(f"pose_input is one of {POSE_INPUTS}, got {pose_input!r}")
+        self.pose_input = pose_input
         self.parts = parts
         self.pose_blocks = pose_blocks
         self.action_blocks = action_blocks
@@ -147,20 +155,32 @@ class MultitaskNet(HybridBlock):
                      ("app_act", [self.appearance_action]), ("aggregate", [self.aggregation])]
         return rows
 
-    def hybrid_forward(self, F, x):
+    def _pose_blocks(self, x):
+        """Frames (B, 3, H, W) -> every prediction block's (pose, visible, prob, multires)."""
+        x = self.stem(x)  # (B, C, H/8, W/8)
+        outs = []
+        for block in self.blocks:
+            out = block(x)
+            outs.append(out[:4])
+            if not block.last:
+                x = out[4]
+        return outs
+
+    def predict_pose(self, frames):
+        """Frames (B, 3, H, W) -> the last block's pose (B, J, 3) and visibility (B, J): the pose
+        part alone, for the initial prediction of Sec. 5.2 on whole frames (NDArray in, out)."""
+        pose, visible = self._pose_blocks(frames)[-1][:2]
+        return pose, visible
+
+    def hybrid_forward(self, F, x, poses=None):
         clip = self.parts == "pose+action"
         if clip:  # time-distributed: every frame through the pose model
             frames = F.transpose(x, axes=(0, 2, 1, 3, 4))  # (N, 3, T, H, W) -> (N, T, 3, H, W)
             x = F.reshape(frames, shape=(-3, -2))  # -> (N*T, 3, H, W)
-        x = self.stem(x)  # (B, C, H/8, W/8)
         outputs = []
-        for k, block in enumerate(self.blocks):
-            out = block(x)
-            pose, visible, prob, multires = out[:4]
+        for k, (pose, visible, prob, multires) in enumerate(self._pose_blocks(x)):
             if k == 0:
                 features = multires  # visual features for the appearance stream
-            if not block.last:
-                x = out[4]
             if clip:  # (N*T, J, 3) -> (N, T, J, 3), (N*T, J) -> (N, T, J)
                 pose = F.reshape_like(pose, frames, lhs_begin=0, lhs_end=1, rhs_begin=0,
                                       rhs_end=2)
@@ -170,6 +190,11 @@ class MultitaskNet(HybridBlock):
         if not clip:
             return tuple(outputs)
 
+        if self.pose_input == "annotated":  # (N, T, J, 4): the annotation's x, y, z, weight
+            if poses is None:
+                raise ValueError("pose_input annotated: the forward takes the clip's poses")
+            pose = F.slice_axis(poses, axis=-1, begin=0, end=3)
+            visible = F.squeeze(F.slice_axis(poses, axis=-1, begin=3, end=4), axis=-1)
         coords = F.slice_axis(pose, axis=-1, begin=0, end=self.pose_dim)  # (N, T, J, D)
         coords = F.transpose(coords, axes=(0, 3, 1, 2))  # -> (N, D, T, J)
         weight = F.expand_dims(visible, axis=1)  # (N, 1, T, J)

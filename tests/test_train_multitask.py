@@ -137,6 +137,21 @@ def test_eval_reports_pose_appearance_and_aggregation_top1(stages, synth_work):
                 np.mean([r[head] == r["label"] for r in rows]))
         # 12 frames, T 4 at stride 2 (span 7): multi starts 0 and 4 (T/2 x 2 frames apart)
         assert {r["clips"] for r in rows} == {1 if clips == "single" else 2}
+        # Figure 8: every block's top-1 per stream; the last block's is the head's
+        for head in ("pose", "appearance"):
+            blocks = result["top1_blocks"][head]
+            assert len(blocks) == 2 and blocks[-1] == result["top1"][head]
+            for b in range(2):
+                assert blocks[b] == pytest.approx(
+                    np.mean([r[f"{head}_blocks"][b] == r["label"] for r in rows]))
+        # Figure 9: per-class top-1 of each head, from the per-video rows
+        for head in ("pose", "appearance", "aggregation"):
+            for c, name in enumerate(result["per_class"][head]):
+                mine = [r[head] == c for r in rows if r["label"] == c]
+                assert result["per_class"][head][name] == (np.mean(mine) if mine else None)
+        for figure in ("blocks.png", "classes.png", "confusion.png"):
+            assert os.path.getsize(os.path.join(cfg["out"], figure)) > 1000
+        assert result["clip_box"] == "predicted" and result["pose_input"] == "estimated"
     with open(os.path.join(first["out"], "results.md")) as f:
         assert "| Pose | Appearance | Aggregation |" in f.read()
 
@@ -215,3 +230,27 @@ def test_an_unreadable_test_video_stops_eval_or_is_scored_n_of_m(stages, synth_w
     assert [s["id"] for s in result["skipped"]] == [test_ids[2]]
     with open(os.path.join(cfg["out"], "results.md")) as f:
         assert f"scored {len(test_ids) - 1} of {len(test_ids)}" in f.read()
+
+
+def test_the_annotated_pose_input_trains_and_tests_on_the_annotations(synth_work, pose_run,
+                                                                      tmp_path):
+    """Table 3's "annotated poses" / Table 5's "Kinect poses": the pose stream reads the
+    annotation's joints; with them zeroed, its scores change, so the input is really read."""
+    cfg = video_config(SEPARATE, synth_work, str(tmp_path), f"train.init_from={pose_run}",
+                       "model.options.pose_input=annotated")
+    final = train_action.run(cfg, [mx.cpu()])
+    result = eval_action.run(dict(cfg, eval=dict(cfg["eval"], checkpoint=final)), [mx.cpu()])
+    assert result["pose_input"] == "annotated" and result["videos"] == result["test_videos"]
+    import logging
+
+    from engine.inference import loaded_model
+    from engine.multitask import multitask_test_data
+    data = multitask_test_data(dict(cfg, eval=dict(cfg["eval"], clip_box="annotation")))
+    views, label, poses = data[0]
+    assert poses.shape == (1, 4, 17, 4) and set(np.unique(poses[..., 3])) <= {0.0, 1.0}
+    assert poses[..., 3].sum() > 0
+    net = loaded_model(cfg, mx.cpu(), final, logging.getLogger("test"))
+    outputs = dict(zip(net.output_names, net(mx.nd.array(views), mx.nd.array(poses))))
+    zeroed = dict(zip(net.output_names, net(mx.nd.array(views), mx.nd.zeros(poses.shape))))
+    assert not np.allclose(outputs["pose_action2"].asnumpy(), zeroed["pose_action2"].asnumpy())
+    np.testing.assert_allclose(outputs["pose1"].asnumpy(), zeroed["pose1"].asnumpy())

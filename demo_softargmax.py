@@ -5,7 +5,11 @@ synthesise -> prepare -> person boxes and ground-truth poses (as ``make demo``) 
 soft-argmax pose model (configs/pose/synth_softargmax_tiny.yaml) -> stage 1, the multitask
 model's action streams on the frozen pose model (configs/synth_xview3_softargmax_separate.yaml)
 -> stage 2, the whole network fine-tuned end to end (..._finetuned.yaml) -> test each single- and
-multi-clip (Sec. 4.3), and score its pose part on the test frames (2D PCK, 3D MPJPE) -> table 1.
+multi-clip (Sec. 4.3), and score its pose part on the test frames (2D PCK, 3D MPJPE); the same
+first stage with the pose stream fed the benchmark's exact joints (Table 3's "annotated poses",
+configs/synth_xview3_softargmax_annotated.yaml) -> table 1; the top-1 of every action block of
+each stream and of the aggregation, separate and fine-tuned (Figure 8's numbers) -> table 2, and
+Figures 8 and 9 as PNGs (runs/demo_softargmax_figure{8,9}.png).
 Then Action Machine's tiny pose row (configs/synth_xview3_kps_pose_r18.yaml) with
 model.options.decoder argmax and softargmax, trained jointly (train.stage joint, all three heads
 from scratch: the pose-action loss reaches the pose head and the backbone only through the
@@ -40,10 +44,12 @@ from engine import pose_eval as pose_model_eval
 from engine.checkpoints import load_weights
 from engine.demo_rows import ground_truth_poses, run_rows
 from engine.experiment import build_pose_model, pose_frames
+from engine.plots import block_accuracy_figure, class_accuracy_figure
 from symbols.multitask.model import POSE_PART
 
 MULTITASK_ROWS = (("separate (pose frozen)", "softargmax_separate"),
-                  ("fine-tuned end to end", "softargmax_finetuned"))
+                  ("fine-tuned end to end", "softargmax_finetuned"),
+                  ("annotated poses (pose frozen)", "softargmax_annotated"))
 # (name, config row, overrides, runs sub-folder). Joint: the base's lr (0.01), as the KPS row.
 JOINT = ["train.stage=joint", "train.init_from=null", "train.lr=0.01"]
 DECODER_ROWS = (
@@ -65,7 +71,14 @@ def parse_args(argv=None):
     parser.add_argument("--runs", default="runs", help="where the runs go")
     parser.add_argument("--bias", type=float, default=0.9)
     parser.add_argument("--skip-action-machine", action="store_true",
-                        help="only the multitask model (table 1)")
+                        help="only the multitask model (tables 1 and 2)")
+    parser.add_argument("--subjects", type=int, default=8, help="benchmark size (data.synth)")
+    parser.add_argument("--repetitions", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=36)
+    parser.add_argument("--pose-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="applied to the pose config (e.g. train.epochs=1 for a smoke run)")
+    parser.add_argument("--action-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="applied to every multitask video config")
     return parser.parse_args(argv)
 
 
@@ -75,7 +88,8 @@ def prepare_benchmark(args, log):
     raw, prepared = os.path.join(args.work, "raw"), os.path.join(args.work, "prepared")
     boxes, poses = os.path.join(args.work, "boxes.json"), os.path.join(args.work, "poses")
     log.info("synthesising and preparing the benchmark in %s", args.work)
-    synth.generate(raw, bias=args.bias)
+    synth.generate(raw, subjects=args.subjects, repetitions=args.repetitions,
+                   frames=args.frames, bias=args.bias)
     prepare("synth", raw, prepared)
     if not os.path.exists(boxes):
         detect_persons.run(prepared, boxes, "synth", detector="gt")
@@ -96,7 +110,8 @@ def pose_model(args, prepared, log, cpu):
     """Train (resuming) and score the tiny soft-argmax pose model -> (its config, final.params,
     its pose_eval result)."""
     cfg = load_config(os.path.join("configs", "pose", "synth_softargmax_tiny.yaml"),
-                      [f"data.prepared={prepared}", f"runs={args.runs}"], base=POSE_BASE)
+                      [f"data.prepared={prepared}", f"runs={args.runs}", *args.pose_override],
+                      base=POSE_BASE)
     final = os.path.join(cfg["out"], "final.params")
     if not os.path.exists(final):
         log.info("the soft-argmax pose model (%s)", cfg["out"])
@@ -131,8 +146,8 @@ def multitask_rows(args, prepared, pose_cfg, pose_final, log, cpu):
     runs = os.path.join(args.runs, "demo_softargmax")
     rows = []
     for name, row in MULTITASK_ROWS:
-        overrides = [f"data.prepared={prepared}", f"runs={runs}"]
-        if row == "softargmax_separate":
+        overrides = [f"data.prepared={prepared}", f"runs={runs}", *args.action_override]
+        if row != "softargmax_finetuned":
             overrides.append(f"train.init_from={pose_final}")
         cfg = load_config(os.path.join("configs", f"synth_xview3_{row}.yaml"), overrides)
         final = os.path.join(cfg["out"], "final.params")
@@ -188,6 +203,34 @@ def multitask_table(pose_result, rows):
     return "\n".join(lines)
 
 
+def block_table(rows):
+    """Figure 8's numbers: top-1 of each action block of both streams and of the aggregation,
+    per row and test."""
+    count = len(rows[0][1]["single"]["top1_blocks"]["pose"])
+    head = " | ".join(f"{s} {b + 1}" for s in ("pose", "app.") for b in range(count))
+    lines = [f"| action blocks (Figure 8) | test | {head} | aggregation |",
+             "| --- | --- |" + " ---: |" * (2 * count + 1)]
+    for name, results, _ in rows:
+        for clips, r in results.items():
+            cells = [pct(v) for s in ("pose", "appearance") for v in r["top1_blocks"][s]]
+            lines.append(f"| {name} | {clips}-clip | " + " | ".join(cells) +
+                         f" | {pct(r['top1']['aggregation'])} |")
+    return "\n".join(lines)
+
+
+def figures(rows, runs):
+    """Figure 8 (separate and fine-tuned, single-clip) and Figure 9 (the fine-tuned model,
+    single-clip) -> their paths."""
+    by_name = {name: results["single"] for name, results, _ in rows}
+    paths = [os.path.join(runs, f"demo_softargmax_figure{n}.png") for n in (8, 9)]
+    block_accuracy_figure([("separate", by_name[MULTITASK_ROWS[0][0]]),
+                           ("fine-tuned", by_name[MULTITASK_ROWS[1][0]])], paths[0],
+                          title="synthetic xview3: top-1 per action block (single-clip)")
+    class_accuracy_figure(by_name[MULTITASK_ROWS[1][0]], paths[1],
+                          title="synthetic xview3, fine-tuned: top-1 per action (single-clip)")
+    return paths
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -202,7 +245,8 @@ def run(args, log):
     pose_cfg, pose_final, pose_result = pose_model(args, prepared, log, cpu)
     rows = multitask_rows(args, prepared, pose_cfg, pose_final, log, cpu)
     minutes["multitask"] = (time.time() - tic) / 60
-    text = multitask_table(pose_result, rows)
+    text = multitask_table(pose_result, rows) + "\n\n" + block_table(rows)
+    figures(rows, args.runs)
     record = dict(pose_model=pose_result["mean"],
                   multitask=[dict(name=n, results=r, pose_part=p) for n, r, p in rows])
     if not args.skip_action_machine:

@@ -1,0 +1,39 @@
+"""make demo-softargmax end to end at toy size (the real code path, sizes shrunk by its
+arguments): every table row, the block table and both figures come out, and the tables' numbers
+are the runs' results.json."""
+import json
+import os
+import shutil
+
+import demo_softargmax
+
+
+def test_a_tiny_demo_softargmax_runs_end_to_end(synth_work, tmp_path, capsys):
+    work = str(tmp_path / "synth")
+    shutil.copytree(synth_work, work)
+    runs = str(tmp_path / "runs")
+    args = demo_softargmax.parse_args([
+        "--work", work, "--runs", runs, "--subjects", "1", "--repetitions", "1", "--frames",
+        "12", "--skip-action-machine",
+        "--pose-override", "train.epochs=1", "--pose-override", "train.batch_size=8",
+        "--pose-override", "data.val_share=0.0", "--pose-override", "train.lr_schedule=step",
+        "--action-override", "train.epochs=1", "--action-override", "data.clip_len=4",
+        "--action-override", "data.stride=2"])
+    demo_softargmax.run(args, demo_softargmax.logging.getLogger("test"))
+    text = open(os.path.join(runs, "demo_softargmax_results.md")).read()
+    with open(os.path.join(runs, "demo_softargmax_results.json")) as f:
+        record = json.load(f)
+    names = [row["name"] for row in record["multitask"]]
+    assert names == [n for n, _ in demo_softargmax.MULTITASK_ROWS]
+    for row in record["multitask"]:
+        for clips, r in row["results"].items():
+            blocks = r["top1_blocks"]
+            line = (f"| {row['name']} | {clips}-clip | "
+                    + " | ".join(f"{100 * v:.1f}" for s in ("pose", "appearance")
+                                 for v in blocks[s])
+                    + f" | {100 * r['top1']['aggregation']:.1f} |")
+            assert line in text
+    assert record["multitask"][2]["results"]["single"]["pose_input"] == "annotated"
+    for n in (8, 9):
+        assert os.path.getsize(os.path.join(runs, f"demo_softargmax_figure{n}.png")) > 1000
+    assert "| action blocks (Figure 8) |" in capsys.readouterr().out

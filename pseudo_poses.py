@@ -5,6 +5,12 @@ trained on COCO").
     python pseudo_poses.py --config configs/pose/coco_r50_384x288.yaml \
         --prepared work/nucla/prepared --boxes work/nucla/boxes.json --out work/nucla/poses
 
+or, without training a COCO model first, with a published one (engine/published_pose.py: GluonCV's
+simple_pose models, downloaded, or --weights FILE; its own decoding and flip test):
+
+    python pseudo_poses.py --pose-model gluoncv:simple_pose_resnet50_v1b \
+        --prepared work/nucla/prepared --boxes work/nucla/boxes.json --out work/nucla/poses
+
 Each frame is cropped by its video's union person box (made 4:3 as in COCO training), the model's
 heatmaps (averaged with its mirror's) are decoded, and the keypoints are mapped back to pixels of
 the prepared video: one (T, 17, 3) array a video, (x, y, probability), in OUT/ID.npy, the format
@@ -26,7 +32,13 @@ from engine import cli
 
 def parse_args(argv=None):
     parser = cli.parser(__doc__)
-    add_config_args(parser, cpus=False)  # --config: the pose model's
+    add_config_args(parser, required=False, cpus=False)  # --config: the pose model's
+    parser.add_argument("--pose-model", metavar="gluoncv:NAME",
+                        help="a published COCO pose model instead of --config's (GluonCV's "
+                             "simple_pose_*; weights downloaded, or --weights)")
+    parser.add_argument("--weights", help="--pose-model: its .params file (no download)")
+    parser.add_argument("--no-flip", action="store_true",
+                        help="--pose-model: no flip test (GluonCV's validation flips)")
     parser.add_argument("--prepared", required=True)
     parser.add_argument("--boxes", required=True)
     parser.add_argument("--out", required=True, help="poses directory")
@@ -34,7 +46,15 @@ def parse_args(argv=None):
     cli.add_dtype_arg(parser)
     parser.add_argument("--shard", type=shard_arg, metavar="K/N",
                         help="every N-th video from the K-th; the last shard merges")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if bool(args.config) == bool(args.pose_model):
+        parser.error("give the pose model: --config (a trained run's config) or --pose-model "
+                     "gluoncv:NAME")
+    if args.pose_model and (args.checkpoint or args.overrides or args.dtype):
+        parser.error("--checkpoint, --dtype and key=value overrides go with --config")
+    if args.weights and not args.pose_model:
+        parser.error("--weights goes with --pose-model (a --config run has its checkpoint)")
+    return args
 
 
 if __name__ == "__main__":  # --help, a bad flag and the thread count: before MXNet loads
@@ -56,6 +76,7 @@ from data.video import VideoError, read_video
 from engine.checkpoints import checkpoint_or_last, load_weights
 from engine.cli import with_dtype
 from engine.experiment import build_pose_model, contexts, pose_radius_of
+from engine import published_pose
 from engine.precision import check_dtype, for_inference
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
 
@@ -108,10 +129,8 @@ def read_inputs(prepared, boxes_file):
     return samples, boxes
 
 
-def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True, shard=None):
-    check_dtype(cfg["eval"]["dtype"], ctx)  # before any work
-    samples, boxes = read_inputs(prepared, boxes_file)
-    every, samples = samples, pick(samples, shard)
+def config_labeller(cfg, ctx, checkpoint=None):
+    """A pose run's model -> (label(frames, box) -> (T, 17, 3), what it is, in words)."""
     net = build_pose_model(cfg, [ctx])
     checkpoint = checkpoint_or_last(cfg["out"], checkpoint)
     load_weights(net, checkpoint, [ctx], log)
@@ -119,6 +138,29 @@ def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True, sha
     net = for_inference(net, cfg["eval"]["dtype"], ctx)  # eval.dtype
     input_size = tuple(cfg["data"]["input_size"])
     radius = pose_radius_of(cfg)
+    return (lambda frames, box: label_video(net, frames, box, input_size, radius, ctx,
+                                            flip=cfg["eval"]["flip"],
+                                            aspect=cfg["data"]["aspect"])), checkpoint
+
+
+def published_labeller(pose_model, weights, ctx, flip=True):
+    """A published model (engine/published_pose.py) -> (label, what it is)."""
+    name = published_pose.model_name(pose_model)
+    net = published_pose.load(name, weights, ctx)
+    return (lambda frames, box: published_pose.label_video(net, frames, box, ctx,
+                                                           flip=flip)), pose_model
+
+
+def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True, shard=None,
+        labeller=None):
+    """Label every video with the pose run of ``cfg`` (or ``labeller() -> (label, name)``, e.g.
+    a published model's, built once the inputs are checked) -> (videos labelled, skipped
+    rows)."""
+    if labeller is None:
+        check_dtype(cfg["eval"]["dtype"], ctx)  # before any work
+    samples, boxes = read_inputs(prepared, boxes_file)
+    every, samples = samples, pick(samples, shard)
+    label, checkpoint = labeller() if labeller else config_labeller(cfg, ctx, checkpoint)
     os.makedirs(out, exist_ok=True)
     todo = [s for s in samples if not os.path.exists(os.path.join(out, s["id"] + ".npy"))]
     log.info("%d videos, %d already labelled", len(samples), len(samples) - len(todo))
@@ -134,8 +176,7 @@ def run(cfg, prepared, boxes_file, out, ctx, checkpoint=None, progress=True, sha
             skipped.append((s["id"], str(err)))
             continue
         try:
-            kps = label_video(net, frames, boxes[s["id"]], input_size, radius, ctx,
-                              flip=cfg["eval"]["flip"], aspect=cfg["data"]["aspect"])
+            kps = label(frames, boxes[s["id"]])
         except FloatingPointError as err:
             raise FloatingPointError(f"video {s['id']}: {checkpoint} outputs {err}; nothing "
                                      f"written for it") from None
@@ -168,9 +209,16 @@ def main(argv=None):
     args = cli.start(parse_args(argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     with exit_on_error(log):
-        cfg = load_config(args.config, with_dtype(args.overrides, args.dtype), base=POSE_BASE)
-        done, skipped = run(cfg, args.prepared, args.boxes, args.out, contexts(args.gpus)[0],
-                            args.checkpoint, shard=args.shard)
+        ctx = contexts(args.gpus)[0]
+        if args.pose_model:
+            done, skipped = run(None, args.prepared, args.boxes, args.out, ctx, shard=args.shard,
+                                labeller=lambda: published_labeller(
+                                    args.pose_model, args.weights, ctx, not args.no_flip))
+        else:
+            cfg = load_config(args.config, with_dtype(args.overrides, args.dtype),
+                              base=POSE_BASE)
+            done, skipped = run(cfg, args.prepared, args.boxes, args.out, ctx, args.checkpoint,
+                                shard=args.shard)
     log.info("labelled %d videos, skipped %d (see %s/skipped.csv)", done, len(skipped), args.out)
 
 

@@ -199,7 +199,7 @@ def block_accuracy_figure(runs, path, title=None):
         for stream in ("pose", "appearance"):
             ax.plot(range(1, count + 1), [100 * v for v in blocks[stream]], styles[r % 4],
                     marker="o", color=STREAM_COLOURS[stream], label=f"{stream}, {label}")
-        ax.plot([count + 1], [100 * results["top1"]["aggregation"]], marker="s ^vD"[r % 5],
+        ax.plot([count + 1], [100 * results["top1"]["aggregation"]], marker="s^vD"[r % 4],
                 linestyle="none", color=STREAM_COLOURS["aggregation"],
                 label=f"aggregation, {label}")
     count = max(len(results["top1_blocks"]["pose"]) for _, results in runs)

@@ -76,7 +76,6 @@ import numpy as np
 
 from data.errors import check_writable, exit_on_error
 from data.index import atomic_write_text, write_via_temporary
-from data.protocols import get_dataset
 from data.transforms import (
     crop_frames,
     full_frame_box,
@@ -87,7 +86,7 @@ from data.transforms import (
 )
 from data.video import VideoError, count_frames, iter_frames
 from engine.checkpoints import checkpoint_config, load_weights
-from engine.experiment import build_model, contexts, setup_logging
+from engine.experiment import dataset_of, build_model, contexts, setup_logging
 from engine.figures import BOX, draw_box, draw_pose
 from engine.person_boxes import build_detector, video_box
 from engine.plots import image_grid
@@ -148,7 +147,7 @@ def load_model(checkpoint, ctx, log, dtype="float32"):
     net.hybridize(static_alloc=True)
     net = for_inference(net, dtype, ctx, "--dtype")
     dataset = cfg["data"]["dataset"]
-    classes = list(get_dataset(dataset).CLASSES)
+    classes = list(dataset_of(cfg).CLASSES)  # your own videos: PREPARED/dataset.json's
     if dataset == "synth":
         log.warning("the model's classes are the synthetic benchmark's ten actions "
                     "(data/synth.py), not a real dataset's: %s", ", ".join(classes))
@@ -317,7 +316,7 @@ def run(args, video, log):
     crop_boxes = test_crop_boxes(box, cfg["eval"]["test_crop_scale"], d["crop_aspect"])
     scale = min(1.0, DISPLAY_SIDE / max(width, height))
     crops, display = read_crops(args.video, num_frames, crop_boxes, size, scale)
-    stride = d["stride"] or get_dataset(d["dataset"]).STRIDE
+    stride = d["stride"] or dataset_of(cfg).STRIDE
     ranked = top5(action_scores(net, crops, cfg, stride, ctx), classes)
     for head, title in HEADS:
         if head in ranked:

@@ -48,11 +48,11 @@ from data.errors import check_writable, exit_on_error
 from data.index import atomic_write_text
 from data.loader import UNREADABLE_LABEL, Skippable, make_loader
 from data.progress import Progress
-from data.protocols import get_dataset
 from engine import hardware
 from engine.checkpoints import checkpoint_or_last
 from engine.cli import with_dtype
 from engine.experiment import (
+    dataset_of,
     checked_against_checkpoint,
     clip_dataset,
     contexts,
@@ -125,7 +125,7 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
     """Score ``ckpt`` on ``data`` (``test_data``) -> the results dict (also written to OUT)."""
     ctx = ctxs[0]
     net = loaded_model(cfg, ctx, ckpt, log)
-    dataset = get_dataset(cfg["data"]["dataset"])
+    dataset = dataset_of(cfg)
     samples = getattr(data, "dataset", data).samples
     loader = make_loader(data, 1, workers=cfg["data"]["workers"])
     scores, labels, per_video, skipped = {}, [], [], []

@@ -39,6 +39,7 @@ from engine.cli import with_kvstore
 from engine.experiment import (
     build_model,
     check_multitask_config,
+    check_num_classes,
     check_training_inputs,
     clip_dataset,
     contexts,
@@ -87,6 +88,7 @@ def prepare_run(cfg, ctxs):
     t = cfg["train"]
     check_devices(t, ctxs)
     check_multitask_config(cfg)
+    check_num_classes(cfg)
     samples = split_samples(cfg, "train")
     if is_softargmax(cfg):
         check_training_inputs(cfg, samples, with_poses=False)

@@ -55,8 +55,7 @@ import mxnet as mx
 
 from data.errors import check_writable, exit_on_error
 from data.index import read_annotation, read_boxes, read_index
-from data.protocols import get_dataset
-from engine.experiment import contexts, setup_logging
+from engine.experiment import dataset_of, contexts, setup_logging
 from engine.figures import cam_figure, pose_figure
 from engine.scoring import softmax
 from engine.views import centre_view, crop_keypoints_to_frame, load_model
@@ -122,7 +121,7 @@ def run(args, log):
         values = {str(cfg["data"][key]) for cfg, _, _ in models}
         if len(values) > 1:  # the rows must show the same frames of the same videos
             raise ValueError(f"the configs differ in data.{key} ({', '.join(sorted(values))})")
-    classes = list(get_dataset(first["dataset"]).CLASSES)
+    classes = list(dataset_of(models[0][0]).CLASSES)
     index = {s["id"]: s for s in read_index(first["prepared"])}
     unknown = [v for v in args.videos if v not in index]
     if unknown:

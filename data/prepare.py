@@ -127,10 +127,14 @@ def write_no_annotation(out, samples, skeletons):
 
 def target_size(width, height, resize):
     """(w, h): the table's height and the video's aspect ratio, the width rounded down to an
-    even number (codecs want even sizes); ``resize`` None keeps the size, made even. Table 2: 1920x1080 -> 454x256, 640x480 -> 340x256;
-    rounding to the nearest even width would give 456 and 342."""
+    even number (codecs want even sizes); ``resize`` None keeps the size, made even; an int S
+    makes the shorter side S (your own videos, portrait ones too). Table 2: 1920x1080 ->
+    454x256, 640x480 -> 340x256; rounding to the nearest even width would give 456 and 342."""
     if resize is None:  # the dataset keeps its own size (Penn Action)
         return width // 2 * 2, height // 2 * 2
+    if isinstance(resize, int):
+        short = min(width, height)
+        return width * resize // short // 2 * 2, height * resize // short // 2 * 2
     h = resize[1]
     w = width * h // height // 2 * 2  # integers: no float error at exact multiples
     return w, h
@@ -188,13 +192,15 @@ def prepare_one(job):
     return "ok", result
 
 
-def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None, skeletons=None):
+def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None, skeletons=None,
+            custom=None):
     """Run the stage; returns (samples, skipped). Raises RuntimeError if nothing is usable.
     ``skeletons`` (NTU): a folder of .skeleton files, each video's ground truth for the
     multitask clips; a video without a usable one is indexed all the same, without annotation,
     and listed with the reason in OUT/no_annotation.csv (``write_no_annotation``).
     ``shard=(k, n)``: every n-th video from the k-th; the last shard to finish writes the index
-    of all (-> all samples and skipped), the others return their own and write no index."""
+    of all (-> all samples and skipped), the others return their own and write no index.
+    ``custom`` (dataset custom): dict(list=, classes=, splits=, short_side=), data/custom.py."""
     dataset = get_dataset(dataset_name)
     if skeletons is not None and dataset_name != "ntu":
         raise ValueError(f"--skeletons is NTU's; {dataset_name} has no .skeleton files")
@@ -203,7 +209,19 @@ def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None, skelet
     if not os.path.exists(raw):
         raise FileNotFoundError(f"--raw: no such file or directory: {raw} (the folder of the "
                                 f"dataset's downloaded videos, or a list of their paths)")
-    if hasattr(dataset, "list_samples"):  # samples from annotation files (Penn Action)
+    resize = dataset.RESIZE
+    if dataset_name == "custom":  # your own videos and their annotation list
+        custom = dict(custom or {})
+        if not custom.get("list"):
+            raise ValueError("--dataset custom needs --list LIST.csv (path,label[,split,...]); "
+                             "see docs/custom_dataset.md")
+        candidates, classes = dataset.read_list(custom["list"], raw, custom.get("classes"),
+                                                custom.get("splits"))
+        skipped, names = [], candidates
+        resize = int(custom.get("short_side") or dataset.SHORT_SIDE)
+    elif custom:
+        raise ValueError("--list, --classes, --splits and --short-side are for --dataset custom")
+    elif hasattr(dataset, "list_samples"):  # samples from annotation files (Penn Action)
         candidates, skipped = dataset.list_samples(raw)
         names = candidates + skipped
     else:
@@ -211,7 +229,7 @@ def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None, skelet
         candidates, skipped = parse_names(dataset, names)
     for sub in ("videos", "annotations", ".done"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
-    jobs = [(s, out, dataset.RESIZE, dataset.FPS, dataset_name, skeletons)
+    jobs = [(s, out, resize, dataset.FPS, dataset_name, skeletons)
             for s in pick(candidates, shard)]
     if shard is not None:
         unparsed, skipped = skipped, []
@@ -253,6 +271,8 @@ def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None, skelet
     samples.sort(key=lambda s: s["id"])  # workers finish in any order; the files do not
     write_index(out, samples)
     write_splits(out, dataset.NAME, all_splits(dataset, samples))
+    if dataset_name == "custom":
+        dataset.write_dataset_file(out, classes, resize)
     if skeletons or os.path.exists(os.path.join(out, NO_ANNOTATION)):
         missing = write_no_annotation(out, samples, skeletons)
         log.info("annotations for %d of %d videos; %d listed in %s", len(samples) - len(missing),
@@ -278,6 +298,12 @@ def parse_args(argv=None):
                         help="every N-th video from the K-th; the last shard writes the index")
     parser.add_argument("--skeletons", help="NTU: the .skeleton files' folder; also write each "
                                             "video's per-frame boxes and joints (annotations/)")
+    parser.add_argument("--list", help="custom: the annotation list, path,label[,split,subject,"
+                                       "view] (data/custom.py)")
+    parser.add_argument("--classes", help="custom: the class names, one a line, in label order")
+    parser.add_argument("--splits", help="custom: path,split rows, where the list has no split")
+    parser.add_argument("--short-side", type=int, help="custom: the prepared videos' shorter "
+                                                       "side in pixels (default 256)")
     return parser.parse_args(argv)
 
 
@@ -288,13 +314,17 @@ def main(argv=None):
     try:
         with exit_on_error(log):
             check_writable(args.out)
+            custom = {k: v for k, v in dict(list=args.list, classes=args.classes,
+                                            splits=args.splits,
+                                            short_side=args.short_side).items() if v}
             samples, skipped = prepare(args.dataset, args.raw, args.out, args.workers,
-                                       shard=args.shard, skeletons=args.skeletons)
+                                       shard=args.shard, skeletons=args.skeletons,
+                                       custom=custom or None)
     except BaseException:
         if created:
             remove_if_nothing_prepared(args.out)
         raise
-    dataset = get_dataset(args.dataset)
+    dataset = get_dataset(args.dataset, args.out)
     log.info("%d samples prepared, %d skipped (see %s/skipped.csv)", len(samples), len(skipped),
              args.out)
     log.info("protocol counts: %s", json.dumps(counts(dataset, samples)))

@@ -26,16 +26,19 @@ import sys
 
 from data.errors import one_line
 
-DATASETS = ("ntu", "nucla", "msr", "utd", "synth", "penn_action")
+DATASETS = ("ntu", "nucla", "msr", "utd", "synth", "penn_action", "custom")
 # pose dataset name -> the adapter that reads its files (Penn's label files and NTU's skeletons
 # are read by the video adapters of the same datasets)
 POSE_DATASETS = {"mpii": "mpii", "h36m": "h36m", "penn": "penn_action", "ntu_skeleton": "ntu"}
 
 
-def get_dataset(name):
+def get_dataset(name, prepared=None):
+    """The adapter of a dataset by name. ``custom`` (your own videos, data/custom.py) has its
+    classes in the prepared folder: with ``prepared`` given, the adapter read from there."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    return importlib.import_module(f"data.{name}")
+    module = importlib.import_module(f"data.{name}")
+    return module.load(prepared) if name == "custom" and prepared is not None else module
 
 
 def get_pose_dataset(name):

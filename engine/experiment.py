@@ -58,6 +58,11 @@ def setup_logging(out, name):
     return logging.getLogger(name)
 
 
+def dataset_of(cfg):
+    """The adapter of the config's dataset (a custom dataset's read from its prepared folder)."""
+    return get_dataset(cfg["data"]["dataset"], cfg["data"]["prepared"])
+
+
 def split_samples(cfg, split):
     """The samples of ``split`` ('train' or 'test') of the config's protocol."""
     prepared = cfg["data"]["prepared"]
@@ -99,7 +104,7 @@ def pose_radius_of(cfg):
 
 def clip_dataset(cfg, samples, mode, with_poses):
     d = cfg["data"]
-    dataset = get_dataset(d["dataset"])
+    dataset = dataset_of(cfg)
     boxes = read_boxes(d["boxes"])[0] if d["crop"] == "person" else None
     return ClipDataset(
         d["prepared"], samples, boxes=boxes, mode=mode, crop=d["crop"],
@@ -207,6 +212,17 @@ def coco_dataset(cfg, split, detections=None):
                     rotation_prob=d["rotation_prob"])
 
 
+def check_num_classes(cfg):
+    """Your own videos: the model's classes must be the prepared dataset's."""
+    if cfg["data"]["dataset"] != "custom" or is_softargmax(cfg):
+        return
+    classes = len(dataset_of(cfg).CLASSES)
+    given = cfg["model"]["options"].get("num_classes")
+    if given != classes:
+        raise ValueError(f"model.options.num_classes is {given}, but {cfg['data']['prepared']} "
+                         f"holds {classes} classes: set model.options.num_classes={classes}")
+
+
 def model_options(cfg, num_devices=1):
     m = cfg["model"]
     options = dict(m["options"], input_size=cfg["data"]["size"],
@@ -237,7 +253,7 @@ def multitask_options(cfg):
     options = dict(cfg["model"]["options"])
     derived = dict(parts="pose+action", input_size=cfg["data"]["size"],
                    num_frames=cfg["data"]["clip_len"],
-                   num_actions=len(get_dataset(cfg["data"]["dataset"]).CLASSES))
+                   num_actions=len(dataset_of(cfg).CLASSES))
     for key, value in derived.items():
         if options.setdefault(key, value) != value:
             raise ValueError(f"model.options.{key} is {options[key]!r}; the data give {value!r} "
@@ -278,7 +294,7 @@ def multitask_clips(cfg, samples, mode):
     options = multitask_config(cfg["model"]["name"], **multitask_options(cfg))
     return MultitaskClips(
         d["prepared"], samples, mode=mode, clip_len=d["clip_len"], size=d["size"],
-        stride=d["stride"] or get_dataset(d["dataset"]).STRIDE, subsample=d["subsample"],
+        stride=d["stride"] or dataset_of(cfg).STRIDE, subsample=d["subsample"],
         test_clips=cfg["eval"]["multitask_clips"], num_joints=options.num_joints,
         pose_targets=mode == "train" and t["multitask_pose_weight"] > 0,
         margin=d["crop_margin"], depth_range=d["depth_range_mm"], scale=d["scale"],

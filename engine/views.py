@@ -8,7 +8,6 @@ import numpy as np
 
 from configs import load_config
 from data.index import read_annotation_3d
-from data.protocols import get_dataset
 from data.transforms import (
     apply_affine,
     crop_frames,
@@ -21,7 +20,7 @@ from data.transforms import (
 )
 from data.video import read_frames
 from engine.checkpoints import checkpoint_or_last, load_weights
-from engine.experiment import build_model, checked_against_checkpoint
+from engine.experiment import dataset_of, build_model, checked_against_checkpoint
 from symbols.cam import cam_mass, class_activation_maps, features_and_weights, upsample
 
 
@@ -39,7 +38,7 @@ def centre_view(cfg, sample, boxes=None):
     centre of the three crops. -> dict(indices (T,), frames (T, H, W, 3) whole, crop_box (4,),
     crop (T, S, S, 3) uint8, clip (3, T, S, S) float32)."""
     d = cfg["data"]
-    stride = d["stride"] or get_dataset(d["dataset"]).STRIDE
+    stride = d["stride"] or dataset_of(cfg).STRIDE
     indices = test_indices(sample["frames"], d["clip_len"], stride, 3)[1]
     frames = read_frames(os.path.join(d["prepared"], sample["path"]), indices, d["backend"])
     if d["crop"] == "person":

@@ -19,8 +19,8 @@ TOOLS = sorted(f"tools.{f[:-3]}" for f in os.listdir(os.path.join(ROOT, "tools")
                open(os.path.join(ROOT, "tools", f)).read())  # bench_common: the bench's parts
 ORCHESTRATORS = {"demo", "demo_softargmax"} | set(TOOLS)  # they may call a stage's run()
 STAGE_API = {"run", "main", "parse_args"}
-DOCS = ["README.md"] + sorted(os.path.join("docs", f) for f in os.listdir(os.path.join(ROOT, "docs"))
-                              if f.endswith(".md"))
+DOCS = ["README.md"] + sorted(os.path.join("docs", f)
+                              for f in os.listdir(os.path.join(ROOT, "docs")) if f.endswith(".md"))
 
 
 def source_files():

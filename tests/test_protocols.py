@@ -166,7 +166,7 @@ def test_pose_dataset_errors_are_one_line(tmp_path):
 
 def test_pose_datasets_are_not_video_adapters():
     from data.protocols import DATASETS, POSE_DATASETS, get_dataset, get_pose_dataset
-    assert DATASETS == ("ntu", "nucla", "msr", "utd", "synth", "penn_action")  # prepare's
+    assert DATASETS == ("ntu", "nucla", "msr", "utd", "synth", "penn_action", "custom")  # prepare's
     assert not set(DATASETS) & set(POSE_DATASETS)
     with pytest.raises(ValueError, match="unknown dataset 'mpii'"):
         get_dataset("mpii")

@@ -15,6 +15,8 @@ ARGS ?=
 SEEDS ?= 1
 SEED ?=
 POSE_CONFIG ?= configs/pose/coco_r50_384x288.yaml
+POSE_MODEL ?=
+LIST ?=
 PY := $(VENV)/bin/python
 VIDEO ?=
 CHECKPOINT ?=
@@ -56,8 +58,9 @@ demo: install ## the whole pipeline on the synthetic benchmark -> table (SEEDS=3
 demo-softargmax: install ## Luvizon et al.'s model and the soft-argmax decoder on the same benchmark
 	$(PY) demo_softargmax.py
 
-prepare: install ## resize videos, index, protocol splits (DATASET=nucla RAW=/data/N-UCLA)
-	$(PY) -m data.prepare --dataset $(DATASET) --raw $(RAW) --out $(WORK)/$(DATASET)/prepared
+prepare: install ## resize videos, index, splits (DATASET=nucla RAW=/data/N-UCLA; custom: LIST=list.csv)
+	$(PY) -m data.prepare --dataset $(DATASET) --raw $(RAW) --out $(WORK)/$(DATASET)/prepared \
+		$(if $(LIST),--list $(LIST)) $(ARGS)
 
 detect: install ## person boxes of every video (DATASET=nucla; synth: the ground truth)
 	$(PY) detect_persons.py --dataset $(DATASET) --prepared $(WORK)/$(DATASET)/prepared \
@@ -79,8 +82,9 @@ train-pose: install ## train the 2D pose model (POSE_CONFIG=configs/pose/...)
 eval-coco: install ## COCO keypoint AP of the pose model (POSE_CONFIG=...)
 	$(PY) eval_coco.py --config $(POSE_CONFIG) $(ARGS)
 
-pseudo-poses: install ## the pose model labels every video's frames (DATASET=nucla)
-	$(PY) pseudo_poses.py --config $(POSE_CONFIG) --prepared $(WORK)/$(DATASET)/prepared \
+pseudo-poses: install ## pose labels for every frame (DATASET=nucla; POSE_MODEL=gluoncv:NAME)
+	$(PY) pseudo_poses.py $(if $(POSE_MODEL),--pose-model $(POSE_MODEL),--config $(POSE_CONFIG)) \
+		--prepared $(WORK)/$(DATASET)/prepared \
 		--boxes $(WORK)/$(DATASET)/boxes.json --out $(WORK)/$(DATASET)/poses $(ARGS)
 
 summary: install ## per-stage shapes, parameters and MACs (MODEL=action_machine_r18)

@@ -182,7 +182,7 @@ def pose_frames(cfg, split):
         size=d["input_size"][0], frame_step=d["frame_step"], margin=d["crop_margin"],
         depth_range=d["depth_range_mm"], scale=d["scale"], rotation=d["rotation"],
         rotation_prob=d["rotation_prob"], translation=d["translation"], flip=d["flip"],
-        seed=cfg["train"]["seed"])
+        seed=cfg["train"]["seed"], outside=d["outside_joints"])
 
 
 def check_pose_checkpoint(cfg, ckpt):

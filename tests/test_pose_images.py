@@ -76,10 +76,11 @@ def h36m_joints(n, seed):
     return part, np.concatenate([xyz, np.ones((n, 17, 1))], -1)
 
 
-def fake_h36m(root):
+def fake_h36m(root, train=H36M_TRAIN, test=H36M_TEST):
+    """mmpose's Human3.6M files for the (subject, sequence, camera, frame) rows of each split."""
     folder = os.path.join(root, "annotation_body3d", "fps50")
     os.makedirs(folder, exist_ok=True)
-    for name, rows, seed in (("h36m_train.npz", H36M_TRAIN, 1), ("h36m_test.npz", H36M_TEST, 2)):
+    for name, rows, seed in (("h36m_train.npz", train, 1), ("h36m_test.npz", test, 2)):
         names = [imgname(*r) for r in rows]
         for i, n in enumerate(names):
             image(os.path.join(root, "images", n), seed=seed * 10 + i)

@@ -1,0 +1,147 @@
+"""Every documented chain of Luvizon et al.'s Tables 1-5 (docs/second_system.md, docs/paper.md),
+run as documented on tiny copies of the real datasets written in their release formats: the
+pose configs train (train_pose.py) and are scored (eval_pose.py --config); the action rows train
+their separate stage from the pose run's final.params, fine-tune from the separate run's and are
+tested single- and multi-clip (eval_action.py). The configs' own paths (work/..., runs/) and
+their train.init_from templates connect the stages: the only overrides are sizes (crop size,
+width, clip length, epochs, batch) and the worker count."""
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+from test_ntu_skeleton import ID_A, write
+from test_penn import write_label
+from test_penn_action import write_frames
+from test_pose_images import fake_h36m, fake_mpii
+
+import eval_action
+import eval_pose
+import train_action
+import train_pose
+from data.prepare import prepare
+from data.video import write_video
+from helpers import ROOT
+
+POSE_SIZES = ["data.input_size=[64, 64]", "model.options.width=0.125", "train.epochs=1",
+              "train.batch_size=4", "eval.batch_size=4", "data.workers=0"]
+ACTION_SIZES = ["data.size=64", "data.clip_len=4", "model.options.width=0.125",
+                "model.options.pose_action_filters=[2, 4, 6, 8, 4, 8]",
+                "model.options.appearance_action_filters=8", "model.options.action_blocks=2",
+                "train.epochs=1", "data.workers=0"]
+# Human3.6M's training videos, four frames each at the configs' data.frame_step 5
+H36M_TRAIN = [(s, seq, cam, f) for s, seq, cam in ((1, "Directions_1", "54138969"),
+                                                   (5, "Eating", "55011271"),
+                                                   (1, "Posing", "58860488"),
+                                                   (5, "Walking", "54138969"))
+              for f in (1, 6, 11, 16)]
+# Penn Action: (sequence, train flag, frames, action); NTU xsub: performers 1, 2 train, 3 tests
+PENN = [("0001", 1, 6, "bowl"), ("0002", 1, 6, "squat"), ("0003", 1, 6, "bowl"),
+        ("0004", -1, 6, "squat")]
+NTU = ["S001C001P001R001A001", "S001C001P002R001A002", "S001C002P001R001A002",
+       "S001C001P003R001A001"]
+
+
+def config(name):
+    return os.path.join(ROOT, "configs", name)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """A folder laid out as the configs expect (work/{mpii,h36m,penn,ntu}), the action datasets
+    prepared by the documented commands' functions; the tests run inside it."""
+    root = tmp_path_factory.mktemp("chains")
+    w = root / "work"
+    fake_mpii(str(w / "mpii"), train=8, valid=3)
+    fake_h36m(str(w / "h36m"), train=H36M_TRAIN)
+    for k, (video, train, frames, action) in enumerate(PENN):
+        write_label(str(w / "penn" / "labels"), video, frames=frames, train=train, action=action,
+                    seed=k)
+        write_frames(str(w / "penn"), video, frames, seed=k)
+    rgb, skeletons = w / "ntu" / "nturgb+d_rgb", w / "ntu" / "nturgb+d_skeletons"
+    rgb.mkdir(parents=True)
+    skeletons.mkdir(parents=True)
+    frames = np.random.RandomState(0).randint(0, 255, (6, 54, 96, 3)).astype(np.uint8)
+    for stem in NTU:
+        write_video(str(rgb / f"{stem}_rgb.avi"), frames, 30)
+        write(skeletons / f"{stem}.skeleton", [[(ID_A, 1)]] * 6)
+    # python -m data.prepare --dataset penn_action --raw work/penn --out work/penn/prepared
+    prepare("penn_action", str(w / "penn"), str(w / "penn" / "prepared"), workers=1,
+            progress=False)
+    # python -m data.prepare --dataset ntu --raw work/ntu/nturgb+d_rgb --out work/ntu/prepared
+    #     --skeletons work/ntu/nturgb+d_skeletons
+    prepare("ntu", str(rgb), str(w / "ntu" / "prepared"), workers=1, progress=False,
+            skeletons=str(skeletons))
+    return root
+
+
+@pytest.fixture(autouse=True)
+def inside(work, monkeypatch):
+    monkeypatch.chdir(work)
+
+
+def pose_chain(name, *extra):
+    """make train-pose POSE_CONFIG=configs/pose/NAME.yaml, then eval_pose.py --config."""
+    path = config(f"pose/{name}.yaml")
+    final = train_pose.main(["--config", path, *POSE_SIZES])
+    assert final == os.path.join("runs", name, "final.params") and os.path.isfile(final)
+    return eval_pose.main(["--config", path, *POSE_SIZES, *extra])
+
+
+def action(script, name, *extra):
+    return script.main(["--config", config(f"{name}.yaml"), *ACTION_SIZES, *extra])
+
+
+def finite(values):
+    return all(np.isfinite(v) for v in values if v is not None)
+
+
+@pytest.mark.parametrize("name, multi_crop", [("mpii_h36m_softargmax", True),
+                                              ("h36m_softargmax", True),
+                                              ("mpii_softargmax", False)])
+def test_the_pose_tables_train_and_score_as_documented(name, multi_crop):
+    """Tables 1, 6 (Human3.6M MPJPE per action, SC and MC) and Table 2 (MPII PCKh)."""
+    result = pose_chain(name)
+    if name == "mpii_softargmax":
+        assert os.path.isfile(os.path.join("runs", name, "pose_pred_mpii.npy"))
+        assert 0 <= result["mean"]["PCKh@0.5"] <= 100
+    else:
+        assert os.path.isfile(os.path.join("runs", name, "pose_pred_h36m.npy"))
+        assert finite([a["MPJPE"] for a in result["actions"].values()])
+    if multi_crop:
+        result = eval_pose.main(["--config", config(f"pose/{name}.yaml"), *POSE_SIZES,
+                                 "eval.crops=5", "eval.flip=true"])
+        assert result["crops"] == 5
+
+
+@pytest.mark.parametrize("pose, dataset, rows", [
+    ("mpii_penn_softargmax", "penn_action_official",
+     ["penn_action_official_softargmax_annotated"]),
+    ("mpii_h36m_ntu_softargmax", "ntu_xsub", ["ntu_xsub_softargmax_kinect"]),
+])
+def test_the_action_tables_chain_from_their_pose_run(pose, dataset, rows):
+    """Table 3 (Penn Action) and Tables 4-5 (NTU): the pose part, scored on MPII; the separate
+    run from it, the fine-tuned run from that, tested single- and multi-clip; the annotated
+    (Kinect) poses row from the same pose run."""
+    result = pose_chain(pose)
+    assert 0 <= result["mean"]["PCKh@0.5"] <= 100
+    separate, finetuned = f"{dataset}_softargmax_separate", f"{dataset}_softargmax_finetuned"
+    action(train_action, separate)
+    # stage 1 froze the pose part: it is the documented pose run's, parameter for parameter
+    trained = mx.nd.load(os.path.join("runs", separate, "final.params"))
+    for key, value in mx.nd.load(os.path.join("runs", pose, "final.params")).items():
+        assert np.array_equal(trained[key].asnumpy(), value.asnumpy()), key
+    action(train_action, finetuned)
+    for clips in ("single", "multi"):
+        result = action(eval_action, finetuned, f"eval.multitask_clips={clips}")
+        assert result["clips"] == clips and result["videos"] == result["test_videos"] >= 1
+        assert set(result["top1"]) == {"pose", "appearance", "aggregation"}
+    with open(os.path.join("runs", finetuned, "config.yaml")) as f:
+        assert f"runs/{separate}/final.params" in f.read()
+    for row in rows:
+        action(train_action, row)
+        result = action(eval_action, row)
+        assert result["pose_input"] == "annotated"
+    assert json.load(open(os.path.join("runs", rows[0], "results.json")))["pose_input"] == \
+        "annotated"

@@ -1,17 +1,27 @@
-"""Mixed precision, in one place: a loaded Gluon network run in bfloat16 (CPU, oneDNN) or
-float16 (GPU), and AMP training (train.amp), both with MXNet 1.9.1's AMP (``mx.contrib.amp``).
+"""Inference precision and mixed-precision training, in one place.
 
-Inference (eval.dtype, ``--dtype``): ``for_inference(net, dtype, ctx)`` returns the network
-itself for float32, else a wrapper that converts it on its first call (AMP needs the hybridized
-graph, which exists after one forward pass) with ``amp.convert_hybrid_block``. AMP's lists decide
-each operator's precision: for bfloat16 only Convolution and FullyConnected run in 16 bits, batch
-norm, pooling, ReLU, concat and additions run in whichever precision their input has, and every
-other operator (Deconvolution, softmax, argmax, pick, reshape, sum, sigmoid, the deformable
-operators ...) runs in float32 on a float32 copy of its input. So Action Machine's argmax
-keypoint decoder and the soft-argmax decoder see their heatmaps in float32 (their values carry
-the 8-bit mantissa of the convolution that made them) and decode in float32. The wrapper takes
-the same float32 inputs as the network (the graph casts them at its first 16-bit operator) and
-returns float32 arrays.
+Inference (eval.dtype, ``--dtype``): ``for_inference(net, dtype, ctx)`` turns a loaded Gluon
+network into what runs:
+- float32 on a CPU: the oneDNN-fused graph (``Fused``: ``optimize_for(backend='MKLDNN')`` on the
+  first call fuses convolution + batch norm (+ addition) (+ ReLU) into ``_sg_mkldnn_conv``
+  nodes; the outputs are the unfused graph's within float32 rounding, tested). MXNet 1.9.1
+  spells the backend 'MKLDNN' (the name 'ONEDNN' is refused with a log line and leaves the graph
+  unfused), so the fused nodes are counted and a graph without them is said in one log line.
+  On a GPU, the network itself.
+- int8 (CPU, oneDNN): ``engine/int8.py``, with the thresholds calibrated on the run's training
+  clips (``engine.inference.loaded_model`` makes or reads them; a script without the run's
+  config refuses int8 with one line).
+- bfloat16 (CPU) / float16 (GPU): a wrapper that converts the network on its first call (AMP
+  needs the hybridized graph, which exists after one forward pass) with
+  ``amp.convert_hybrid_block``. AMP's lists decide each operator's precision: for bfloat16 only
+  Convolution and FullyConnected run in 16 bits, batch norm, pooling, ReLU, concat and
+  additions run in whichever precision their input has, and every other operator
+  (Deconvolution, softmax, argmax, pick, reshape, sum, sigmoid, the deformable operators ...)
+  runs in float32 on a float32 copy of its input. So Action Machine's argmax keypoint decoder
+  and the soft-argmax decoder see their heatmaps in float32 (their values carry the 8-bit
+  mantissa of the convolution that made them) and decode in float32. The wrapper takes the
+  same float32 inputs as the network (the graph casts them at its first 16-bit operator) and
+  returns float32 arrays.
 
 Training (train.amp): ``init_training(trainer, dtype, ctxs)`` once the trainer exists, before
 the first forward pass (``amp.init`` rewrites the operators the graph is built from, for the
@@ -22,6 +32,7 @@ needs no scaling. The parameters stay float32 (AMP casts them inside the graph),
 are float32 files.
 """
 import json
+import logging
 
 import mxnet as mx
 import numpy as np
@@ -29,7 +40,7 @@ from mxnet import autograd
 
 from engine import hardware
 
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = ("float32", "int8", "bfloat16", "float16")  # engine.cli.DTYPES
 BFLOAT16 = np.dtype([("bfloat16", np.uint16)])  # MXNet's name for bfloat16 arrays
 # bfloat16 keeps 8 bits of mantissa (7 stored): one rounding changes a value by up to 2**-8
 # relative, 2**-9 on average.
@@ -42,6 +53,11 @@ def check_dtype(dtype, ctx, key="eval.dtype"):
     if dtype not in DTYPES:
         raise ValueError(f"{key} is {dtype!r}; choose one of {', '.join(DTYPES)}")
     on_gpu = ctx.device_type == "gpu"
+    if dtype == "int8" and (on_gpu or not hardware.onednn_enabled()):
+        raise ValueError(f"{key}=int8 runs on CPUs through oneDNN in MXNet 1.9.1"
+                         + (f", not on {ctx}; on a GPU use float16" if on_gpu else
+                            ", which this MXNet has off (a build without it, or "
+                            "MXNET_MKLDNN_ENABLED=0)"))
     if dtype == "float16" and not on_gpu:
         raise ValueError(f"{key}=float16 needs a GPU: MXNet 1.9.1 runs float16 through CUDA "
                          f"(its CPU float16 kernels are slower than float32); on a CPU use "
@@ -132,14 +148,83 @@ def node_precisions(low):
     return found
 
 
-def for_inference(net, dtype, ctx, key="eval.dtype"):
-    """``net`` (weights loaded) to run in ``dtype`` on ``ctx``: itself for float32."""
+FUSED_OPS = ("_sg_mkldnn_conv", "_sg_mkldnn_fully_connected")
+
+
+def graph_ops(block):
+    """{node name: operator} of a hybridized block's cached graph (after its first call)."""
+    graph = json.loads(block._cached_graph[1].tojson())
+    return {n["name"]: n["op"] for n in graph["nodes"] if n["op"] != "null"}
+
+
+def fused_nodes(block):
+    """Names of the oneDNN-fused convolution / inner-product nodes in ``block``'s graph."""
+    return [name for name, op in graph_ops(block).items() if op in FUSED_OPS]
+
+
+class Fused:
+    """``net`` with its graph fused by oneDNN's subgraph pass, built on the first call (the
+    pass needs an input); called and read as the network itself. If the pass fails or fuses
+    nothing, one log line says so and the unfused graph runs (the same numbers, slower)."""
+
+    def __init__(self, net, log=None):
+        self.net, self.log, self.fused = net, log or logging.getLogger(__name__), None
+
+    def __call__(self, *inputs):
+        if self.fused is None:
+            self.fused = self._fuse(inputs)
+            try:
+                return self.net(*inputs)
+            except Exception as err:  # a graph the pass broke: the plain one is still right
+                self._unfused(err)
+        return self.net(*inputs)
+
+    def _unfused(self, err):
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        self.log.warning("oneDNN could not fuse %s (%s): it runs unfused",
+                         type(self.net).__name__, first)
+        self.net.hybridize(static_alloc=True, static_shape=True)
+        self.fused = []
+
+    def _fuse(self, inputs):
+        try:
+            self.net.optimize_for(*inputs, backend="MKLDNN", static_alloc=True,
+                                  static_shape=True)
+            found = fused_nodes(self.net)
+        except Exception as err:  # MXNet raises its own error types; run the plain graph
+            self._unfused(err)
+            return self.fused
+        if not found:
+            self.log.warning("oneDNN fused no convolution of %s: it runs unfused",
+                             type(self.net).__name__)
+        return found
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["net"], name)
+
+
+def for_inference(net, dtype, ctx, key="eval.dtype", log=None, thresholds=None,
+                  float32_parts=()):
+    """``net`` (weights loaded) to run in ``dtype`` on ``ctx``: float32 the oneDNN-fused graph
+    on a CPU (the network itself on a GPU or without oneDNN), int8 quantized with calibrated
+    ``thresholds`` (engine/int8.py; ``engine.inference.loaded_model`` makes them from the
+    run's training clips), bfloat16 / float16 through AMP."""
     check_dtype(dtype, ctx, key)
     if _TRAINING_AMP and _TRAINING_AMP[0] != dtype:
         raise ValueError(f"this process ran AMP training (train.amp={_TRAINING_AMP[0]}), which "
                          f"turns every later graph to {_TRAINING_AMP[0]} too: {key}={dtype} "
                          f"would not be what runs; evaluate in a new process")
-    return net if dtype == "float32" else LowPrecision(net, dtype, ctx)
+    if dtype == "float32":
+        fusable = ctx.device_type == "cpu" and hardware.onednn_enabled()
+        return Fused(net, log) if fusable else net
+    if dtype == "int8":
+        if thresholds is None:
+            raise ValueError(f"{key}=int8 is calibrated on the run's training clips, which "
+                             f"this script does not read; use float32 here (eval_action.py "
+                             f"runs int8)")
+        from engine import int8
+        return int8.quantized(net, thresholds, float32_parts, ctx)
+    return LowPrecision(net, dtype, ctx)
 
 
 # --- training ---------------------------------------------------------------------------------

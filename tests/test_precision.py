@@ -2,6 +2,7 @@
 the keypoint decoders stay float32, eval_action and training run in bfloat16 on a CPU, and
 float16 on a CPU is refused with one line."""
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -54,7 +55,6 @@ def test_the_bfloat16_model_matches_float32_within_the_tolerance(name):
         assert not np.array_equal(g, r), out  # it did compute in 16 bits
     # the float32 network is untouched by the conversion
     assert all(np.array_equal(a, b) for a, b in zip(reference, precision.to_numpy(net(x))))
-    assert precision.for_inference(net, "float32", mx.cpu()) is net
 
 
 @needs_bfloat16
@@ -199,7 +199,8 @@ def test_eval_in_bfloat16_and_the_dtype_table(synth_work, tmp_path):
 def test_after_amp_training_a_float32_eval_in_the_same_process_is_refused():
     # amp.init cannot be undone: a float32 evaluation after it would silently run in bfloat16
     script = (
-        "import mxnet as mx, precision\n"
+        "import mxnet as mx\n"
+        "from engine import precision\n"
         "from mxnet import gluon\n"
         "net = gluon.nn.Dense(2); net.initialize()\n"
         "trainer = gluon.Trainer(net.collect_params(), 'sgd')\n"
@@ -214,3 +215,63 @@ def test_after_amp_training_a_float32_eval_in_the_same_process_is_refused():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "refused: this process ran AMP training (train.amp=bfloat16)" in proc.stdout
+
+
+# --- float32: oneDNN's fused graph ------------------------------------------------------------
+
+def op_counts(net):
+    ops = list(precision.graph_ops(net).values())
+    return {op: ops.count(op) for op in set(ops)}
+
+
+@pytest.mark.parametrize("name", ["action_machine_tiny", "softargmax_pose_tiny"])
+def test_the_fused_float32_graph_fuses_every_convolution_and_matches_the_plain_one(name):
+    options = dict(bn_fold_time=False) if name.startswith("action") else {}
+    net, x = seeded(name, **options)
+    reference = precision.to_numpy(net(x))
+    plain = op_counts(net)  # the unfused graph: an independent count of what should fuse
+    fused = precision.for_inference(net, "float32", mx.cpu())
+    got = precision.to_numpy(fused(x))
+    ops = op_counts(net)
+    # every convolution is inside a fused node with its batch norm; the batch norms left are
+    # those after a Deconvolution (the pose head's), which oneDNN does not fuse
+    assert "Convolution" not in ops
+    assert ops["_sg_mkldnn_conv"] == plain["Convolution"] == len(
+        [n for n in fused.fused if n.startswith("sg_mkldnn_conv")])
+    assert ops.get("BatchNorm", 0) == plain.get("Deconvolution", 0)
+    if name.startswith("action"):  # the blocks' ReLU, as Activation, fused too
+        assert ops.get("Activation", 0) == plain.get("Deconvolution", 0)
+    # Fusion folds batch norm into the weights and reorders sums: float32 rounding only
+    # (measured <= 9e-7 of the largest magnitude); 1e-4 is the contract.
+    for out, r, g in zip(net.output_names, reference, got):
+        assert np.abs(g - r).max() <= 1e-4 * np.abs(r).max(), out
+    assert fused.output_names == net.output_names  # read as the network itself
+    x3 = mx.nd.random.uniform(shape=(3,) + x.shape[1:])  # another batch size replans
+    assert precision.to_numpy(fused(x3))[0].shape[0] == 3
+
+
+def test_a_graph_oneDNN_cannot_fuse_is_said_in_one_line_and_runs_unfused(caplog):
+    net = mx.gluon.nn.HybridSequential()
+    net.add(mx.gluon.nn.Activation("tanh"))
+    net.initialize()
+    net.hybridize(static_alloc=True)
+    x = mx.nd.random.uniform(shape=(2, 3))
+    with caplog.at_level(logging.WARNING):
+        got = precision.for_inference(net, "float32", mx.cpu())(x)
+    assert np.allclose(got.asnumpy(), np.tanh(x.asnumpy()), atol=1e-6)
+    lines = [r.getMessage() for r in caplog.records if "oneDNN" in r.getMessage()]
+    assert len(lines) == 1 and "fused no convolution" in lines[0] and "\n" not in lines[0]
+
+
+def test_a_failing_fusion_pass_falls_back_to_the_plain_graph(caplog, monkeypatch):
+    net, x = seeded("action_machine_tiny", bn_fold_time=False)
+    reference = precision.to_numpy(net(x))
+
+    def broken(*args, **kwargs):
+        raise mx.base.MXNetError("backend MKLDNN is not registered\nmore")
+    monkeypatch.setattr(net, "optimize_for", broken)
+    with caplog.at_level(logging.WARNING):
+        got = precision.to_numpy(precision.for_inference(net, "float32", mx.cpu())(x))
+    assert all(np.array_equal(a, b) for a, b in zip(reference, got))
+    assert any("could not fuse" in r.getMessage() and "\n" not in r.getMessage()
+               for r in caplog.records)

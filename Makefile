@@ -114,9 +114,13 @@ onnx: install onnx-env ## ONNX export of CONFIG, checked in onnxruntime against 
 
 bench: install ## latency, GFLOP/s, training step, memory, loader -> bench_results.json
 	$(PY) -m tools.bench --out bench_results.json
+	$(PY) -m tools.bench_speed --out bench_speed.json
 
 demo-bf16: install ## the demo's checkpoints in float32 and bfloat16 (after make demo)
 	$(PY) -m tools.compare_dtypes $(ARGS)
+
+demo-int8: install ## the demo's checkpoints in float32 and int8 (after make demo)
+	$(PY) -m tools.compare_dtypes --dtype int8 $(ARGS)
 
 # Steps/s of a dist_sync job on loopback: epochs after the first (warm-up), from metrics.jsonl.
 DIST_CONFIG ?= configs/synth_xview3_rgb_person_crop.yaml

@@ -133,3 +133,17 @@ def test_int8_without_calibration_and_unknown_parts_are_one_line():
         precision.for_inference(net, "int8", mx.cpu())
     with pytest.raises(ValueError, match="unknown part 'trunk'"):
         int8.check_parts(["trunk"])
+
+
+def test_the_int8_table_of_a_run_marks_a_head_off_the_target(trained, tmp_path):
+    from tools import compare_dtypes
+    cfg, _ = trained
+    cfg = with_eval(cfg, int8_calibration_clips=4)
+    table = compare_dtypes.compare([("tiny", "g", [("KPS PoseAction", cfg)])], str(tmp_path),
+                                   "int8")
+    results = table[0][1][0][1]
+    text = compare_dtypes.markdown(table, "int8")
+    for head in ("rgb", "pose", "fused"):
+        a, b = (100 * results[d]["top1"][head] for d in ("float32", "int8"))
+        row = f"| KPS PoseAction | {head} | {a:.1f} | {b:.1f} | {b - a:+.1f}"
+        assert row + (" (over 1.0" if abs(b - a) > 1.0 else " |") in text

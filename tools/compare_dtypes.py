@@ -1,12 +1,18 @@
-"""make demo-bf16: the demo's checkpoints tested in float32 and in bfloat16, top-1 side by side.
+"""make demo-bf16 / demo-int8: the demo's checkpoints tested in float32 and in another dtype
+(bfloat16, int8), top-1 side by side.
 
-    python -m tools.compare_dtypes [--work work/synth] [--runs runs] [--dtype bfloat16] [key=value ...]
+    python -m tools.compare_dtypes [--work work/synth] [--runs runs] [--dtype int8] [key=value ...]
 
 Reads the runs ``make demo`` trained (RUNS/demo/*, RUNS/demo_pseudo/*; it trains nothing) and
 tests each row's checkpoint (the one the demo tested: the last whole epoch) with eval.dtype
 float32 and the other dtype through ``eval_action.run``. Each evaluation writes into
 RUNS/demo_dtypes/GROUP/EXPERIMENT_DTYPE/, so the demo's own results stay as they are. Writes
-RUNS/demo_dtypes/dtypes.md (the table) and dtypes.json.
+RUNS/demo_dtypes/dtypes.md (the table) and dtypes.json (RUNS/demo_dtypes_int8/ for int8).
+
+int8 calibrates on each run's training clips (eval.int8_* of the config and the overrides, e.g.
+``eval.int8_calibration=entropy``) and caches the thresholds beside the checkpoint
+(engine/int8.py). A head more than ``TARGET`` points from float32 is marked in the table with
+the part to keep float32 for it (eval.int8_float32).
 """
 import argparse
 import json
@@ -25,6 +31,7 @@ from engine.demo_rows import ROWS
 from engine.precision import DTYPES, check_dtype
 
 HEADS = ("rgb", "pose", "fused")
+TARGET = 1.0  # int8: every head within this many points of float32
 
 
 def demo_groups(work, runs, overrides=()):
@@ -65,7 +72,8 @@ def compare(groups, out, dtype="bfloat16", ctxs=(mx.cpu(),)):
 
 
 def markdown(table, dtype="bfloat16"):
-    """Top-1 % per head in float32, ``dtype`` and the difference (points), a row a model."""
+    """Top-1 % per head in float32, ``dtype`` and the difference (points), a row a model; int8
+    marks a head further than TARGET points from float32."""
     lines = []
     for title, rows in table:
         lines += [f"| {title} | head | float32 | {dtype} | difference |",
@@ -75,9 +83,16 @@ def markdown(table, dtype="bfloat16"):
                 if head not in results["float32"]["top1"]:
                     continue
                 a, b = (100 * results[d]["top1"][head] for d in ("float32", dtype))
-                lines.append(f"| {name} | {head} | {a:.1f} | {b:.1f} | {b - a:+.1f} |")
+                mark = (f" (over {TARGET:.1f}: keep {KEEP[head]} float32)"
+                        if dtype == "int8" and abs(b - a) > TARGET + 1e-9 else "")
+                lines.append(f"| {name} | {head} | {a:.1f} | {b:.1f} | {b - a:+.1f}{mark} |")
         lines.append("")
     return "\n".join(lines)
+
+
+# int8: the part whose float32 a head needs when it misses the target (eval.int8_float32)
+KEEP = {"rgb": "rgb_head (then backbone)", "pose": "pose_cnn (then pose_head)",
+        "fused": "pose_cnn"}
 
 
 def largest_difference(table, dtype="bfloat16"):
@@ -119,7 +134,7 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     with exit_on_error(logging.getLogger("compare_dtypes")):
-        out = os.path.join(args.runs, "demo_dtypes")
+        out = os.path.join(args.runs, "demo_dtypes" + ("_int8" if args.dtype == "int8" else ""))
         try:
             check_dtype(args.dtype, mx.cpu(), "--dtype")
         except ValueError as err:

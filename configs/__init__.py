@@ -35,7 +35,7 @@ CHOICES = {
     "data.layout": ("pa16", "pa17", "pa20"),  # pose configs: data/joints.py LAYOUTS
     "data.test_source": ("mpii", "h36m", "penn", "ntu"),  # pose configs
     "train.optimizer": ("sgd", "nesterov", "rmsprop"),
-    "train.lr_schedule": ("step", "plateau"),  # pose configs
+    "train.lr_schedule": ("step", "plateau"),  # pose configs, multitask video configs
     "eval.dtype": ("float32", "int8", "bfloat16", "float16"),  # engine.cli.DTYPES
     "eval.int8_calibration": ("naive", "entropy"),
     "train.amp": ("float32", "bfloat16", "float16"),
@@ -89,6 +89,7 @@ RANGES = {
     "data.depth_range_mm": "a finite number > 0",
     "data.val_share": "a number in [0, 1)",  # share of the train split's performances
     "train.lr_patience": "an integer >= 1",  # epochs
+    "train.init_lr_divisor": "null or a number > 0",  # multitask end_to_end: final lr / this
     "train.visibility_weight": "a finite number >= 0",
     "data.mix_ratios": "a list of finite numbers > 0",  # shares of each batch (data.mix)
     "eval.crop_shift": "a number in [0, 1)",  # share of the crop's side

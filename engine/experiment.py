@@ -270,7 +270,21 @@ def check_multitask_config(cfg):
             raise ValueError(f"train.stage {t['stage']} is a stage of the multitask models "
                              f"({', '.join(names('multitask'))}); model {m['name']} trains in "
                              f"stage joint or pose_cnn")
+        for key, value, default in (("train.lr_schedule", t["lr_schedule"], "step"),
+                                    ("data.val_share", cfg["data"]["val_share"], 0.0),
+                                    ("train.init_lr_divisor", t["init_lr_divisor"], None)):
+            if value != default:
+                raise ValueError(f"{key} is {value!r}: only the multitask models "
+                                 f"({', '.join(names('multitask'))}) use it; model {m['name']} "
+                                 f"takes {default!r}")
         return
+    if t["lr_schedule"] == "plateau" and cfg["data"]["val_share"] <= 0:
+        raise ValueError("train.lr_schedule plateau needs a validation score: set "
+                         "data.val_share > 0 (or train.lr_schedule=step for train.lr_steps)")
+    if t["init_lr_divisor"] is not None and t["stage"] != "end_to_end":
+        raise ValueError(f"train.init_lr_divisor divides the final lr of the run that stage "
+                         f"end_to_end starts from; stage {t['stage']} takes train.lr (set "
+                         f"train.init_lr_divisor=null)")
     if t["stage"] not in MULTITASK_STAGES:
         raise ValueError(f"model {m['name']} trains in stage {' or '.join(MULTITASK_STAGES)} "
                          f"(Appendix B), not {t['stage']}")

@@ -8,7 +8,12 @@ Test crops (eval.clip_box): "predicted", Sec. 5.2's box of the poses the model i
 the whole first, middle and last frames of each clip (``predict_clip_boxes``, with the model under
 test); "annotation", the union of the clip's annotated boxes. The pose stream reads the model's
 estimated poses, or with model.options.pose_input "annotated" the annotation's joints (Table 3's
-"annotated poses", Table 5's "Kinect poses")."""
+"annotated poses", Table 5's "Kinect poses").
+
+Learning rate (Appendix B): with train.lr_schedule plateau, data.val_share of the training videos
+are held out and tested after every epoch as the test set is (``validation``); lr x lr_factor
+when their top-1 stops improving. The end_to_end stage with train.init_lr_divisor d starts at
+the first stage's final lr / d (``finetune_lr``)."""
 import json
 import os
 
@@ -20,12 +25,18 @@ from data.index import atomic_write_text
 from data.loader import UNREADABLE, UNREADABLE_LABEL, Skippable, Substitutes, make_loader
 from data.multitask import pose_frames as PF
 from data.multitask.clips import pose_box
+from data.multitask.pose_frames import hold_out
 from data.protocols import get_dataset
 from engine import hardware
 from engine.checkpoints import load_weights
 from engine.experiment import build_model, multitask_clips, split_samples
 from engine.inference import loaded_model
-from engine.plots import block_accuracy_figure, class_accuracy_figure, confusion_figure
+from engine.plots import (
+    block_accuracy_figure,
+    class_accuracy_figure,
+    confusion_figure,
+    read_metrics,
+)
 from engine.scoring import check_finite, confusion, row_name, softmax, top1
 from engine.training import fit
 from symbols.multitask.loss import MultitaskActionLoss
@@ -207,15 +218,77 @@ def multitask_loss(criterion):
     return loss_fn
 
 
+def hold_out_videos(cfg, clips):
+    """Training clips (MultitaskClips) -> (training clips, validation clips or None):
+    data.val_share of the annotated training videos' performances (``hold_out``, by train.seed),
+    read as test clips under the test's options (eval.multitask_clips, eval.clip_box)."""
+    share = cfg["data"]["val_share"]
+    if share <= 0:
+        return clips, None
+    kept, held = hold_out(clips.samples, share, cfg["train"]["seed"])
+    return (clips.replace(samples=kept, **clip_options(cfg, "train")),
+            clips.replace(samples=held, mode="test", pose_targets=False,
+                          **clip_options(cfg, "test")))
+
+
+def validation(cfg, clips, ctx):
+    """validate(net) -> 1 - the aggregation's top-1 on the validation clips (lower is better,
+    as training.fit's plateau wants), each video scored as ``evaluate_multitask`` scores a test
+    video: its test crops from the poses the net predicts (eval.clip_box predicted), softmax
+    averaged over its clips."""
+    per_batch = cfg["eval"]["views_per_batch"]
+
+    def validate(net):
+        if clips.box_source == "predicted":
+            predict_clip_boxes(net, clips, ctx, per_batch)
+        right = 0
+        for i in range(len(clips)):
+            item = clips[i]  # views (V, 3, T, S, S), label[, poses (V, T, J, 4)]
+            poses = mx.nd.array(item[2]) if len(item) > 2 else None
+            scores = multitask_scores(net, mx.nd.array(item[0]), ctx, per_batch, poses)
+            right += int(np.argmax(scores["action"]) == int(item[1]))
+        return 1.0 - right / len(clips)
+    return validate
+
+
+def finetune_lr(cfg):
+    """The end_to_end stage's lr: with train.init_lr_divisor d, the init_from run's final lr / d
+    (Appendix B: "we divide the final learning rate by 10"), that run's last epoch line in its
+    metrics.jsonl (the plateau's lr_next, else the lr it trained with); else train.lr."""
+    t = cfg["train"]
+    if t["stage"] != "end_to_end" or t["init_lr_divisor"] is None:
+        return t["lr"]
+    path = os.path.join(os.path.dirname(t["init_from"]), "metrics.jsonl")
+    epochs = [r for r in read_metrics(path) if r.get("kind") == "epoch"] \
+        if os.path.isfile(path) else []
+    if not epochs:
+        raise FileNotFoundError(f"train.init_lr_divisor: no epoch in {path}, the log of the run "
+                                f"that wrote train.init_from; set train.lr and "
+                                f"train.init_lr_divisor=null to give the lr yourself")
+    return epochs[-1].get("lr_next", epochs[-1]["lr"]) / t["init_lr_divisor"]
+
+
 def train_multitask(cfg, ctxs, log, dataset, resume_run=False):
     """Appendix B. Stage pose_frozen: the pose part (stem and prediction blocks, by name) from a
     trained pose model, frozen; the action streams and the aggregation start fresh. Stage
     end_to_end: every parameter from the pose_frozen run, all of them trained."""
-    t = cfg["train"]
-    dataset = Substitutes(dataset.dataset.replace(**clip_options(cfg, "train")))
-    note = dataset.dataset.left_out_note()  # Substitutes(MultitaskClips): the left-out videos
+    clips = dataset.dataset.replace(**clip_options(cfg, "train"))
+    note = clips.left_out_note()  # the videos without annotation
     if note:
         log.warning("%s", note)
+    clips, val = hold_out_videos(cfg, clips)
+    if len(clips) < cfg["train"]["batch_size"]:
+        raise ValueError(f"{len(clips)} training videos (after holding out data.val_share) are "
+                         f"fewer than a batch ({cfg['train']['batch_size']})")
+    if val is not None:
+        log.info("validation: %d of %d training videos held out (data.val_share %g)", len(val),
+                 len(val) + len(clips), cfg["data"]["val_share"])
+    dataset = Substitutes(clips)
+    cfg = dict(cfg, train=dict(cfg["train"], lr=finetune_lr(cfg)))
+    t = cfg["train"]
+    if t["init_lr_divisor"] is not None and t["stage"] == "end_to_end":
+        log.info("lr %g: the final lr of %s's run / %g", t["lr"], t["init_from"],
+                 t["init_lr_divisor"])
     mx.random.seed(t["seed"])  # the initial weights depend on the seed only
     net = build_model(cfg, ctxs)
     if t["stage"] == "pose_frozen":
@@ -230,4 +303,5 @@ def train_multitask(cfg, ctxs, log, dataset, resume_run=False):
     params = list(net.collect_params().values())
     log.info("stage %s: %d of %d parameter arrays train", t["stage"],
              sum(p.grad_req != "null" for p in params), len(params))
-    return fit(cfg, net, dataset, multitask_loss(criterion), ctxs, log, resume_run)
+    validate = validation(cfg, val, ctxs[0]) if val is not None else None
+    return fit(cfg, net, dataset, multitask_loss(criterion), ctxs, log, resume_run, validate)

@@ -2,6 +2,7 @@
 Sec. 4.3's single- and multi-clip tests): the loss against NumPy, the frozen pose part, the test
 clips' starts by hand, and bad configs as one line."""
 import json
+import logging
 import os
 
 import mxnet as mx
@@ -12,8 +13,11 @@ import eval_action
 import train_action
 import train_pose
 from configs import POSE_BASE, load_config
-from data.index import read_index
+from data.index import read_index, read_splits
 from data.multitask.clips import MultitaskClips, middle_clip_start, multi_clip_starts
+from data.multitask.pose_frames import hold_out
+from engine.experiment import multitask_clips
+from engine.multitask import clip_options, evaluate_multitask, finetune_lr
 from helpers import ROOT, needs_bfloat16, params_of
 from symbols.multitask.loss import MultitaskActionLoss
 
@@ -184,6 +188,10 @@ def test_the_pose_loss_trains_when_asked(synth_work, stages, tmp_path):
     (os.path.join(ROOT, "configs", "synth_xview3_kps.yaml"), ["train.stage=pose_frozen"],
      "is a stage of the multitask models"),
     (SEPARATE, ["train.init_from=/nonexistent.params"], "no checkpoint at /nonexistent.params"),
+    (SEPARATE, ["train.lr_schedule=plateau", "data.val_share=0.0"], "needs a validation score"),
+    (SEPARATE, ["train.init_lr_divisor=10"], "train.init_lr_divisor divides the final lr"),
+    (os.path.join(ROOT, "configs", "synth_xview3_kps.yaml"), ["train.lr_schedule=plateau"],
+     "train.lr_schedule is 'plateau': only the multitask models"),
 ])
 def test_bad_multitask_configs_are_one_line(synth_work, tmp_path, config, overrides, message):
     cfg = load_config(config, [f"data.prepared={synth_work}/prepared",
@@ -254,3 +262,64 @@ def test_the_annotated_pose_input_trains_and_tests_on_the_annotations(synth_work
     zeroed = dict(zip(net.output_names, net(mx.nd.array(views), mx.nd.zeros(poses.shape))))
     assert not np.allclose(outputs["pose_action2"].asnumpy(), zeroed["pose_action2"].asnumpy())
     np.testing.assert_allclose(outputs["pose1"].asnumpy(), zeroed["pose1"].asnumpy())
+
+
+def epoch_lines(out):
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        return [json.loads(l) for l in f if '"kind": "epoch"' in l]
+
+
+def test_the_plateau_holds_out_videos_validates_as_the_test_and_lowers_lr_when_it_stalls(
+        synth_work, pose_run, tmp_path):
+    """Appendix B's action schedule: a share of the training performances held out, scored
+    after every epoch as eval_action scores a test set; lr x0.2 once the score stops improving
+    (by hand below, Keras's rule); the fine-tuning stage starts at that run's final lr / 10. A
+    tiny lr keeps the weights, hence the score, still: the plateau must act."""
+    cfg = video_config(SEPARATE, synth_work, str(tmp_path), f"train.init_from={pose_run}",
+                       "train.epochs=3", "data.val_share=0.25", "train.lr_schedule=plateau",
+                       "train.lr_patience=1", "train.lr=1e-9")
+    final = train_action.run(cfg, [mx.cpu()])
+    # the held-out videos by hand: a quarter of the train split's takes (label, subject,
+    # repetition), each with both its views
+    train_ids = set(read_splits(f"{synth_work}/prepared")["protocols"]["xview3"]["train"])
+    samples = [s for s in read_index(f"{synth_work}/prepared") if s["id"] in train_ids]
+
+    def take(s):
+        return s["label"], s["subject"], s["repetition"]
+    held = hold_out(samples, 0.25, cfg["train"]["seed"])[1]
+    assert len({take(s) for s in held}) == int(round(0.25 * len({take(s) for s in samples})))
+    assert sorted(s["id"] for s in held) == sorted(
+        s["id"] for s in samples if take(s) in {take(h) for h in held})
+    with open(os.path.join(cfg["out"], "train.log")) as f:
+        text = f.read()
+    assert f"validation: {len(held)} of {len(samples)} training videos held out" in text
+    assert f"{len(samples) - len(held)} training samples" in text
+    lr, best, wait = 1e-9, np.inf, 0
+    epochs = epoch_lines(cfg["out"])
+    for e in epochs:
+        assert e["lr"] == pytest.approx(lr)
+        if e["val_score"] < best:
+            best, wait = e["val_score"], 0
+        else:
+            wait += 1
+            lr, wait = (lr * 0.2, 0) if wait >= 1 else (lr, wait)
+        assert e["lr_next"] == pytest.approx(lr) and e["val_best"] == best
+    assert epochs[-1]["lr_next"] < 1e-9  # the score stalled: lr was lowered
+    # the last val_score is 1 - the aggregation's top-1 of eval_action's path on those videos
+    ecfg = dict(cfg, out=str(tmp_path / "val_eval"))
+    os.makedirs(ecfg["out"])
+    data = multitask_clips(ecfg, held, "test").replace(**clip_options(ecfg, "test"))
+    result = evaluate_multitask(ecfg, [mx.cpu()], logging.getLogger("test"), final, data)
+    assert result["videos"] == len(held)
+    assert epochs[-1]["val_score"] == pytest.approx(1 - result["top1"]["aggregation"])
+    second = video_config(FINETUNED, synth_work, str(tmp_path), f"train.init_from={final}")
+    train_action.run(second, [mx.cpu()])
+    assert epoch_lines(second["out"])[0]["lr"] == pytest.approx(epochs[-1]["lr_next"] / 10)
+
+
+def test_the_fine_tuning_lr_is_the_first_stage_final_lr_over_ten_or_the_config_s(stages):
+    (first, _), (second, _) = stages
+    last = epoch_lines(first["out"])[-1]["lr"]  # step schedule: the lr its last epoch used
+    assert epoch_lines(second["out"])[0]["lr"] == pytest.approx(last / 10)
+    cfg = dict(second, train=dict(second["train"], init_lr_divisor=None, lr=3e-5))
+    assert finetune_lr(cfg) == 3e-5

@@ -147,6 +147,12 @@ def check_pose_config(cfg):
                          f"(multi-crop)")
     if d["source"] not in ("coco", "synth"):
         layout_of(cfg)  # data.mix and data.mix_ratios agree
+    sources = d["mix"] if d["source"] == "mix" else [d["source"]]
+    deep = [s for s in sources if s in ("synth", "h36m", "ntu")]
+    if cfg["model"]["options"].get("context_maps") and deep:
+        raise ValueError(f"model.options.context_maps: ref. [28]'s 2D model predicts no depth, "
+                         f"and {', '.join(deep)} trains it; use the volumetric model "
+                         f"(context_maps 0) or 2D data (mpii, penn)")
 
 
 def build_pose_model(cfg, ctxs):

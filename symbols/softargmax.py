@@ -19,6 +19,17 @@ From the cvpr18 code (``pose_regression_3d`` in deephar/models/reception.py, dee
 Layouts: volumetric heat maps (B, Nd*J, H, W) logits; pose (B, J, 3) with x, y, z in [0, 1];
 visibility (B, J) in (0, 1); probability maps (B, J, H, W), each summing to 1.
 
+``ContextSoftArgmax`` is the 2D regression of the paper's ref. [28] (Luvizon et al. 2017), which the
+paper's Table 2 "2D Soft-argmax" and its MPII and Penn Action pose models use (cvpr18 code:
+``pose_regression_2d_context`` and ``build_context_aggregation`` in deephar/models/reception.py
+and blocks.py, ``num_context_per_joint=2``, ``alpha=0.8``): per joint one sharp map and C context
+maps, J + C*J channels (the J sharp maps first, then joint j's C context maps at J + j*C ...
+J + (j+1)*C - 1). Each map's 2D soft-argmax is a position; joint j's context position is the mean
+of its C positions weighted by their probabilities sigmoid(max); the pose is alpha x the sharp
+position + (1 - alpha) x the context position; visibility is sigmoid(max) of the sharp map, and
+the probability maps are the sharp maps'. A 2D model predicts no depth: z is 0.5, the middle of
+the depth range, and carries no gradient.
+
 ``SoftArgmaxKeypoints`` is the 2D form on Action Machine's heat-map layout (N, T, K, H, W), on
 Action Machine's pixel grid, without a BlockGrad: a differentiable replacement for its arg-max
 decoder (symbols/pose_decoder.py).
@@ -46,6 +57,27 @@ def soft_argmax(heat, depth_bins):
     z = (_softmax(hz, -1) * np.linspace(0, 1, depth_bins)).sum(-1)
     logit = hxy.max(axis=(2, 3)) + hz.max(axis=-1)
     return np.stack([x, y, z], -1), 1 / (1 + np.exp(-logit)), prob
+
+
+def context_soft_argmax(heat, num_joints, context, alpha):
+    """The NumPy reference of ``ContextSoftArgmax``: heat (B, (1 + C) * J, H, W) -> pose (B, J, 3)
+    (z 0.5), visibility (B, J), probability maps (B, J, H, W) of the sharp maps. In float64."""
+    heat = np.asarray(heat, np.float64)
+    B, _, H, W = heat.shape
+    J = num_joints
+
+    def positions(maps):  # (B, M, H, W) -> (B, M, 2) in [0, 1], probability (B, M), prob maps
+        prob = _softmax(maps.reshape(B, maps.shape[1], H * W), -1).reshape(maps.shape)
+        x = (prob.sum(axis=2) * np.linspace(0, 1, W)).sum(-1)
+        y = (prob.sum(axis=3) * np.linspace(0, 1, H)).sum(-1)
+        return np.stack([x, y], -1), 1 / (1 + np.exp(-maps.max(axis=(2, 3)))), prob
+
+    sharp, visible, prob = positions(heat[:, :J])
+    ctx, weight = positions(heat[:, J:])[:2]
+    ctx, weight = ctx.reshape(B, J, context, 2), weight.reshape(B, J, context, 1)
+    context_xy = (ctx * weight).sum(2) / weight.sum(2)
+    xy = alpha * sharp + (1 - alpha) * context_xy
+    return np.concatenate([xy, np.full((B, J, 1), 0.5)], -1), visible, prob
 
 
 def soft_argmax_keypoints(heat, stride, input_size=None, confidence="sigmoid"):
@@ -98,6 +130,39 @@ class SoftArgmax(HybridBlock):
         z = F.sum(F.broadcast_mul(F.softmax(hz, axis=-1), depth), axis=-1) / max(
             self.depth_bins - 1, 1)
         visible = F.sigmoid(F.max(hxy, axis=(2, 3)) + F.max(hz, axis=2))
+        return F.stack(x, y, z, axis=-1), visible, prob
+
+
+class ContextSoftArgmax(HybridBlock):
+    """Ref. [28]'s 2D regression with context maps: heat (B, (1 + C) * J, H, W) -> pose (B, J, 3)
+    (x, y in [0, 1], z 0.5), visibility (B, J), the sharp maps' probability maps (B, J, H, W).
+    No parameters."""
+
+    def __init__(self, num_joints, context=2, alpha=0.8, **kwargs):
+        super().__init__(**kwargs)
+        if context < 1:
+            raise ValueError(f"context maps per joint must be >= 1, got {context}")
+        self.num_joints, self.context, self.alpha = num_joints, context, alpha
+
+    def hybrid_forward(self, F, heat):
+        J, C = self.num_joints, self.context
+        sharp = F.slice_axis(heat, axis=1, begin=0, end=J)  # (B, J, H, W)
+        ctx = F.slice_axis(heat, axis=1, begin=J, end=None)  # (B, C*J, H, W), joint-major
+        prob, col, row = _expectation_2d(F, sharp)
+        _, ccol, crow = _expectation_2d(F, ctx)
+        x = F.broadcast_div(col, _last_index(F, heat, 3))  # (B, J)
+        y = F.broadcast_div(row, _last_index(F, heat, 2))
+        cx = F.broadcast_div(ccol, _last_index(F, heat, 3))  # (B, C*J)
+        cy = F.broadcast_div(crow, _last_index(F, heat, 2))
+        weight = F.sigmoid(F.max(ctx, axis=(2, 3)))  # (B, C*J)
+        # (B, C*J) -> (B, J, C): joint j's C context maps, weighted by their probabilities
+        total = F.sum(F.reshape(weight, shape=(0, -4, J, C)), axis=-1)  # (B, J)
+        cx = F.sum(F.reshape(cx * weight, shape=(0, -4, J, C)), axis=-1) / total
+        cy = F.sum(F.reshape(cy * weight, shape=(0, -4, J, C)), axis=-1) / total
+        x = self.alpha * x + (1 - self.alpha) * cx
+        y = self.alpha * y + (1 - self.alpha) * cy
+        z = F.zeros_like(x) + 0.5  # a 2D model: the middle of the depth range
+        visible = F.sigmoid(F.max(sharp, axis=(2, 3)))
         return F.stack(x, y, z, axis=-1), visible, prob
 
 

@@ -195,6 +195,8 @@ def test_main_prints_the_stage_table_and_param_count(capsys):
     ({"input_size": 80}, "divisible by 32"),
     ({"pose_dim": 4}, "pose_dim is 2 or 3"),
     ({"pose_action_filters": (2, 4)}, "six entry widths"),
+    ({"context_maps": 2}, "its pose stream reads pose_dim 2"),
+    ({"context_maps": 2, "context_alpha": 1.5, "pose_dim": 2}, "context_alpha in"),
 ])
 def test_bad_configs_are_clear_errors(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -206,3 +208,30 @@ def test_config_round_trips_and_pretrained_is_refused():
     assert c.pose_action_filters == (8, 16, 24, 56, 32, 56) and c.pose_blocks == 4
     with pytest.raises(ValueError, match="no pretrained weights"):
         get_model("softargmax_pose_tiny", pretrained=True)
+
+
+def test_the_2d_context_model_is_an_option_of_the_same_network():
+    """Ref. [28]'s 2D model (context_maps C): each block regresses J sharp + C*J context maps
+    (Nd*J volumetric ones otherwise) and decodes them with ContextSoftArgmax, whose pose the
+    NumPy reference gives from the block's own heat maps; every other layer is the same."""
+    from symbols.softargmax import context_soft_argmax
+    J, C = 5, 2
+    net = get_model("softargmax_pose_tiny", num_joints=J, context_maps=C)
+    volumetric = get_model("softargmax_pose_tiny", num_joints=J)
+    shapes = {k: v.shape for k, v in net._collect_params_with_prefix().items()}
+    others = {k: v.shape for k, v in volumetric._collect_params_with_prefix().items()}
+    assert shapes.keys() == others.keys()
+    differ = sorted(k for k in shapes if shapes[k] != others[k])
+    assert differ and all("regmap" in k or "remap" in k for k in differ)
+    assert shapes["blocks.0.regmap.conv.weight"][0] == (1 + C) * J
+    x = mx.nd.random.uniform(shape=(2, 3, 64, 64))
+    heat = {}
+    block = net.blocks[-1]
+    block.regmap.register_forward_hook(lambda b, i, o: heat.setdefault("last", o.asnumpy()))
+    outs = dict(zip(net.output_names, net(x)))
+    want, visible, _ = context_soft_argmax(heat["last"], J, C, 0.8)
+    np.testing.assert_allclose(outs["pose2"].asnumpy(), want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(outs["visible2"].asnumpy(), visible, rtol=1e-4, atol=1e-6)
+    multitask = get_model("softargmax_multitask_tiny", num_joints=J, context_maps=C, pose_dim=2)
+    outs = multitask(mx.nd.random.uniform(shape=(1, 3, 4, 64, 64)))
+    assert outs[-1].shape == (1, multitask.config.num_actions)

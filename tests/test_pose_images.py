@@ -304,6 +304,7 @@ def test_a_shifted_test_crop_moves_its_window():
     (["data.mpii_root=/no/such/mpii"], "data.mpii_root: no such folder /no/such/mpii"),
     (["data.mix_ratios=[50]"], "needs one share per dataset"),
     (["data.mix=[mpii, coco]"], "two or more different datasets"),
+    (["model.options.context_maps=2"], "2D model predicts no depth, and h36m trains it"),
 ])
 def test_bad_real_data_configs_are_one_line(tmp_path, extra, message):
     with pytest.raises(SystemExit, match=message.replace("[", r"\[")):

@@ -6,7 +6,14 @@ import pytest
 from mxnet import autograd
 
 from symbols.pose_decoder import decode_pose_maps
-from symbols.softargmax import SoftArgmax, SoftArgmaxKeypoints, soft_argmax, soft_argmax_keypoints
+from symbols.softargmax import (
+    ContextSoftArgmax,
+    SoftArgmax,
+    SoftArgmaxKeypoints,
+    context_soft_argmax,
+    soft_argmax,
+    soft_argmax_keypoints,
+)
 
 
 def run(block, *arrays, hybridize=False, dtype="float64"):
@@ -118,3 +125,56 @@ def test_keypoints_on_peaked_maps_equal_action_machine_decoder():
 def test_keypoints_reject_unknown_confidence():
     with pytest.raises(ValueError, match="sigmoid or relu"):
         SoftArgmaxKeypoints(8, confidence="softplus")
+
+
+# ---- ref. [28]'s 2D regression with context maps (ContextSoftArgmax) ----------------------------
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_context_layer_equals_numpy_reference_on_random_maps(hybridize):
+    J, C, H, W = 3, 2, 5, 7
+    heat = np.random.RandomState(1).randn(2, (1 + C) * J, H, W) * 3
+    got = run(ContextSoftArgmax(J, C, 0.8), heat, hybridize=hybridize)
+    for g, want in zip(got, context_soft_argmax(heat, J, C, 0.8)):
+        np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-12)
+    assert [g.shape for g in got] == [(2, J, 3), (2, J), (2, J, H, W)]
+
+
+def test_context_maps_aggregate_by_their_probabilities_by_hand():
+    """One-hot maps: joint 0's sharp map at (col 6, row 4); its two context maps at (0, 0) and
+    (4, 2) with maxima 0 and ln 3 (probabilities 1/2 and 3/4); joint 1's sharp map (channel 1)
+    at (2, 1) and its context maps (channels 4, 5) both at (2, 3)."""
+    J, C, H, W = 2, 2, 5, 7
+    heat = np.full((1, (1 + C) * J, H, W), -60.0)
+    heat[0, 0, 4, 6] = 0.0
+    heat[0, 1, 1, 2] = 2.0
+    heat[0, 2, 0, 0] = 0.0  # joint 0, context 0
+    heat[0, 3, 2, 4] = np.log(3)  # joint 0, context 1
+    heat[0, 4, 3, 2] = heat[0, 5, 3, 2] = 1.0  # joint 1's two context maps
+    pose, visible, prob = run(ContextSoftArgmax(J, C, 0.8), heat)
+    ctx0 = (0.5 * np.array([0, 0]) + 0.75 * np.array([4 / 6, 2 / 4])) / 1.25
+    want0 = 0.8 * np.array([1.0, 1.0]) + 0.2 * ctx0
+    want1 = 0.8 * np.array([2 / 6, 1 / 4]) + 0.2 * np.array([2 / 6, 3 / 4])
+    np.testing.assert_allclose(pose[0, :, :2], [want0, want1], atol=1e-9)
+    assert (pose[..., 2] == 0.5).all()  # no depth: the middle of the range
+    np.testing.assert_allclose(visible[0], 1 / (1 + np.exp([-0.0, -2.0])), atol=1e-12)
+    assert prob[0, 0, 4, 6] > 1 - 1e-9 and prob[0, 1, 1, 2] > 1 - 1e-9
+
+
+def test_context_gradients_match_finite_differences():
+    J, C = 2, 2
+    heat = np.random.RandomState(2).randn(1, (1 + C) * J, 4, 5)
+    weights = np.random.RandomState(3).randn(1, J, 2)
+    x = mx.nd.array(heat, dtype="float64")
+    x.attach_grad()
+    with autograd.record():
+        pose = ContextSoftArgmax(J, C, 0.8)(x)[0]
+        loss = (pose[:, :, :2] * mx.nd.array(weights, dtype="float64")).sum()
+    loss.backward()
+
+    def f(h):
+        return (context_soft_argmax(h, J, C, 0.8)[0][:, :, :2] * weights).sum()
+    numeric = np.zeros_like(heat)
+    for i in np.ndindex(heat.shape):
+        step = np.zeros_like(heat)
+        step[i] = 1e-6
+        numeric[i] = (f(heat + step) - f(heat - step)) / 2e-6
+    np.testing.assert_allclose(x.grad.asnumpy(), numeric, rtol=1e-5, atol=1e-8)

@@ -54,6 +54,9 @@ class MultitaskConfig:
     input_size: int = 256  # square crops (Appendix B); divisible by 32
     num_joints: int = 17
     depth_bins: int = 16  # Nd (Appendix A: 16; the cvpr18 NTU model: 8)
+    context_maps: int = 0  # C > 0: ref. [28]'s 2D model, J sharp + C*J context heat maps instead
+    # of Nd*J volumetric ones (the cvpr18 MPII / Penn models: C = 2); 0: the volumetric 3D model
+    context_alpha: float = 0.8  # the sharp position's weight against the context maps' (cvpr18)
     pose_blocks: int = 8  # K (Appendix B: 8 for pose, 4 for action)
     kernel_size: int = 5  # separable convs of the prediction blocks (cvpr18 exp/: 5 x 5)
     width: float = 1.0  # multiplies the stem's filters, hence every block's width (576 at 1)
@@ -84,7 +87,7 @@ class MultitaskNet(HybridBlock):
     def __init__(self, parts="pose", input_size=256, num_joints=17, depth_bins=16, pose_blocks=8,
                  kernel_size=5, width=1.0, num_actions=60, action_blocks=4, pose_dim=3,
                  pose_action_filters=POSE_FILTERS["v2"], appearance_action_filters=256,
-                 pose_input="estimated", **kwargs):
+                 pose_input="estimated", context_maps=0, context_alpha=0.8, **kwargs):
         super().__init__(**kwargs)
         if parts not in PARTS:
             raise ValueError(f"parts is one of {PARTS}, got {parts!r}")
@@ -95,6 +98,12 @@ class MultitaskNet(HybridBlock):
             raise ValueError(f"pose_dim is 2 or 3, got {pose_dim}")
         if pose_blocks < 1 or (parts != "pose" and action_blocks < 1):
             raise ValueError("pose_blocks and action_blocks must be at least 1")
+        if context_maps < 0 or not 0 <= context_alpha <= 1:
+            raise ValueError(f"context_maps is >= 0 and context_alpha in [0, 1], got "
+                             f"{context_maps}, {context_alpha}")
+        if context_maps and parts != "pose" and pose_dim != 2:
+            raise ValueError("context_maps: the 2D model predicts no depth; its pose stream reads "
+                             "pose_dim 2")
         if pose_input not in POSE_INPUTS:
             raise ValueError(f"pose_input is one of {POSE_INPUTS}, got {pose_input!r}")
         self.pose_input = pose_input
@@ -109,7 +118,9 @@ class MultitaskNet(HybridBlock):
             with self.blocks.name_scope():
                 for k in range(pose_blocks):
                     self.blocks.add(PredictionBlock(channels, num_joints, depth_bins, kernel_size,
-                                                    last=k == pose_blocks - 1, prefix=f"{k + 1}_"))
+                                                    last=k == pose_blocks - 1, context=context_maps,
+                                                    context_alpha=context_alpha,
+                                                    prefix=f"{k + 1}_"))
             if parts == "pose+action":
                 self.appearance = AppearanceFeatures(prefix="appearance_features_")
                 self.pose_action = ActionRecognition("pose", pose_dim, num_actions,

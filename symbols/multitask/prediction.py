@@ -18,6 +18,8 @@ input width C (576) at R x R (32 x 32):
       m = a + up 2x(SR(b + c -> C))                               at R
     s = ReLU-SC k x k-BN(m) (the eighth separable conv)
     h = ReLU-1x1 conv(s) -> Nd*J heat maps (no BN, no bias)       -> soft-argmax: pose, visibility
+        (the 2D model of ref. [28], ``context`` C > 0: J sharp + C*J context maps instead,
+        -> ``ContextSoftArgmax``; the cvpr18 MPII and Penn Action models, C = 2)
     next block input = m + s + ReLU-1x1 conv-BN(h -> C)            (not after the last block)
 
 Nearest-neighbour up-sampling (Keras ``UpSampling2D``).
@@ -26,7 +28,7 @@ from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
 from symbols.multitask.separable_residual import ConvUnit, SeparableResidual
-from symbols.softargmax import SoftArgmax
+from symbols.softargmax import ContextSoftArgmax, SoftArgmax
 
 
 class MultiResolution(HybridBlock):
@@ -61,16 +63,18 @@ class PredictionBlock(HybridBlock):
     (B, J, R, R), multi-resolution features (B, C, R, R) and, unless ``last``, the next block's
     input (B, C, R, R), in that order."""
 
-    def __init__(self, channels, num_joints, depth_bins, kernel=5, last=False, **kwargs):
+    def __init__(self, channels, num_joints, depth_bins, kernel=5, last=False, context=0,
+                 context_alpha=0.8, **kwargs):
         super().__init__(**kwargs)
         self.last = last
-        num_maps = depth_bins * num_joints
+        num_maps = (1 + context) * num_joints if context else depth_bins * num_joints
         with self.name_scope():
             self.multires = MultiResolution(channels, kernel, prefix="multires_")
             self.sepconv = ConvUnit(channels, channels, kernel, order="rcb", separable=True,
                                     prefix="sepconv_")
             self.regmap = ConvUnit(num_maps, channels, 1, order="rc", prefix="regmap_")
-            self.softargmax = SoftArgmax(depth_bins)
+            self.softargmax = ContextSoftArgmax(num_joints, context, context_alpha) \
+                if context else SoftArgmax(depth_bins)
             self.remap = None
             if not last:
                 self.remap = ConvUnit(channels, num_maps, 1, order="rcb", prefix="remap_")
@@ -78,7 +82,7 @@ class PredictionBlock(HybridBlock):
     def hybrid_forward(self, F, x):
         m = self.multires(x)
         s = self.sepconv(m)
-        heat = self.regmap(s)  # (B, Nd*J, R, R), channel d*J + j
+        heat = self.regmap(s)  # (B, Nd*J, R, R), channel d*J + j; or (B, (1 + C)*J, R, R)
         pose, visible, prob = self.softargmax(heat)
         if self.last:
             return pose, visible, prob, m

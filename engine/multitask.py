@@ -271,7 +271,8 @@ def finetune_lr(cfg):
 def train_multitask(cfg, ctxs, log, dataset, resume_run=False):
     """Appendix B. Stage pose_frozen: the pose part (stem and prediction blocks, by name) from a
     trained pose model, frozen; the action streams and the aggregation start fresh. Stage
-    end_to_end: every parameter from the pose_frozen run, all of them trained."""
+    end_to_end: every parameter from the pose_frozen run (but those of train.init_fresh: Table
+    3's joint learning starts the action parts afresh from the pose run), all of them trained."""
     clips = dataset.dataset.replace(**clip_options(cfg, "train"))
     note = clips.left_out_note()  # the videos without annotation
     if note:
@@ -294,8 +295,8 @@ def train_multitask(cfg, ctxs, log, dataset, resume_run=False):
     if t["stage"] == "pose_frozen":
         load_weights(net, t["init_from"], ctxs, log, only=POSE_PART)
         net.freeze_pose()
-    else:
-        load_weights(net, t["init_from"], ctxs, log)
+    else:  # train.init_fresh: the parts a joint-learning run starts afresh
+        load_weights(net, t["init_from"], ctxs, log, fresh=t["init_fresh"] or ())
     criterion = MultitaskActionLoss(net.action_blocks, net.pose_blocks,
                                     *t["multitask_loss_weights"],
                                     pose_weight=t["multitask_pose_weight"],

@@ -117,13 +117,14 @@ def test_the_pose_tables_train_and_score_as_documented(name, multi_crop):
 
 @pytest.mark.parametrize("pose, dataset, rows", [
     ("mpii_penn_softargmax", "penn_action_official",
-     ["penn_action_official_softargmax_annotated"]),
+     ["penn_action_official_softargmax_annotated", "penn_action_official_softargmax_joint"]),
     ("mpii_h36m_ntu_softargmax", "ntu_xsub", ["ntu_xsub_softargmax_kinect"]),
 ])
 def test_the_action_tables_chain_from_their_pose_run(pose, dataset, rows):
     """Table 3 (Penn Action) and Tables 4-5 (NTU): the pose part, scored on MPII; the separate
     run from it, the fine-tuned run from that, tested single- and multi-clip; the annotated
-    (Kinect) poses row from the same pose run."""
+    (Kinect) poses row, and on Penn Action Table 3's joint-learning row, from the same pose
+    run."""
     result = pose_chain(pose)
     assert 0 <= result["mean"]["PCKh@0.5"] <= 100
     separate, finetuned = f"{dataset}_softargmax_separate", f"{dataset}_softargmax_finetuned"
@@ -142,6 +143,14 @@ def test_the_action_tables_chain_from_their_pose_run(pose, dataset, rows):
     for row in rows:
         action(train_action, row)
         result = action(eval_action, row)
-        assert result["pose_input"] == "annotated"
-    assert json.load(open(os.path.join("runs", rows[0], "results.json")))["pose_input"] == \
-        "annotated"
+        assert set(result["top1"]) == {"pose", "appearance", "aggregation"}
+        if row.endswith("_joint"):  # the whole network trains, with the pose loss, from the start
+            with open(os.path.join("runs", row, "metrics.jsonl")) as f:
+                epoch = [json.loads(l) for l in f if '"kind": "epoch"' in l][-1]
+            assert epoch["loss_pose"] > 0
+            joint = mx.nd.load(os.path.join("runs", row, "final.params"))
+            start = mx.nd.load(os.path.join("runs", pose, "final.params"))
+            assert any(not np.array_equal(joint[k].asnumpy(), v.asnumpy())
+                       for k, v in start.items())
+        else:
+            assert result["pose_input"] == "annotated"

@@ -129,6 +129,7 @@ def trained(ntu, tmp_path_factory):
                                  "data.clip_len=4", "data.workers=0", "train.epochs=1",
                                  "model.name=softargmax_multitask_tiny",
                                  "model.options={num_joints: 20}",
+                                 "data.val_share=0.0", "train.lr_schedule=step",  # 3 videos
                                  f"train.init_from={runs}/pose.params"])
     return cfg, train_action.run(cfg, [mx.cpu()])
 

@@ -139,12 +139,15 @@ def test_a_mirror_swaps_the_pa16_sides():
 
 def test_one_training_step_on_the_prepared_copy(prepared, tmp_path):
     out = prepared[0]
-    pose = get_model("softargmax_pose_tiny", num_joints=16, input_size=64, ctx=[mx.cpu()])
+    # the Penn rows' 2D pose model: two context maps a joint (ref. [28], configs/pose/)
+    pose = get_model("softargmax_pose_tiny", num_joints=16, input_size=64, context_maps=2,
+                     ctx=[mx.cpu()])
     pose(mx.nd.zeros((1, 3, 64, 64)))
     pose.save_parameters(str(tmp_path / "pose.params"))
     cfg = load_config(SEPARATE, [f"data.prepared={out}", f"runs={tmp_path}", "data.size=64",
                                  "data.clip_len=4", "data.workers=0", "train.epochs=1",
                                  "model.name=softargmax_multitask_tiny",
+                                 "data.val_share=0.0", "train.lr_schedule=step",  # one video
                                  f"train.init_from={tmp_path}/pose.params"])
     train_action.run(cfg, [mx.cpu()])
     with open(os.path.join(cfg["out"], "metrics.jsonl")) as f:

@@ -43,15 +43,29 @@ def check_parts(parts, key="eval.int8_float32"):
     return sorted(set(parts))
 
 
-def _exported(net, shape):
-    """(symbol, arg params, aux params) of the hybridized ``net`` run on zeros of ``shape``."""
+def weights(net):
+    """The network's parameters as NumPy. Read before the network runs at a second input shape:
+    after that MXNet 1.9.1's oneDNN may hold a weight in a layout its readers refuse ('The size
+    of NDArray doesn't match the requested MKLDNN memory desc')."""
+    return {name: p.data().asnumpy() for name, p in net.collect_params().items()}
+
+
+def _exported(net, shape, values=None):
+    """(symbol, arg params, aux params) of the hybridized ``net`` (run on zeros of ``shape`` if
+    it has not run), the parameters from ``values`` (``weights``) or read now."""
+    values = weights(net) if values is None else values
     if not net._active:
         net.hybridize(static_alloc=True, static_shape=True)
     if not net._cached_graph:
         net(mx.nd.zeros(shape))
-    with tempfile.TemporaryDirectory() as tmp:
-        net.export(os.path.join(tmp, "net"), epoch=0)
-        return mx.model.load_checkpoint(os.path.join(tmp, "net"), 0)
+    sym = net._cached_graph[1]
+    names = (set(sym.list_arguments()), set(sym.list_auxiliary_states()))
+    args, auxs = {}, {}
+    for name, value in values.items():
+        for known, found in zip(names, (args, auxs)):
+            if name in known:
+                found[name] = mx.nd.array(value, dtype=value.dtype)
+    return sym, args, auxs
 
 
 def excluded_layers(net, sym, parts):
@@ -62,10 +76,10 @@ def excluded_layers(net, sym, parts):
     return sorted(n for n in names if any(n.startswith(p) for p in prefixes))
 
 
-def _graph(net, shape, parts, calib_mode):
+def _graph(net, shape, parts, calib_mode, values=None):
     """oneDNN's quantization pass over ``net``: (quantized symbol, args, auxs, collector)."""
     from mxnet.contrib import quantization as q
-    sym, args, auxs = _exported(net, shape)
+    sym, args, auxs = _exported(net, shape, values)
     excluded = excluded_layers(net, sym, parts)
     fused = sym.get_backend_symbol("MKLDNN_QUANTIZE")
     qsym, _, _, collector = q.quantize_graph(
@@ -125,12 +139,14 @@ class Quantized:
     def __init__(self, net, thresholds, parts=(), ctx=mx.cpu()):
         self.net, self.thresholds, self.parts, self.ctx = net, thresholds, parts, ctx
         self.block = self.sequence = None
+        self.weights = weights(net)
 
     def _build(self, x):
         from mxnet.contrib import quantization as q
-        native = self.net(x)
-        self.sequence = isinstance(native, (tuple, list))
-        _, qsym, args, auxs, _ = _graph(self.net, x.shape, self.parts, "none")
+        # the float32 graph runs at most once, at one shape: run again at another, MXNet 1.9.1's
+        # oneDNN may fail on weights it reordered in place
+        _, qsym, args, auxs, _ = _graph(self.net, x.shape, self.parts, "none", self.weights)
+        self.sequence = isinstance(self.net._out_format, list)  # a tuple / list, or one array
         qsym, qargs, auxs = q.calib_graph(qsym, args, auxs,
                                           _Thresholds(self.net, self.thresholds),
                                           calib_mode="customize", quantized_dtype=QUANTIZED_DTYPE)
@@ -145,6 +161,7 @@ class Quantized:
             block.collect_params().load(path, cast_dtype=True, dtype_source="saved")
         block.collect_params().reset_ctx(self.ctx)
         block.hybridize(static_alloc=True, static_shape=True)
+        self.weights = None
         return block
 
     def __call__(self, x):

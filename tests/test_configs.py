@@ -115,7 +115,7 @@ SYNTH = os.path.join(CONFIG_DIR, "synth_xview3_kps.yaml")
 NOT_NUMERIC = {"experiment", "model.pretrained", "model.global_stats", "data.detections",
                "train.init_from", "train.init_fresh", "train.pose_cnn_init", "eval.checkpoint",
                "eval.cross_dataset", "data.mix", "data.layout", "data.test_source",
-               "train.kvstore"}
+               "train.kvstore", "eval.int8_float32"}
 BAD_LINE_3 = "data: {dataset: synth, protocol: xview3}\ntrain:\n  epochs: 3: 4\n"
 
 

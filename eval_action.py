@@ -195,7 +195,7 @@ def main(argv=None):
 def run(cfg, ctxs, skip_unreadable=False):
     """Check the checkpoint against the config and the inputs, then evaluate (one-line errors)."""
     with exit_on_error():
-        check_dtype(cfg["eval"]["dtype"], ctxs[0])
+        check_dtype(cfg["eval"]["dtype"], ctxs[0], calibrates=True)
         ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
         cfg = checked_against_checkpoint(cfg, ckpt)
         if is_softargmax(cfg):

@@ -48,10 +48,16 @@ BF16_EPS = 2.0 ** -8
 _TRAINING_AMP = []  # the train.amp dtype amp.init set in this process (it cannot be undone)
 
 
-def check_dtype(dtype, ctx, key="eval.dtype"):
-    """The dtype must be one MXNet runs on ``ctx``: float16 AMP is CUDA's, bfloat16 oneDNN's."""
+def check_dtype(dtype, ctx, key="eval.dtype", calibrates=False):
+    """The dtype must be one MXNet runs on ``ctx``: float16 AMP is CUDA's, bfloat16 oneDNN's.
+    int8 also needs thresholds calibrated on a run's training clips: ``calibrates`` says the
+    caller makes them (eval_action.py does, through engine/inference.py); other scripts refuse
+    int8 here, before they build anything."""
     if dtype not in DTYPES:
         raise ValueError(f"{key} is {dtype!r}; choose one of {', '.join(DTYPES)}")
+    if dtype == "int8" and not calibrates:
+        raise ValueError(f"{key}=int8 is calibrated on the run's training clips, which this "
+                         f"script does not read; use float32 here (eval_action.py runs int8)")
     on_gpu = ctx.device_type == "gpu"
     if dtype == "int8" and (on_gpu or not hardware.onednn_enabled()):
         raise ValueError(f"{key}=int8 runs on CPUs through oneDNN in MXNet 1.9.1"
@@ -209,7 +215,7 @@ def for_inference(net, dtype, ctx, key="eval.dtype", log=None, thresholds=None,
     on a CPU (the network itself on a GPU or without oneDNN), int8 quantized with calibrated
     ``thresholds`` (engine/int8.py; ``engine.inference.loaded_model`` makes them from the
     run's training clips), bfloat16 / float16 through AMP."""
-    check_dtype(dtype, ctx, key)
+    check_dtype(dtype, ctx, key, calibrates=thresholds is not None)
     if _TRAINING_AMP and _TRAINING_AMP[0] != dtype:
         raise ValueError(f"this process ran AMP training (train.amp={_TRAINING_AMP[0]}), which "
                          f"turns every later graph to {_TRAINING_AMP[0]} too: {key}={dtype} "
@@ -218,10 +224,6 @@ def for_inference(net, dtype, ctx, key="eval.dtype", log=None, thresholds=None,
         fusable = ctx.device_type == "cpu" and hardware.onednn_enabled()
         return Fused(net, log) if fusable else net
     if dtype == "int8":
-        if thresholds is None:
-            raise ValueError(f"{key}=int8 is calibrated on the run's training clips, which "
-                             f"this script does not read; use float32 here (eval_action.py "
-                             f"runs int8)")
         from engine import int8
         return int8.quantized(net, thresholds, float32_parts, ctx)
     return LowPrecision(net, dtype, ctx)

@@ -14,7 +14,7 @@ import train_action
 from configs import load_config
 from engine import int8, precision
 from engine.inference import loaded_model, training_clips
-from helpers import config, overrides
+from helpers import POSE_TINY, config, overrides
 
 LOG = logging.getLogger("test_int8")
 
@@ -124,6 +124,24 @@ def test_calibration_clips_spread_over_the_videos_and_cycle_epochs(trained):
     assert np.array_equal(clips[0], np.asarray(data[0][0]))
     assert not np.array_equal(clips[n], clips[0])  # the same video, the next epoch's clip
     assert data.epoch == 0
+
+
+@pytest.mark.parametrize("script", ["pseudo_poses", "eval_coco", "demo_video", "detect_persons"])
+def test_scripts_without_a_runs_training_clips_refuse_int8_before_any_work(script, tmp_path):
+    """int8 needs thresholds from a run's training clips; these scripts do not read them, so
+    --dtype int8 is one line before a model is built or an input read."""
+    import importlib
+    out = str(tmp_path / "out")
+    argv = {"pseudo_poses": ["--config", POSE_TINY, "--prepared", str(tmp_path / "none"),
+                             "--boxes", str(tmp_path / "none.json"), "--out", out],
+            "eval_coco": ["--config", POSE_TINY, f"out={out}"],
+            "demo_video": [str(tmp_path / "none.mp4"), "--out", out],
+            "detect_persons": ["--dataset", "synth", "--prepared", str(tmp_path / "none"),
+                               "--out", out]}[script]
+    with pytest.raises(SystemExit, match=r"^error: [^\n]*int8 is calibrated on the run's "
+                                         r"training clips[^\n]*eval_action.py runs int8\)$"):
+        importlib.import_module(script).main(argv + ["--dtype", "int8"])
+    assert not os.path.exists(out)
 
 
 def test_int8_without_calibration_and_unknown_parts_are_one_line():

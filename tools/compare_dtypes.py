@@ -136,7 +136,7 @@ def main(argv=None):
     with exit_on_error(logging.getLogger("compare_dtypes")):
         out = os.path.join(args.runs, "demo_dtypes" + ("_int8" if args.dtype == "int8" else ""))
         try:
-            check_dtype(args.dtype, mx.cpu(), "--dtype")
+            check_dtype(args.dtype, mx.cpu(), "--dtype", calibrates=True)
         except ValueError as err:
             print(write_skipped(out, args.dtype, str(err)), end="")
             return 0

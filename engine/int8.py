@@ -23,6 +23,7 @@ match: a second evaluation calibrates nothing. Settings that differ are refused 
 run) is recalibrated.
 """
 import json
+import logging
 import os
 import tempfile
 import warnings
@@ -34,6 +35,7 @@ ALWAYS_FLOAT32 = ("decoder",)
 PARTS = ("backbone", "rgb_head", "pose_head", "pose_cnn")  # eval.int8_float32's choices
 QUANTIZED_DTYPE = "auto"  # int8, or uint8 where the input is non-negative (after a ReLU)
 GRANULARITY = "channel-wise"
+LOG = logging.getLogger(__name__)
 
 
 def check_parts(parts, key="eval.int8_float32"):
@@ -103,12 +105,32 @@ def calibrate(net, clips, mode, parts=(), batch_size=4):
     mod = mx.mod.Module(symbol=fused, context=mx.cpu(), data_names=["data"], label_names=None)
     mod.bind(for_training=False, data_shapes=data.provide_data)
     mod.set_params(args, auxs, allow_missing=False, force_init=True)
+    unread = _guard(collector)
     q._collect_layer_statistics(mod, data, collector)  # MXNet's own calibration loop
+    for name in sorted(unread):
+        LOG.info("int8: %s could not be read during calibration (MXNet 1.9.1's oneDNN layout); "
+                 "its range is measured at run time", relative(net, name))
     if mode == "naive":
         found = collector.min_max_dict
     else:
         found = q._get_optimal_thresholds(collector.hist_dict, QUANTIZED_DTYPE)
     return {relative(net, k): (float(lo), float(hi)) for k, (lo, hi) in sorted(found.items())}
+
+
+def _guard(collector):
+    """MXNet's calibration reads each layer output in a callback; an output in a oneDNN layout
+    its reader refuses (the transpose before the pose CNN, in MXNet 1.9.1) would print a
+    traceback there and leave no range. The guarded callback records the name instead (the
+    quantization pass then measures that range at run time) -> the set of such names."""
+    unread, collect = set(), collector.collect
+
+    def guarded(name, arr):
+        try:
+            collect(name, arr)
+        except mx.base.MXNetError:
+            unread.add(mx.base.py_str(name))
+    collector.collect = guarded
+    return unread
 
 
 NET = "<net>"  # the network's own name prefix in a cached layer name
@@ -168,7 +190,24 @@ class Quantized:
         x = x.astype("float32", copy=False).as_in_context(self.ctx)
         if self.block is None:
             self.block = self._build(x)
+            return self._first_call(x)
         out = self.block(x)
+        out = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+        return out if self.sequence else out[0]
+
+    def _first_call(self, x):
+        """The first run, waited for: a graph MXNet 1.9.1's oneDNN cannot run fails here, as one
+        line naming the setting, rather than later inside a caller's loop."""
+        try:
+            out = self.block(x)
+            for o in (out if isinstance(out, (tuple, list)) else (out,)):
+                o.wait_to_read()
+        except mx.base.MXNetError as err:
+            self.block = None
+            kept = f"eval.int8_float32={list(self.parts)}" if self.parts else "this network"
+            raise RuntimeError(f"int8 with {kept} fails in MXNet 1.9.1's oneDNN "
+                               f"({str(err).strip().splitlines()[-1]}); keep fewer parts "
+                               f"float32, or set eval.dtype=float32") from None
         out = tuple(out) if isinstance(out, (tuple, list)) else (out,)
         return out if self.sequence else out[0]
 

@@ -165,3 +165,39 @@ def test_the_int8_table_of_a_run_marks_a_head_off_the_target(trained, tmp_path):
         a, b = (100 * results[d]["top1"][head] for d in ("float32", "int8"))
         row = f"| KPS PoseAction | {head} | {a:.1f} | {b:.1f} | {b - a:+.1f}"
         assert row + (" (over 1.0" if abs(b - a) > 1.0 else " |") in text
+
+
+def test_a_layer_output_calibration_cannot_read_is_named_not_a_traceback():
+    """MXNet's calibration callback raising on one layer's output (a oneDNN layout its reader
+    refuses) leaves that layer out of the ranges and records its name; the others are kept."""
+    class Collector:
+        def __init__(self):
+            self.min_max_dict = {}
+
+        def collect(self, name, arr):
+            if name == b"bad_output":
+                raise mx.base.MXNetError("Check failed: mem.get_desc().get_size()")
+            self.min_max_dict[mx.base.py_str(name)] = arr
+
+    collector = Collector()
+    unread = int8._guard(collector)
+    collector.collect(b"good_output", 1.0)
+    collector.collect(b"bad_output", 2.0)
+    assert collector.min_max_dict == {"good_output": 1.0} and unread == {"bad_output"}
+
+
+def test_an_int8_graph_onednn_cannot_run_is_one_line_naming_the_setting():
+    class Failing:
+        def __call__(self, x):
+            raise mx.base.MXNetError("Traceback (most recent call last):\n  File x\n"
+                                     "MXNetError: Check failed: the memory desc")
+
+    net = mx.gluon.nn.Dense(2, in_units=3)
+    net.initialize()
+    run = int8.quantized(net, {}, ["pose_cnn"])
+    run._build = lambda x: Failing()
+    with pytest.raises(RuntimeError) as err:
+        run(mx.nd.zeros((1, 3)))
+    assert "\n" not in str(err.value)
+    assert "eval.int8_float32=['pose_cnn'] fails" in str(err.value)
+    assert "Check failed: the memory desc" in str(err.value)

@@ -58,6 +58,7 @@ def child(job):
     import mxnet as mx
     import numpy as np
 
+    from data.errors import one_line
     from engine import hardware
     from engine.precision import check_dtype, for_inference
     from tools.bench_common import timed
@@ -74,15 +75,21 @@ def child(job):
                 if variant == "bfloat16":
                     check_dtype("bfloat16", ctx)
                 runs[variant] = built(name, variant, x, for_inference)
-            except ValueError as err:
+            except (ValueError, mx.base.MXNetError) as err:  # MXNet's: a oneDNN failure
                 out["rows"].append(dict(model=name, batch=batch, variant=variant,
-                                        skipped=str(err)))
+                                        skipped=one_line(err)))
         times = {v: [] for v in runs}
         for _ in range(job["repeats"]):  # interleaved: each variant once, in turn
-            for variant, run in runs.items():
+            for variant, run in list(runs.items()):
                 tic = time.perf_counter()
-                for o in run(x):
-                    o.wait_to_read()
+                try:
+                    for o in run(x):
+                        o.wait_to_read()
+                except mx.base.MXNetError as err:
+                    out["rows"].append(dict(model=name, batch=batch, variant=variant,
+                                            skipped="failed: " + one_line(err)))
+                    del runs[variant], times[variant]
+                    continue
                 times[variant].append(time.perf_counter() - tic)
         for variant, t in times.items():
             out["rows"].append(dict(model=name, batch=batch, variant=variant,

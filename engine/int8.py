@@ -8,7 +8,8 @@ Calibration (eval.int8_calibration): ``naive`` takes each quantized layer's outp
 the clips as its int8 range; ``entropy`` picks the range that keeps the KL divergence between
 the float32 and int8 histograms smallest. The network's graph goes through oneDNN's
 quantization pass (``MKLDNN_QUANTIZE``: convolution + batch norm + ReLU (+ addition) fused, then
-quantized tensor-wise, uint8 after a ReLU), and the outputs come back float32.
+quantized: the weights per output channel, the activations per tensor, uint8 after a ReLU), and
+the outputs come back float32.
 
 What stays float32: the keypoint decoders always (``ALWAYS_FLOAT32``: arg-max and offsets, or
 soft-argmax, decode the heatmaps in float32), and the parts eval.int8_float32 names (children of
@@ -30,6 +31,8 @@ import warnings
 
 import mxnet as mx
 import numpy as np
+
+from data.errors import one_line
 
 ALWAYS_FLOAT32 = ("decoder",)
 PARTS = ("backbone", "rgb_head", "pose_head", "pose_cnn")  # eval.int8_float32's choices
@@ -188,27 +191,23 @@ class Quantized:
 
     def __call__(self, x):
         x = x.astype("float32", copy=False).as_in_context(self.ctx)
-        if self.block is None:
+        first = self.block is None
+        if first:
             self.block = self._build(x)
-            return self._first_call(x)
-        out = self.block(x)
-        out = tuple(out) if isinstance(out, (tuple, list)) else (out,)
-        return out if self.sequence else out[0]
-
-    def _first_call(self, x):
-        """The first run, waited for: a graph MXNet 1.9.1's oneDNN cannot run fails here, as one
-        line naming the setting, rather than later inside a caller's loop."""
         try:
             out = self.block(x)
-            for o in (out if isinstance(out, (tuple, list)) else (out,)):
-                o.wait_to_read()
+            out = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+            if first:  # waited for: a graph oneDNN cannot run fails here, not in a caller's loop
+                for o in out:
+                    o.wait_to_read()
         except mx.base.MXNetError as err:
+            if not first:
+                raise
             self.block = None
             kept = f"eval.int8_float32={list(self.parts)}" if self.parts else "this network"
             raise RuntimeError(f"int8 with {kept} fails in MXNet 1.9.1's oneDNN "
-                               f"({str(err).strip().splitlines()[-1]}); keep fewer parts "
-                               f"float32, or set eval.dtype=float32") from None
-        out = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+                               f"({one_line(err)}); keep fewer parts float32, or set "
+                               f"eval.dtype=float32") from None
         return out if self.sequence else out[0]
 
     def __getattr__(self, name):

@@ -52,7 +52,7 @@ def test_int8_outputs_follow_float32_and_the_decoder_stays_float32(trained):
     nodes = int8.int8_nodes(run)
     assert any("i3d" in n for n in nodes) and any("pose_cnn" in n for n in nodes)
     assert not any(run.decoder.prefix in n for n in nodes)  # the decoder stays float32
-    # Tensor-wise int8 keeps 8 bits of each layer's calibrated range; through this tiny trunk
+    # int8 keeps 8 bits of each layer's calibrated range; through this tiny trunk
     # (8-64 channels, few terms to average the rounding over) the outputs move by 20-30 % of
     # their largest float32 magnitude (measured 0.19-0.30 with naive thresholds); half of it
     # bounds that and still fails a graph whose ranges are wrong (saturated or off by a

@@ -43,7 +43,7 @@ from engine import demo_tables, hardware
 from engine import pose_eval as pose_model_eval
 from engine.checkpoints import load_weights
 from engine.demo_rows import ground_truth_poses, run_rows
-from engine.experiment import build_pose_model, pose_frames
+from engine.pose_experiment import build_pose_model, pose_frames
 from engine.plots import block_accuracy_figure, class_accuracy_figure
 from symbols.multitask.model import POSE_PART
 

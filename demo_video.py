@@ -75,7 +75,7 @@ import mxnet as mx
 import numpy as np
 
 from data.errors import check_writable, exit_on_error
-from data.index import atomic_write_text, write_via_temporary
+from data.index import atomic_write_text
 from data.transforms import (
     crop_frames,
     full_frame_box,
@@ -85,20 +85,17 @@ from data.transforms import (
     to_network,
 )
 from data.video import VideoError, count_frames, iter_frames
+from engine.annotated_video import HEADS, annotate, write_annotated
 from engine.checkpoints import checkpoint_config, load_weights
 from engine.experiment import dataset_of, build_model, contexts, setup_logging
-from engine.figures import BOX, draw_box, draw_pose
 from engine.person_boxes import build_detector, video_box
-from engine.plots import image_grid
 from engine.precision import check_dtype, for_inference
 from engine.scoring import video_scores
 from engine.views import crop_keypoints_to_frame
 from symbols.detector import RFCN_DETECTORS
 from symbols.pose_decoder import decode_pose_maps
 
-HEADS = (("rgb", "RGB head"), ("pose", "pose CNN"), ("fused", "fusion"))
 DISPLAY_SIDE = 960  # the annotated video's long side at most, in pixels
-SHEET_FRAMES = 8
 
 
 @contextlib.contextmanager
@@ -231,64 +228,6 @@ def top5(scores, classes):
             for head, p in scores.items()}
 
 
-def panel(height, width, ranked, box_source):
-    """The side panel of the annotated video: each head's top 5 and the box's source."""
-    image = np.full((height, width, 3), 24, np.uint8)
-    lines = []
-    for head, title in HEADS:
-        if head in ranked:
-            lines.append((f"{title}:", (255, 255, 255)))
-            lines += [(f" {i + 1}. {c[:22]} {p:.2f}", (200, 200, 200))
-                      for i, (c, p) in enumerate(ranked[head])]
-    lines.append((f"box: {box_source[:32]}", BOX))
-    step = height / (len(lines) + 1)
-    scale = min(step / 30.0, width / 330.0)
-    for i, (text, colour) in enumerate(lines):
-        cv2.putText(image, text, (6, int(step * (i + 1))), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                    colour, 1, cv2.LINE_AA)
-    return image
-
-
-def annotate(frame, keypoints, box, scale):
-    """A display frame with the union box and the skeleton (frame pixels scaled by ``scale``)."""
-    image = draw_box(frame, (box + 0.5) * scale - 0.5)
-    if keypoints is not None:
-        kps = keypoints.copy()
-        kps[:, :2] = (kps[:, :2] + 0.5) * scale - 0.5
-        image = draw_pose(image, kps)
-    return image
-
-
-def label_frame(image, text):
-    """A copy of ``image`` with ``text`` in its top-left corner, white on black."""
-    out = image.copy()
-    scale = max(0.4, image.shape[1] / 500)  # the sheet shows a frame ~300 px wide
-    thick = max(1, round(scale))
-    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-    cv2.rectangle(out, (0, 0), (w + 8, h + base + 8), (0, 0, 0), -1)
-    cv2.putText(out, text, (4, h + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick,
-                cv2.LINE_AA)
-    return out
-
-
-def write_mp4(path, frames, fps):
-    """RGB frames -> an MP4 (mp4v), whole or not at all: read back before it is renamed."""
-    def write(tmp):
-        open(tmp, "wb").close()  # OpenCV reports no reason: this raises the OS's
-        h, w = frames[0].shape[:2]
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
-        if not writer.isOpened():
-            raise OSError(5, "OpenCV cannot write MPEG-4 (mp4v) here")
-        try:
-            for frame in frames:
-                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        finally:
-            writer.release()
-        if count_frames(tmp, (h, w)) != len(frames):
-            raise OSError(5, "the video reads back short (disk full?)")
-    write_via_temporary(write, path, suffix=".mp4")
-
-
 def main(argv=None):
     args = cli.start(parse_args(argv))
     with exit_on_error():
@@ -331,19 +270,10 @@ def run(args, video, log):
     stem = os.path.splitext(os.path.basename(args.video))[0]
     annotated = [annotate(f, None if keypoints is None else keypoints[i], box, scale)
                  for i, f in enumerate(display)]
-    side = panel(annotated[0].shape[0], max(220, annotated[0].shape[0]), ranked, box_source)
-    video_path = os.path.join(args.out, f"{stem}_annotated.mp4")
-    write_mp4(video_path, [np.hstack([f, side]) for f in annotated], fps)
-    picks = np.linspace(0, num_frames - 1, min(SHEET_FRAMES, num_frames)).round().astype(int)
-    half = (len(picks) + 1) // 2
-    shown = [label_frame(annotated[i], f"frame {i}") for i in picks]
-    caption = "\n".join(f"{title:9s} " + "  ".join(f"{c} {p:.2f}" for c, p in ranked[head])
-                        for head, title in HEADS if head in ranked)
-    sheet_path = os.path.join(args.out, f"{stem}_sheet.png")
-    image_grid([("", shown[:half]), ("", shown[half:])], sheet_path,
-               f"{os.path.basename(args.video)}: person box ({box_source}) and poses; top 5 "
-               f"of {cfg['experiment']} ({cfg['data']['dataset']} classes)", cell=3.0,
-               caption=caption)
+    video_path, sheet_path = write_annotated(
+        os.path.join(args.out, stem), annotated, fps, ranked, box_source,
+        f"{os.path.basename(args.video)}: person box ({box_source}) and poses; top 5 of "
+        f"{cfg['experiment']} ({cfg['data']['dataset']} classes)")
     record = dict(video=args.video, frames=num_frames, frames_in_file=video[0], width=width,
                   height=height, fps=fps,
                   checkpoint=args.checkpoint, classes_of=cfg["data"]["dataset"],

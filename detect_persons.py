@@ -26,6 +26,7 @@ box: keypoint AP rewards recall and ranks each pose by its box score, so top-dow
 keep low-scoring boxes (Simple Baselines, the paper's [53]: IMAGE_THRE 0.0 over its detection
 file). The default 0.05 is the customary output floor of COCO detectors (Detectron's
 TEST.SCORE_THRESH), which the R-FCN release's floor (0.001, 100 boxes an image) goes below.
+Image mode's code: engine/image_boxes.py.
 
 Detectors (symbols/detector/person_detector.py): ``dcn_rfcn`` (the paper's Deformable R-FCN, weights
 ``--weights``, default work/models/rfcn_dcn_coco-0000.params), ``dcn_rfcn_tiny`` (toy size),
@@ -103,14 +104,7 @@ if __name__ == "__main__":  # --help, a bad flag and the thread count: before MX
 # Below: the imports that load MXNet, after the command line is read above.
 import numpy as np
 
-from data.coco import read_image
-from data.coco_detections import (
-    person_box_ap,
-    read_coco_images,
-    to_coco_results,
-    write_person_detections,
-)
-from data.errors import check_writable, exit_on_error
+from data.errors import exit_on_error
 from data.progress import Progress
 from data.index import (
     atomic_write_text,
@@ -125,12 +119,10 @@ from data.shards import all_parts, check_once, pick
 from data.shards import part_path as shard_path
 from data.video import VideoError, iter_frames
 from engine.experiment import contexts
+from engine.image_boxes import detect_images, images_out
 from engine.person_boxes import build_detector, video_box
 from engine.precision import check_dtype
-from symbols.detector.person_detector import (
-    DetectorError,
-    inclusive_extents,
-)
+from symbols.detector.person_detector import DetectorError
 
 log = logging.getLogger("detect_persons")
 
@@ -281,60 +273,6 @@ def run(prepared, out, dataset, detector="gt", threshold=0.99, frame_stride=1, p
     if shard is not None:
         merge_shards(prepared, merged_out, shard[1])
     return videos
-
-
-def image_detections(net, chunk, gt_boxes):
-    """Per image of ``chunk`` its (n, 5) detections; images of one size share a forward pass
-    (the R-FCN takes one size a batch). ``net`` None: the annotation's boxes (``gt``)."""
-    if net is None:
-        return [gt_boxes.get(im["id"], np.zeros((0, 5), np.float32)) for im in chunk]
-    frames, out, sizes = [read_image(im["path"]) for im in chunk], [None] * len(chunk), {}
-    for i, (im, frame) in enumerate(zip(chunk, frames)):
-        if frame.shape[:2] != (im["height"], im["width"]):  # boxes are clipped to the latter
-            raise ValueError(f"{im['path']} is {frame.shape[1]}x{frame.shape[0]}, its "
-                             f"annotation says {im['width']}x{im['height']}")
-        sizes.setdefault(frame.shape, []).append(i)
-    for idx in sizes.values():
-        for i, dets in zip(idx, net(np.stack([frames[i] for i in idx]))):
-            out[i] = dets
-    return out
-
-
-def detect_images(ann, images, out, detector="dcn_rfcn", threshold=0.05, batch_size=4,
-                  weights=None, ctx=None, progress=True, dtype="float32"):
-    """Every person box of score >= ``threshold`` on the images ``ann`` lists (found in folder
-    ``images``), written to OUT as COCO results. -> the results list."""
-    listed, gt_boxes = read_coco_images(ann, images)
-    check_writable(os.path.dirname(os.path.abspath(out)))  # before hours of detection
-    net = None if detector == "gt" else build_detector(detector, weights, ctx, dtype)
-    results, without = [], 0
-    bar = Progress(len(listed), "person boxes (images)", log, unit="images",
-                   bar=None if progress else False)
-    try:
-        for start in range(0, len(listed), batch_size):
-            chunk = listed[start:start + batch_size]
-            for im, dets in zip(chunk, image_detections(net, chunk, gt_boxes)):
-                found = to_coco_results(im["id"], dets[dets[:, 4] >= threshold], im["width"],
-                                        im["height"], inclusive_extents(detector))
-                without += not found
-                results += found
-            bar.update(len(chunk))
-    finally:
-        bar.close()
-    write_person_detections(out, results)
-    log.info("%d images, %d person boxes of score >= %g, %d images without one; detections "
-             "in %s", len(listed), len(results), threshold, without, out)
-    if results and gt_boxes:
-        log.info("person box AP %.1f (pycocotools, against %s)",
-                 100 * person_box_ap(ann, results), ann)
-    return results
-
-
-def images_out(images):
-    """work/coco/val2017 -> work/coco/person_detections_val2017.json (the pose config's)."""
-    folder = os.path.normpath(os.path.abspath(images))
-    return os.path.join(os.path.dirname(folder),
-                        f"person_detections_{os.path.basename(folder)}.json")
 
 
 def main(argv=None):

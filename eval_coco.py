@@ -50,7 +50,8 @@ from data.keypoints import flip_pose_maps
 from data.loader import make_loader
 from data.transforms import apply_affine, invert_affine
 from engine.cli import with_dtype
-from engine.experiment import coco_dataset, contexts, setup_logging
+from engine.experiment import contexts, setup_logging
+from engine.pose_experiment import coco_dataset
 from engine.pose_eval import load_model
 from engine.precision import check_dtype, for_inference
 from symbols.pose_decoder import decode_pose_maps, first_non_finite

@@ -31,9 +31,9 @@ wrong shape or count) is one line ``error: ...`` naming the first bad entry, exi
 Model mode (--config, data.source synth): the checkpoint (eval.checkpoint, or the run's newest
 whole one; loaded strictly, and refused if its config names another model, input size or depth
 range) or, with --untrained, the seeded fresh model (the baseline), runs on the protocol's test
-frames (data/pose_frames.py: every data.frame_step-th frame, one centred crop, averaged with its
-mirror when eval.flip), takes the last block's pose, and puts it into the annotation's units:
-frame pixels, and camera-frame mm (z from the ground truth's pelvis depth plus the predicted
+frames (data/multitask/pose_frames.py: every data.frame_step-th frame, one centred crop, averaged
+with its mirror when eval.flip), takes the last block's pose, and puts it into the annotation's
+units: frame pixels, and camera-frame mm (z from the ground truth's pelvis depth plus the predicted
 root-relative depth, back-projected through the camera, as the cvpr18 Human3.6M evaluation).
 Scores, per joint and pooled over joints:
 - PCK@0.1 and @0.2: a joint is correct when its 2D error is at most alpha x the longer side of
@@ -72,7 +72,8 @@ from data.index import atomic_write_bytes, atomic_write_text
 from data.joints import LAYOUTS, from_common
 from data.keypoints import COCO_KEYPOINTS
 from data.multitask.pose_images import layout_of, pose_images, test_source_of
-from engine.experiment import check_pose_config, contexts, pose_frames, setup_logging
+from engine.experiment import contexts, setup_logging
+from engine.pose_experiment import check_pose_config, pose_frames
 from engine.pose_eval import load_model, predict_crops, score_frames
 from engine.pose_metrics import (
     AUC_STEP,

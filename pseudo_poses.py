@@ -75,7 +75,8 @@ from data.transforms import affine_crop_matrix, apply_affine, invert_affine, war
 from data.video import VideoError, read_video
 from engine.checkpoints import checkpoint_or_last, load_weights
 from engine.cli import with_dtype
-from engine.experiment import build_pose_model, contexts, pose_radius_of
+from engine.experiment import contexts
+from engine.pose_experiment import build_pose_model, pose_radius_of
 from engine import published_pose
 from engine.precision import check_dtype, for_inference
 from symbols.pose_decoder import decode_pose_maps, first_non_finite

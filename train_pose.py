@@ -9,12 +9,12 @@ x0.1 at epochs 17 and 21 of 22, batch 8, momentum 0.9, wd 1e-4, clip_gradient 2;
 Lp = 0.5 Lh + 0.5 Lo (Eqs. 3-5), the video model's pose loss on one frame.
 
 Soft-argmax model (data.source synth, or the real datasets mpii, h36m, penn, ntu and their per-step
-mixture, mix: data/pose_images.py; the multitask family of symbols.MODELS with parts "pose"): the elastic-net
-loss with visibility (Eq. 3, Sec. 5.2) on the pose of every one of the K prediction blocks,
-weight 1 each (intermediate supervision, as the cvpr18 code); RMSprop lr 0.001, x0.2 when the
-validation MPJPE plateaus (Appendix B). The validation frames are data.val_share of the train
-split's performances (real data: of data.test_source's training images or videos), scored as
-eval_pose.py scores the test frames (a 2D dataset: the mean 2D error, % of the box side).
+mixture, mix: data/multitask/pose_images.py; the multitask family of symbols.MODELS with parts
+"pose"): the elastic-net loss with visibility (Eq. 3, Sec. 5.2) on the pose of every one of the K
+prediction blocks, weight 1 each (intermediate supervision, as the cvpr18 code); RMSprop lr 0.001,
+x0.2 when the validation MPJPE plateaus (Appendix B). The validation frames are data.val_share of
+the train split's performances (real data: of data.test_source's training images or videos), scored
+as eval_pose.py scores the test frames (a 2D dataset: the mean 2D error, % of the box side).
 
 Both go through ``training.fit``: outputs, checkpoints and --resume as train_action.py.
 """
@@ -46,14 +46,8 @@ from data.multitask.pose_records import SOURCES
 from engine import pose_eval as pose_model_eval
 from engine.checkpoints import load_weights
 from engine.cli import with_kvstore
-from engine.experiment import (
-    build_pose_model,
-    check_pose_config,
-    coco_dataset,
-    contexts,
-    is_softargmax,
-    pose_frames,
-)
+from engine.experiment import contexts, is_softargmax
+from engine.pose_experiment import build_pose_model, check_pose_config, coco_dataset, pose_frames
 from engine.training import check_devices, fit, run_logging
 from symbols.multitask.elastic_net_loss import ElasticNetPoseLoss
 from symbols.pose_loss import PoseLoss

@@ -82,7 +82,7 @@ RANGES = {
     "eval.int8_calibration_clips": "an integer >= 1",
     "eval.views_per_batch": "an integer >= 1",
     "eval.batch_size": "an integer >= 1",
-    # pose configs, data.source synth (data/pose_frames.py)
+    # pose configs, data.source synth (data/multitask/pose_frames.py)
     "data.frame_step": "an integer >= 1",
     "data.crop_margin": "a number in [0, 4]",  # share of the box's longer side added
     "data.translation": "a number in [0, 1)",  # share of the crop's side
@@ -93,9 +93,9 @@ RANGES = {
     "train.visibility_weight": "a finite number >= 0",
     "data.mix_ratios": "a list of finite numbers > 0",  # shares of each batch (data.mix)
     "eval.crop_shift": "a number in [0, 1)",  # share of the crop's side
-    "eval.crops": "an integer in [1, 5]",  # 1 or 5 (experiment.check_pose_config)
+    "eval.crops": "an integer in [1, 5]",  # 1 or 5 (pose_experiment.check_pose_config)
     "train.kvstore_timeout": "a finite number > 0",  # seconds
-    # video configs, multitask models (data/multitask_clips.py, symbols/multitask_loss.py)
+    # video configs, multitask models (data/multitask/clips.py, symbols/multitask/loss.py)
     "data.subsample": "2 integers >= 1",  # (low, high) frame step of training clips
     "train.multitask_loss_weights": "2 finite numbers >= 0",  # each action block, aggregation
     "train.multitask_pose_weight": "a finite number >= 0",

@@ -21,7 +21,7 @@
                          Real datasets (data.prepare: Penn Action, NTU --skeletons) write
                          keypoints (T, J, 3) in the pose model's layout instead, named by
                          layout () str ("pa16", "pa20"; data/joints.py), NTU also xyz (T, J, 3)
-                         float32 Kinect camera mm (NaN untracked); read by data/multitask_clips.py
+                         float32 Kinect camera mm (NaN untracked); read by data/multitask/clips.py
     BOXES.json           {"dataset", "detector", "threshold", "videos": {id: {"box": [x1, y1, x2,
                          y2], "frames_seen", "frames_with_person", "fallback"}}}: one union person
                          box a video (detect_persons.py); fallback: no person, the full frame

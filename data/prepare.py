@@ -12,7 +12,7 @@ Several processes or nodes: ``--shard K/N`` prepares every N-th video from the K
 them in OUT/prepared.shardKofN.json; the last shard to finish checks that the N lists hold every
 video once and writes the index, splits and skipped list (data/shards.py).
 
-Ground truth for the multitask clips (data/multitask_clips.py; formats in data/index.py):
+Ground truth for the multitask clips (data/multitask/clips.py; formats in data/index.py):
 Penn Action (``--dataset penn_action --raw ROOT``, ROOT holding labels/ and frames/) has no
 videos: each label file's frames become the video and its joints and boxes the annotation
 (data/penn_action.py). NTU with ``--skeletons DIR``: each video's annotation comes from

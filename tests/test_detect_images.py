@@ -9,6 +9,7 @@ import pytest
 
 import detect_persons
 from data import synth
+from engine import image_boxes
 from engine.person_boxes import video_box
 
 
@@ -95,10 +96,10 @@ def test_image_mode_keeps_the_boxes_of_at_least_the_threshold(coco_images, tmp_p
     def known_scores(frames):
         return [np.array([[1, 2, 30, 40, s] for s in (0.2, 0.5, 0.8)], np.float32)
                 for _ in frames]
-    monkeypatch.setattr(detect_persons, "build_detector", lambda *args: known_scores)
+    monkeypatch.setattr(image_boxes, "build_detector", lambda *args: known_scores)
     ann, folder = coco_images
-    kept = detect_persons.detect_images(ann, folder, str(tmp_path / "d.json"), "dcn_rfcn", 0.5,
-                                        progress=False)
+    kept = image_boxes.detect_images(ann, folder, str(tmp_path / "d.json"), "dcn_rfcn", 0.5,
+                                     progress=False)
     assert len(kept) == 2 * 5
     assert sorted({round(r["score"], 6) for r in kept}) == [0.5, 0.8]
 
@@ -133,7 +134,7 @@ def test_image_mode_defaults_match_the_pose_config():
     # Not the videos' 0.99 (see detect_persons' docstring) and the paper's detector.
     assert (args.detector, args.threshold) == ("dcn_rfcn", 0.05)
     cfg = load_config(config, base=POSE_BASE)
-    assert detect_persons.images_out("work/coco/val2017/") == \
+    assert image_boxes.images_out("work/coco/val2017/") == \
         os.path.abspath(cfg["data"]["detections"])
     gt_boxes = load_config(config, ["data.detections=null"], base=POSE_BASE)
     assert gt_boxes["data"]["detections"] is None

@@ -1,6 +1,6 @@
-"""data/pose_frames.py: the soft-argmax targets against hand computations, their inverse, the
-mirror, the crop's round trip to the annotation's units, the validation hold-out, and a missing
-3D annotation."""
+"""data/multitask/pose_frames.py: the soft-argmax targets against hand computations, their
+inverse, the mirror, the crop's round trip to the annotation's units, the validation hold-out,
+and a missing 3D annotation."""
 import os
 import shutil
 

@@ -1,8 +1,8 @@
-"""The real pose datasets as soft-argmax training items (data/pose_records.py, pose_images.py):
-small files written here in each real format (MPII JSON + gt_valid.mat + JPEGs, mmpose's
-Human3.6M npz + cameras.pkl, Penn Action labels/*.mat + frames, NTU .skeleton + colour video),
-targets against hand computations, the per-step mixture's exact shares through training's own
-loader, and train_pose / eval_pose --config on a fake MPII + Human3.6M mixture."""
+"""The real pose datasets as soft-argmax training items (data/multitask/pose_records.py,
+pose_images.py): small files written here in each real format (MPII JSON + gt_valid.mat + JPEGs,
+mmpose's Human3.6M npz + cameras.pkl, Penn Action labels/*.mat + frames, NTU .skeleton + colour
+video), targets against hand computations, the per-step mixture's exact shares through training's
+own loader, and train_pose / eval_pose --config on a fake MPII + Human3.6M mixture."""
 import json
 import os
 import pickle

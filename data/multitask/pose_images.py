@@ -1,8 +1,9 @@
 """Training and test items of the soft-argmax pose model from the real datasets (MPII, Human3.6M,
-Penn Action, NTU: data/pose_records.py) and their per-step mixtures (paper Appendix B).
+Penn Action, NTU: data/multitask/pose_records.py) and their per-step mixtures (paper Appendix B).
 
-Items are data/pose_frames.py's, from the same pure functions (``crop_matrix``, ``train_crop``,
-``targets``) on the common layout (data/joints.py; the root is the pelvis, joint 0):
+Items are data/multitask/pose_frames.py's, from the same pure functions (``crop_matrix``,
+``train_crop``, ``targets``) on the common layout (data/joints.py; the root is the pelvis,
+joint 0):
 - training: (image (3, S, S) float32, target (L, 3), mask (L, 3), visibility (L,)); a joint the
   dataset lacks or did not annotate is masked in all three coordinates, a joint without depth
   (MPII, Penn Action) in z alone, so a 2D sample trains x and y only;
@@ -36,7 +37,7 @@ MIX = "mix"
 
 
 class PoseImages(gluon.data.Dataset):
-    """The items of one source's records (data/pose_records.py) in ``layout``."""
+    """The items of one source's records (data/multitask/pose_records.py) in ``layout``."""
 
     def __init__(self, records, layout, mode="train", size=256, margin=PF.CROP_MARGIN,
                  depth_range=PF.DEPTH_RANGE_MM, scale=0.3, rotation=45.0, rotation_prob=1.0,

@@ -7,7 +7,7 @@ Records, a dict of arrays over the N items of one source and split:
     path (N,)          the image file, or the video file (NTU)
     frame (N,)         the video frame (0-based) of an NTU item; -1 for an image file
     box (N, 4)         x1 y1 x2 y2 in frame pixels: the person region; the crop is this box made
-                       square, x (1 + data.crop_margin) (data/pose_frames.py)
+                       square, x (1 + data.crop_margin) (data/multitask/pose_frames.py)
     joints (N, L, 2)   the layout's joints in frame pixels, 0-based (pixel centres at integers)
     valid (N, L)       the joint is annotated (and the dataset has it: Appendix B's mask)
     depth (N, L)       camera depth Z in mm; NaN where unknown (MPII and Penn Action are 2D)

@@ -68,7 +68,7 @@ def conv(ndim, channels, in_channels, kernel, stride=1, temporal_kernel=1):
                      in_channels=in_channels, weight_initializer=CONV_INIT)
 
 
-def _relu(F, x):
+def fusable_relu(F, x):
     """ReLU as the ``Activation`` operator: oneDNN's graph pass fuses it into the convolution
     and batch norm before it (``F.relu`` is a separate operator it leaves alone)."""
     return F.Activation(x, act_type="relu")
@@ -88,10 +88,10 @@ class BasicBlock(HybridBlock):
             self.downsample = _downsample(ndim, in_channels, planes, stride, norm_kwargs)
 
     def hybrid_forward(self, F, x):
-        out = _relu(F, self.bn1(self.conv1(x)))
+        out = fusable_relu(F, self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         identity = self.downsample(x) if self.downsample is not None else x
-        return _relu(F, out + identity)
+        return fusable_relu(F, out + identity)
 
 
 class Bottleneck(HybridBlock):
@@ -111,11 +111,11 @@ class Bottleneck(HybridBlock):
             self.downsample = _downsample(ndim, in_channels, out_channels, stride, norm_kwargs)
 
     def hybrid_forward(self, F, x):
-        out = _relu(F, self.bn1(self.conv1(x)))
-        out = _relu(F, self.bn2(self.conv2(out)))
+        out = fusable_relu(F, self.bn1(self.conv1(x)))
+        out = fusable_relu(F, self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
         identity = self.downsample(x) if self.downsample is not None else x
-        return _relu(F, out + identity)
+        return fusable_relu(F, out + identity)
 
 
 def _downsample(ndim, in_channels, out_channels, stride, norm_kwargs):
@@ -188,7 +188,7 @@ class ResNet(HybridBlock):
         return rows
 
     def hybrid_forward(self, F, x):
-        x = _relu(F, self.bn1(self.conv1(x)))
+        x = fusable_relu(F, self.bn1(self.conv1(x)))
         if self.maxpool is not None:
             x = self.maxpool(x)
         for i in range(self.num_stages):

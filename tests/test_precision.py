@@ -250,6 +250,50 @@ def test_the_fused_float32_graph_fuses_every_convolution_and_matches_the_plain_o
     assert precision.to_numpy(fused(x3))[0].shape[0] == 3
 
 
+RESIDUAL_OPS = ("Convolution", "BatchNorm", "elemwise_add", "_Plus", "broadcast_add")
+
+
+def relus_after_convolutions(net, inputs):
+    """[(ReLU operator, how many nodes read its input)] of every ReLU whose input is a
+    convolution, batch norm or sum, read off the symbolic graph (no fusion pass involved)."""
+    out = net(*inputs)
+    graph = json.loads(mx.sym.Group(list(out) if isinstance(out, (list, tuple)) else [out])
+                       .tojson())
+    nodes, readers = graph["nodes"], {}
+    for node in nodes:
+        for entry in node["inputs"]:
+            readers[entry[0]] = readers.get(entry[0], 0) + 1
+    found = []
+    for node in nodes:
+        relu = node["op"] == "relu" or (node["op"] == "Activation" and
+                                        node.get("attrs", {}).get("act_type") == "relu")
+        source = node["inputs"][0][0] if node["inputs"] else None
+        if relu and nodes[source]["op"] in RESIDUAL_OPS:
+            found.append((node["op"], readers[source]))
+    return found
+
+
+@pytest.mark.parametrize("name", ["action_machine_tiny", "softargmax_pose_tiny",
+                                  "softargmax_multitask_tiny", "dcn_rfcn_tiny"])
+def test_relus_after_a_convolution_are_fusable_unless_their_input_is_read_twice(name):
+    # oneDNN's pass fuses Activation(relu) into the convolution (+ batch norm, + sum) before it
+    # and leaves the relu operator alone. Where that input is read elsewhere too (the
+    # pre-activation units of the soft-argmax model, whose shortcut reads the sum), MXNet
+    # 1.9.1's fused graph is wrong (2-5e-4 of the largest output against float64's 1e-7): there
+    # the ReLU must stay the plain operator.
+    if name.startswith("dcn"):
+        from symbols.detector import rfcn
+        net, inputs = rfcn.get_detector(name), [mx.sym.var("data"), mx.sym.var("im_info")]
+    else:
+        net, inputs = get_model(name), [mx.sym.var("data")]
+    found = relus_after_convolutions(net, inputs)
+    assert found
+    assert [op for op, readers in found if readers > 1 and op == "Activation"] == []
+    if not name.startswith("softargmax"):  # there a unit's leading ReLU stays plain throughout
+        assert [op for op, readers in found if readers == 1 and op == "relu"] == []
+    assert "Activation" in [op for op, _ in found]
+
+
 def test_a_graph_oneDNN_cannot_fuse_is_said_in_one_line_and_runs_unfused(caplog):
     net = mx.gluon.nn.HybridSequential()
     net.add(mx.gluon.nn.Activation("tanh"))

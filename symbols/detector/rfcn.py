@@ -44,6 +44,7 @@ from symbols.detector.rfcn_release import (
     missing_weights_message,
     save_release_params,
 )
+from symbols.resnet import fusable_relu
 
 __all__ = ["RFCNConfig", "DETECTORS", "DeformableRFCN", "DeformableConv3x3", "Bottleneck",
            "get_detector", "unit_names", "decode_boxes", "detect", "image_scale", "nms",
@@ -153,10 +154,10 @@ class Bottleneck(HybridBlock):
 
     def hybrid_forward(self, F, x):
         shortcut = self.bn1(self.branch1(x)) if self.projection else x
-        y = F.relu(self.bn2a(self.branch2a(x)))
-        y = F.relu(self.bn2b(self.branch2b(y)))
+        y = fusable_relu(F, self.bn2a(self.branch2a(x)))
+        y = fusable_relu(F, self.bn2b(self.branch2b(y)))
         y = self.bn2c(self.branch2c(y))
-        return F.relu(y + shortcut)
+        return fusable_relu(F, y + shortcut)
 
 
 class DeformableRFCN(HybridBlock):
@@ -217,8 +218,8 @@ class DeformableRFCN(HybridBlock):
     def hybrid_forward(self, F, x, im_info):
         c = self.cfg
         a, k, reg = c.num_anchors, c.num_classes, c.num_reg_classes
-        feat = self.res4(self.pool1(F.relu(self.bn_conv1(self.conv1(x)))))
-        rpn = F.relu(self.rpn_conv(feat))
+        feat = self.res4(self.pool1(fusable_relu(F, self.bn_conv1(self.conv1(x)))))
+        rpn = fusable_relu(F, self.rpn_conv(feat))
         score = self.rpn_cls_score(rpn)  # (B, 2A, H, W): A background maps, then A object maps
         prob = F.softmax(F.reshape(score, shape=(0, 2, -1, 0)), axis=1)
         prob = F.reshape(prob, shape=(0, 2 * a, -1, 0))
@@ -228,7 +229,7 @@ class DeformableRFCN(HybridBlock):
             rpn_pre_nms_top_n=c.rpn_pre_nms, rpn_post_nms_top_n=c.rpn_post_nms,
             threshold=c.rpn_nms, rpn_min_size=c.rpn_min_size)
         rois = F.BlockGrad(rois)
-        head = F.relu(self.conv_new_1(self.res5(feat)))
+        head = fusable_relu(F, self.conv_new_1(self.res5(feat)))
         cls_trans = self._psroi(F, self.rfcn_cls_offset_t(head), rois, 2 * k)
         bbox_trans = self._psroi(F, self.rfcn_bbox_offset_t(head), rois, 2)
         cls = self._psroi(F, self.rfcn_cls(head), rois, k, cls_trans)

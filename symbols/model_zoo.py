@@ -136,13 +136,14 @@ def get_pose_model(name, pretrained=None, ctx=None, **overrides):
 
 # Luvizon et al. 2018, the soft-argmax multitask network (symbols/multitask/model.py):
 # ``softargmax_pose``: the Human3.6M 3D pose model (K = 8, J = 17, Nd = 16);
-# ``softargmax_multitask``: the NTU pose + action model (K = 4, J = 20, Nd = 8, T = 20, 60 actions).
+# ``softargmax_multitask``: the NTU pose + action model (K = 4, J = 20, T = 20, 60 actions) with
+# Appendix A's Nd = 16 (the cvpr18 NTU code uses 8: ``depth_bins=8``; docs/paper.md).
 _MULTITASK_TINY = dict(input_size=64, num_joints=5, depth_bins=4, pose_blocks=2, width=0.125,
                        num_frames=4, num_actions=5, action_blocks=2,
                        pose_action_filters=(2, 4, 6, 8, 4, 8), appearance_action_filters=16)
 MULTITASK = {
     "softargmax_pose": dict(parts="pose"),
-    "softargmax_multitask": dict(parts="pose+action", pose_blocks=4, num_joints=20, depth_bins=8),
+    "softargmax_multitask": dict(parts="pose+action", pose_blocks=4, num_joints=20, depth_bins=16),
     "softargmax_pose_tiny": dict(_MULTITASK_TINY, parts="pose"),
     "softargmax_multitask_tiny": dict(_MULTITASK_TINY, parts="pose+action"),
 }

@@ -170,9 +170,9 @@ def test_paper_size_pose_model_forward_and_parameter_count():
 
 
 def test_paper_size_multitask_shapes_by_symbolic_inference():
-    net = get_model("softargmax_multitask")  # NTU: K = 4, J = 20, Nd = 8, T = 20, 60 actions
+    net = get_model("softargmax_multitask")  # NTU: K = 4, J = 20, Nd = 16, T = 20, 60 actions
     assert trainable(net.stem) + sum(trainable(b) for b in net.blocks) == \
-        hand_count(J=20, Nd=8, K=4)
+        hand_count(J=20, Nd=16, K=4)
     out = mx.sym.Group(list(net(mx.sym.var("data"))))
     _, shapes, _ = out.infer_shape(data=(1, 3, 20, 256, 256))
     got = dict(zip(net.output_names, shapes))

@@ -18,8 +18,9 @@ From the cvpr18 code (``_get_3d_pose_estimation_from_model`` and ``build_merge_m
 deephar/models/action.py): the action model reads the pose, visibility and probability maps of
 the last prediction block, and takes its visual features after the first prediction block's
 multi-resolution part (the paper says "at the end of the global entry flow"); NTU uses K = 4,
-Nd = 8, J = 20, T = 20 and the 'v2' pose-stream widths (exp/ntu/eval_ntu_ar_pe_merge.py); Human3.6M
-K = 8, J = 17, Nd = 16 (exp/h36m/eval_h36m.py).
+J = 20, T = 20 and the 'v2' pose-stream widths (exp/ntu/eval_ntu_ar_pe_merge.py) with Nd = 8,
+where Appendix A says Nd = 16 (``softargmax_multitask`` takes the paper's 16; a ruling in
+docs/paper.md); Human3.6M K = 8, J = 17, Nd = 16 (exp/h36m/eval_h36m.py).
 """
 import dataclasses
 

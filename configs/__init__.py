@@ -89,6 +89,7 @@ RANGES = {
     "data.depth_range_mm": "a finite number > 0",
     "data.val_share": "a number in [0, 1)",  # share of the train split's performances
     "train.lr_patience": "an integer >= 1",  # epochs
+    "train.stop_patience": "null or an integer >= 1",  # epochs; null: train.epochs
     "train.init_lr_divisor": "null or a number > 0",  # multitask end_to_end: final lr / this
     "train.visibility_weight": "a finite number >= 0",
     "data.mix_ratios": "a list of finite numbers > 0",  # shares of each batch (data.mix)

@@ -173,7 +173,8 @@ def check_multitask_config(cfg):
                              f"stage joint or pose_cnn")
         for key, value, default in (("train.lr_schedule", t["lr_schedule"], "step"),
                                     ("data.val_share", cfg["data"]["val_share"], 0.0),
-                                    ("train.init_lr_divisor", t["init_lr_divisor"], None)):
+                                    ("train.init_lr_divisor", t["init_lr_divisor"], None),
+                                    ("train.stop_patience", t["stop_patience"], None)):
             if value != default:
                 raise ValueError(f"{key} is {value!r}: only the multitask models "
                                  f"({', '.join(names('multitask'))}) use it; model {m['name']} "

@@ -1,6 +1,9 @@
 """Learning-rate schedules of the training loop (train.lr_schedule): the step schedule of the
-video configs (train.lr_steps, lr_factor) and, for the pose configs, the plateau schedule of
-Luvizon et al. 2018 (Appendix B: lr x 0.2 when the validation score plateaus)."""
+video configs (train.lr_steps, lr_factor) and, for the pose configs and the multitask action
+runs, the plateau schedule of Luvizon et al. 2018 (Appendix B: lr x 0.2 when the validation score
+plateaus), which can also end the stage when the score stagnates (train.stop_patience; Appendix
+B: "When validation accuracy stagnates, we divide the final learning rate by 10 and fine
+tune")."""
 import math
 
 
@@ -13,37 +16,54 @@ def lr_at(train_cfg, epoch):
 class Plateau:
     """lr x ``factor`` once the validation score (lower is better) has not improved for
     ``patience`` epochs in a row, as Keras's ReduceLROnPlateau (the cvpr18 code's framework);
-    the count restarts after each reduction. Its state lives in the epoch's metrics, so a resumed
-    run continues it (``from_metrics``)."""
+    the count restarts after each reduction. With ``stop`` (epochs), the stage ends once the
+    score has not improved for that many epochs since its best, as Keras's EarlyStopping (that
+    count does not restart with a reduction); the epoch that ends it lowers no lr, so ``lr`` is
+    then the last lr trained with. Its state lives in the epoch's metrics, so a resumed run
+    continues it (``from_metrics``)."""
 
-    def __init__(self, lr, factor, patience, best=math.inf, wait=0):
+    def __init__(self, lr, factor, patience, best=math.inf, wait=0, stop=None, since_best=0):
         self.lr, self.factor, self.patience, self.best, self.wait = lr, factor, patience, best, wait
+        self.stop, self.since_best = stop, since_best
+
+    @property
+    def stopped(self):
+        return self.stop is not None and self.since_best >= self.stop
 
     def update(self, score):
         if score < self.best:
-            self.best, self.wait = score, 0
+            self.best, self.wait, self.since_best = score, 0, 0
             return
         self.wait += 1
+        self.since_best += 1
+        if self.stopped:
+            return
         if self.wait >= self.patience:
             self.lr, self.wait = self.lr * self.factor, 0
 
     def state(self):
-        return dict(val_best=self.best, val_wait=self.wait, lr_next=self.lr)
+        state = dict(val_best=self.best, val_wait=self.wait, lr_next=self.lr,
+                     val_since_best=self.since_best)
+        if self.stopped:
+            state["stopped"] = True
+        return state
 
     @classmethod
-    def from_metrics(cls, metrics, factor, patience):
-        return cls(metrics["lr_next"], factor, patience, metrics["val_best"], metrics["val_wait"])
+    def from_metrics(cls, metrics, factor, patience, stop=None):
+        return cls(metrics["lr_next"], factor, patience, metrics["val_best"], metrics["val_wait"],
+                   stop, metrics.get("val_since_best", 0))
 
 
 def plateau_of(train_cfg, validate, resumed_metrics):
     """The Plateau of a run with train.lr_schedule plateau (continued from the resumed epoch's
-    metrics), else None."""
+    metrics; train.stop_patience its stop), else None."""
     t = train_cfg
     if t.get("lr_schedule", "step") != "plateau":  # the video configs have only the step one
         return None
     if validate is None:
         raise ValueError("train.lr_schedule plateau needs a validation score, and this run "
                          "computes none")
+    stop = t.get("stop_patience")
     if resumed_metrics is not None:
-        return Plateau.from_metrics(resumed_metrics, t["lr_factor"], t["lr_patience"])
-    return Plateau(t["lr"], t["lr_factor"], t["lr_patience"])
+        return Plateau.from_metrics(resumed_metrics, t["lr_factor"], t["lr_patience"], stop)
+    return Plateau(t["lr"], t["lr_factor"], t["lr_patience"], stop=stop)

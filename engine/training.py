@@ -4,13 +4,16 @@ step, the metrics log, checkpoints after every epoch, and resuming from them (ch
 
 Optimizers (train.optimizer): sgd with momentum (Action Machine), nesterov, rmsprop (Luvizon et
 al. 2018, Appendix B). Schedules: the step schedule (train.lr_steps, lr_factor); with a validation
-callable, also train.lr_schedule plateau (pose configs): lr x lr_factor after lr_patience epochs
-without a lower validation score (``lr_schedule``).
+callable, also train.lr_schedule plateau (pose configs, multitask action runs): lr x lr_factor
+after lr_patience epochs without a lower validation score, and with train.stop_patience the end
+of the run once the score has not improved for that many epochs (``lr_schedule``; train.epochs
+is then the most it runs).
 
 OUT/metrics.jsonl holds one JSON object a line, {"kind": "step" | "epoch", "epoch", ...}; after a
 resume it holds each step once (the lines of the epoch that was cut short are dropped). With a
 validation callable, epoch lines also hold val_score and the plateau's state (val_best, val_wait,
-lr_next), which --resume restores from the checkpoint's marker.
+val_since_best, lr_next, and "stopped": true on the epoch that ended the run), which --resume
+restores from the checkpoint's marker (a stopped run resumes to its final.params).
 OUT/curves.png plots it (losses, train accuracy, lr), redrawn after every epoch.
 
 Several processes (train.kvstore dist_sync / dist_device_sync, under launch.py; ``distributed``):
@@ -281,6 +284,7 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
         start, last_good = 0, None
     job.settle(trainer)
     plateau = plateau_of(t, validate, resumed)
+    last = start if plateau is not None and plateau.stopped else t["epochs"]  # a stopped run
     if job.writer:
         save_config(cfg, os.path.join(out, "config.yaml"))  # after the resume check compared it
     net.hybridize(static_alloc=True)
@@ -291,7 +295,7 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
     # Epochs count from 1 in the log and the progress lines, from 0 in metrics.jsonl.
     progress = Progress(t["epochs"] * steps_per_epoch, "train", log, unit="steps", start=steps,
                         bar=None if job.writer else False)
-    for epoch in range(start, t["epochs"]):
+    for epoch in range(start, last):
         start_epoch(epoch, trainer, t, lr=plateau.lr if plateau else None, job=job)
         loader = epoch_loader(dataset, cfg, epoch, job)
         sums, seen, unreadable, tic = {}, 0, 0, time.time()
@@ -330,6 +334,11 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
         last_good = end_epoch(out, epoch, net, trainer, cfg, metrics, steps_per_epoch, job)
         log.info("epoch %d/%d: %s", epoch + 1, t["epochs"],
                  " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
+        if metrics.get("stopped"):
+            log.info("validation stagnated: no better score in %d epochs (train.stop_patience); "
+                     "the run ends after epoch %d of at most %d", t["stop_patience"], epoch + 1,
+                     t["epochs"])
+            break
     progress.close()
     if last_good is None:
         raise ValueError(f"nothing to train: the run in {out} already finished epoch "

@@ -9,6 +9,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
+import engine.multitask
 import eval_action
 import train_action
 import train_pose
@@ -315,6 +316,41 @@ def test_the_plateau_holds_out_videos_validates_as_the_test_and_lowers_lr_when_i
     second = video_config(FINETUNED, synth_work, str(tmp_path), f"train.init_from={final}")
     train_action.run(second, [mx.cpu()])
     assert epoch_lines(second["out"])[0]["lr"] == pytest.approx(epochs[-1]["lr_next"] / 10)
+
+
+def test_stage_1_ends_when_validation_stagnates_and_a_resume_only_writes_its_final(
+        synth_work, pose_run, tmp_path, monkeypatch):
+    """Appendix B: "When validation accuracy stagnates, we divide the final learning rate by 10
+    and fine tune". Validation scores given by hand (the run's own held-out videos are still
+    held out): with lr_patience 1 and stop_patience 2, 0.5, 0.4 (best), 0.6 (lr cut), 0.4 (two
+    epochs without a better score: the end) stop the run after its fourth epoch of at most
+    eight; the lr it trained with last, divided by 10, is the fine-tuning stage's; resumed, it
+    trains nothing and writes the same final."""
+    scores = iter([0.5, 0.4, 0.6, 0.4, 0.1, 0.1, 0.1, 0.1])
+    monkeypatch.setattr(engine.multitask, "validation",
+                        lambda cfg, clips, ctx: lambda net: next(scores))
+    cfg = video_config(SEPARATE, synth_work, str(tmp_path), f"train.init_from={pose_run}",
+                       "train.epochs=8", "data.val_share=0.25", "train.lr_patience=1",
+                       "train.stop_patience=2", "train.lr=1e-4")
+    final = train_action.run(cfg, [mx.cpu()])
+    epochs = epoch_lines(cfg["out"])
+    assert [e["val_score"] for e in epochs] == [0.5, 0.4, 0.6, 0.4]
+    assert [e.get("stopped", False) for e in epochs] == [False, False, False, True]
+    assert [e["val_since_best"] for e in epochs] == [0, 0, 1, 2]
+    assert [e["lr"] for e in epochs] == pytest.approx([1e-4, 1e-4, 1e-4, 2e-5])
+    assert epochs[-1]["lr_next"] == pytest.approx(2e-5)  # the stopping epoch cuts no lr
+    with open(os.path.join(cfg["out"], "train.log")) as f:
+        assert "the run ends after epoch 4 of at most 8" in f.read()
+    assert final == os.path.join(cfg["out"], "final.params")
+    before = params_of(final)
+    last = params_of(os.path.join(cfg["out"], "checkpoints", "epoch-003.params"))
+    assert all(np.array_equal(before[k], last[k]) for k in before)
+    assert train_action.run(cfg, [mx.cpu()], resume_run=True) == final
+    assert len(epoch_lines(cfg["out"])) == 4
+    after = params_of(final)
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    second = video_config(FINETUNED, synth_work, str(tmp_path), f"train.init_from={final}")
+    assert finetune_lr(second) == pytest.approx(2e-5 / 10)
 
 
 def test_the_fine_tuning_lr_is_the_first_stage_final_lr_over_ten_or_the_config_s(stages):

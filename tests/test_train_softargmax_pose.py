@@ -146,6 +146,23 @@ def test_plateau_cuts_after_patience_epochs_without_improvement():
     assert (again.lr, again.best, again.wait) == (p.lr, 3.0, 1)
 
 
+def test_the_plateau_ends_the_run_once_the_score_stagnates_for_stop_epochs():
+    """Keras's EarlyStopping beside ReduceLROnPlateau, by hand: the stop count runs since the
+    best score and is not restarted by an lr cut; the epoch that stops lowers no lr (the lr of
+    the last epoch trained is the run's final lr)."""
+    p = lr_schedule.Plateau(1.0, 0.2, patience=2, stop=3)
+    seen = []
+    for score in (5.0, 4.0, 4.5, 4.5, 4.5):
+        p.update(score)
+        seen.append((p.lr, p.since_best, p.stopped))
+    assert seen == [(1.0, 0, False), (1.0, 0, False), (1.0, 1, False), (0.2, 2, False),
+                    (0.2, 3, True)]
+    assert p.state()["stopped"] is True and p.state()["lr_next"] == 0.2
+    again = lr_schedule.Plateau.from_metrics(p.state(), 0.2, 2, stop=3)
+    assert again.stopped and (again.lr, again.best, again.since_best) == (0.2, 4.0, 3)
+    assert not lr_schedule.Plateau(1.0, 0.2, patience=2).stopped  # no stop: never
+
+
 def run_script(script, *arguments):
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *arguments], cwd=ROOT,
                           capture_output=True, text=True)

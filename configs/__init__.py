@@ -42,7 +42,7 @@ CHOICES = {
     "train.kvstore": ("local", "device", "dist_sync", "dist_device_sync"),  # null: by devices
     "eval.multitask_clips": ("single", "multi"),  # multitask models' test clips (Sec. 4.3)
     "data.outside_joints": ("drop", "keep"),  # soft-argmax targets (data/multitask/pose_frames)
-    "eval.clip_box": ("predicted", "annotation"),  # multitask models' test crop (Sec. 5.2)
+    "eval.clip_box": ("predicted", "annotation", "joints"),  # multitask test crop (Sec. 5.2)
 }
 # Every numeric key of base.yaml and pose/base.yaml (tests/test_configs.py checks that none is
 # missing). The text is the error message's and is read by _range_check: "a"/"an" one value,

@@ -6,9 +6,12 @@ action prediction block of each stream (Figure 8) and per class (Figure 9).
 
 Test crops (eval.clip_box): "predicted", Sec. 5.2's box of the poses the model itself predicts on
 the whole first, middle and last frames of each clip (``predict_clip_boxes``, with the model under
-test); "annotation", the union of the clip's annotated boxes. The pose stream reads the model's
-estimated poses, or with model.options.pose_input "annotated" the annotation's joints (Table 3's
-"annotated poses", Table 5's "Kinect poses").
+test); "joints", the box of the annotated joints on those frames; "annotation", the union of the
+clip's annotated boxes. The pose stream reads the model's estimated poses, or with
+model.options.pose_input "annotated" the annotation's joints; the appearance stream attends
+through the pose part's probability maps, or with model.options.attention_maps "annotated"
+through maps built from the annotation's joints. Table 3's "annotated poses" and Table 5's
+"Kinect poses" rows take all three from the annotation, so no estimated pose enters them.
 
 Learning rate (Appendix B): with train.lr_schedule plateau, data.val_share of the training videos
 are held out and tested after every epoch as the test set is (``validation``); lr x lr_factor
@@ -24,7 +27,7 @@ from tqdm import tqdm
 from data.index import atomic_write_text
 from data.loader import UNREADABLE, UNREADABLE_LABEL, Skippable, Substitutes, make_loader
 from data.multitask import pose_frames as PF
-from data.multitask.clips import pose_box
+from data.multitask.clip_boxes import pose_box
 from data.multitask.pose_frames import hold_out
 from data.protocols import get_dataset
 from engine import hardware
@@ -48,8 +51,11 @@ STREAMS = {"pose": "pose_action", "appearance": "appearance_action"}  # head -> 
 
 
 def annotated_poses(cfg):
-    """Whether the config's pose stream reads the annotation's joints (model.options)."""
-    return cfg["model"]["options"].get("pose_input", "estimated") == "annotated"
+    """Whether the config's network reads the annotation's joints (model.options pose_input or
+    attention_maps "annotated")."""
+    options = cfg["model"]["options"]
+    return "annotated" in (options.get("pose_input", "estimated"),
+                           options.get("attention_maps", "estimated"))
 
 
 def clip_options(cfg, mode):
@@ -131,7 +137,9 @@ def class_accuracies(scores, labels, classes):
 def evaluate_multitask(cfg, ctxs, log, ckpt, data):
     """Score a multitask ``ckpt`` on ``data`` (``multitask_test_data``) -> the results dict
     (also written to OUT: results.json, results.md, per_video.jsonl, confusion.png, and the
-    paper's Figure 8 and 9 for this run: blocks.png, classes.png)."""
+    paper's Figure 8 and 9 for this run: blocks.png, classes.png). per_video.jsonl: a line a
+    video, each head's predicted class, its averaged softmax probability of the true class
+    (``p_label``) and each action block's predicted class."""
     ctx = ctxs[0]
     net = loaded_model(cfg, ctx, ckpt, log)
     clips = getattr(data, "dataset", data)
@@ -158,8 +166,10 @@ def evaluate_multitask(cfg, ctxs, log, ckpt, data):
             scores.setdefault(name, []).append(v)
         labels.append(int(label.asscalar()))
         clips_seen.append(int(views.shape[1]))
+        video = head_scores(s, blocks)
         per_video.append(dict(id=samples[i]["id"], label=labels[-1], clips=clips_seen[-1],
-                              **{h: int(np.argmax(v)) for h, v in head_scores(s, blocks).items()},
+                              **{h: int(np.argmax(v)) for h, v in video.items()},
+                              p_label={h: float(v[labels[-1]]) for h, v in video.items()},
                               **{f"{h}_blocks": [int(np.argmax(s[f"{p}{b + 1}"]))
                                                  for b in range(blocks)]
                                  for h, p in STREAMS.items()}))
@@ -176,7 +186,8 @@ def evaluate_multitask(cfg, ctxs, log, ckpt, data):
                    test_videos=len(samples), skipped=skipped,
                    clips=cfg["eval"]["multitask_clips"], clips_per_video=float(np.mean(clips_seen)),
                    clip_box=clips.box_source,
-                   pose_input="annotated" if clips.annotated_poses else "estimated",
+                   pose_input=getattr(net, "pose_input", "estimated"),
+                   attention_maps=getattr(net, "attention_maps", "estimated"),
                    top1={h: top1(v, labels) for h, v in heads.items()},
                    top1_blocks={h: [top1(scores[f"{prefix}{b + 1}"], labels)
                                     for b in range(blocks)] for h, prefix in STREAMS.items()},
@@ -203,7 +214,7 @@ def multitask_loss(criterion):
     """(net, clip, label, target, mask, visibility) -> (total, per-clip metrics: the loss parts
     and whether the aggregated output was right)."""
     def loss_fn(net, clip, label, target, mask, visibility):
-        if net.pose_input == "annotated":  # the annotation's joints feed the pose stream
+        if net.reads_poses:  # the annotation's joints feed the pose stream or the attention
             known = (mask > 0) * (target == target)  # NaN != NaN
             coords = mx.nd.where(known, target, mx.nd.zeros_like(target))
             seen = (visibility == visibility) * (visibility > 0)

@@ -4,11 +4,13 @@ predicted poses". Checked by hand: which frames, where a whole frame lands in th
 and that each test view is the crop of that box."""
 import mxnet as mx
 import numpy as np
+import pytest
 
 from data import transforms as T
 from data.index import read_index
 from data.multitask import pose_frames as PF
-from data.multitask.clips import MultitaskClips, clip_box_frames, whole_frame_matrix
+from data.multitask.clip_boxes import clip_box_frames, joints_box, whole_frame_matrix
+from data.multitask.clips import MultitaskClips, NoAnnotation
 from data.video import read_frames
 from engine.multitask import predict_clip_boxes
 from symbols import get_model
@@ -62,3 +64,44 @@ def test_the_test_crop_is_the_box_of_the_poses_predicted_on_first_middle_last(sy
         np.testing.assert_allclose(views[0], want, atol=1e-3)
         # and not the annotation's box (the test could fail)
         assert np.abs(annotated[i][0][0] - views[0]).max() > 0.1
+
+
+def test_the_joints_box_encloses_the_annotated_joints_of_first_middle_last():
+    """eval.clip_box joints, by hand: joints with a third column > 0 on frames 2, 6, 8 of the
+    clip 2, 4, 6, 8; frame 4's joint and unannotated ones (0 or NaN) do not count; a clip whose
+    three frames have none takes all its frames; one with none at all has no box."""
+    kps = np.zeros((10, 3, 3))
+    kps[2] = [[10, 20, 1], [500, 500, 0], [np.nan, np.nan, 1]]
+    kps[4] = [[0, 0, 2], [900, 900, 1], [5, 5, 1]]
+    kps[6] = [[30, 5, 2], [15, 40, 1], [0, 0, 0]]
+    kps[8] = [[25, 25, 1], [0, 0, 0], [0, 0, 0]]
+    np.testing.assert_allclose(joints_box(kps, [2, 4, 6, 8]), [10, 5, 30, 40])
+    only_middle = np.zeros((10, 3, 3))
+    only_middle[5] = [[7, 8, 1], [9, 12, 1], [0, 0, 0]]
+    np.testing.assert_allclose(joints_box(only_middle, [3, 4, 5, 6, 7]), [7, 8, 9, 12])
+    assert joints_box(np.zeros((10, 3, 3)), [2, 4, 6]) is None
+
+
+def test_a_joints_test_crop_is_the_box_of_the_annotated_joints(synth_work):
+    """eval.clip_box joints is read: each test view is the crop of the annotated joints' box on
+    the clip's first, middle and last frames (the annotated / Kinect rows see no estimated
+    pose); a clip without annotated joints is an unreadable test video, named."""
+    prepared = f"{synth_work}/prepared"
+    samples = [s for s in read_index(prepared) if s["view"] == 3][:2]
+    size = 64
+    data = MultitaskClips(prepared, samples, mode="test", clip_len=4, size=size, stride=2,
+                          test_clips="single", box_source="joints")
+    annotated = data.replace(box_source="annotation")
+    for i, sample in enumerate(samples):
+        kps = data.annotations[i]["keypoints"][[2, 6, 8]].reshape(-1, 3)
+        kps = kps[kps[:, 2] > 0]
+        box = np.concatenate([kps[:, :2].min(0), kps[:, :2].max(0)])
+        views, label = data[i]
+        clip = read_frames(f"{prepared}/{sample['path']}", [2, 4, 6, 8])
+        crop = PF.crop_matrix(box, size, data.margin)
+        want = T.to_network(np.stack([T.warp(f, crop, (size, size)) for f in clip]))
+        np.testing.assert_allclose(views[0], want, atol=1e-3)
+        assert np.abs(annotated[i][0][0] - views[0]).max() > 0.1  # not the person box's crop
+    data.annotations[0]["keypoints"][..., 2] = 0
+    with pytest.raises(NoAnnotation, match=f"test video {samples[0]['id']}: no annotated joint"):
+        data[0]

@@ -33,7 +33,9 @@ def test_a_tiny_demo_softargmax_runs_end_to_end(synth_work, tmp_path, capsys):
                                  for v in blocks[s])
                     + f" | {100 * r['top1']['aggregation']:.1f} |")
             assert line in text
-    assert record["multitask"][2]["results"]["single"]["pose_input"] == "annotated"
+    annotated = record["multitask"][2]["results"]["single"]
+    assert (annotated["pose_input"], annotated["attention_maps"], annotated["clip_box"]) == \
+        ("annotated", "annotated", "joints")
     for n in (8, 9):
         assert os.path.getsize(os.path.join(runs, f"demo_softargmax_figure{n}.png")) > 1000
     assert "| action blocks (Figure 8) |" in capsys.readouterr().out

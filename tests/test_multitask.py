@@ -13,6 +13,7 @@ from symbols.__main__ import main
 from symbols.multitask.action_recognition import (
     ActionAggregation,
     AppearanceFeatures,
+    joint_maps,
     max_plus_min_pool,
 )
 from symbols.summary import count_params
@@ -101,6 +102,61 @@ def test_appearance_features_weight_features_by_probability_maps():
     got = AppearanceFeatures()(mx.nd.array(prob), mx.nd.array(feat), mx.nd.zeros((2, 3, 1)))
     want = np.einsum("bjhw,bchw->bjc", prob, feat).reshape(2, 3, 4, 6).transpose(0, 3, 1, 2)
     np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_maps_built_from_joints_put_their_mass_bilinearly_around_each_joint():
+    """The annotated rows' attention maps by hand on a 5 x 4 grid (cell c at c / (n - 1)): a
+    joint at x 0.375, y 0.5 sits between columns 1 and 2 (column 1.125: 0.875 and 0.125) on row 2;
+    one on a cell fills that cell; a weight-0 (unknown) joint has no map. Each map's expectation
+    (Eq. 2) is its joint."""
+    poses = np.array([[[0.375, 0.5, 0.3, 1.0], [0.0, 1.0, 0.9, 1.0], [0.6, 0.2, 0.5, 0.0]]])
+    got = joint_maps(mx.nd, mx.nd.array(poses), mx.nd.zeros((1, 3, 5, 4))).asnumpy()
+    want = np.zeros((1, 3, 5, 4))
+    want[0, 0, 2, 1], want[0, 0, 2, 2] = 0.875, 0.125  # x 0.375 * 3 = column 1.125, y row 2
+    want[0, 1, 4, 0] = 1.0
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    for j in (0, 1):
+        rows, cols = np.meshgrid(np.linspace(0, 1, 5), np.linspace(0, 1, 4), indexing="ij")
+        assert (got[0, j] * cols).sum() == pytest.approx(poses[0, j, 0])
+        assert (got[0, j] * rows).sum() == pytest.approx(poses[0, j, 1])
+
+
+def test_attention_maps_annotated_pools_the_features_with_the_annotated_joints():
+    """model.options.attention_maps is read: "annotated" pools the appearance features with the
+    maps of the given joints (moving them moves the appearance stream, not the pose stream's
+    estimated input), "estimated" ignores the given joints in the appearance stream."""
+    x = mx.nd.array(np.random.RandomState(0).uniform(-1, 1, (1, 3, 4, 64, 64)))
+    poses = np.random.RandomState(1).uniform(0.2, 0.8, (1, 4, 5, 4)).astype(np.float32)
+    poses[..., 3] = 1
+    moved = poses.copy()
+    moved[..., :2] = 1 - moved[..., :2]
+    outputs = {}
+    for attention in ("annotated", "estimated"):
+        mx.random.seed(3)
+        net = get_model("softargmax_multitask_tiny", num_frames=4, pose_input="annotated",
+                        attention_maps=attention)
+        assert net.reads_poses
+        outputs[attention] = [dict(zip(net.output_names, net(x, mx.nd.array(p))))
+                              for p in (poses, moved)]
+    a, b = outputs["annotated"]
+    assert not np.allclose(a["appearance_action2"].asnumpy(), b["appearance_action2"].asnumpy())
+    a, b = outputs["estimated"]
+    np.testing.assert_allclose(a["appearance_action2"].asnumpy(),
+                               b["appearance_action2"].asnumpy(), rtol=1e-6)
+    mx.random.seed(3)
+    net = get_model("softargmax_multitask_tiny", num_frames=4, attention_maps="annotated")
+    assert net.pose_input == "estimated" and net.reads_poses
+    # the appearance features are the block-1 features pooled by exactly those maps
+    features = {}
+    net.appearance.register_forward_hook(lambda block, inputs, output: features.update(
+        prob=inputs[0].asnumpy(), feat=inputs[1].asnumpy(), out=output.asnumpy()))
+    net(x, mx.nd.array(poses))
+    want = joint_maps(mx.nd, mx.nd.array(poses.reshape(4, 5, 4)),
+                      mx.nd.zeros((4, 5, 8, 8))).asnumpy()
+    np.testing.assert_allclose(features["prob"], want, atol=1e-6)
+    pooled = np.einsum("bjhw,bchw->bjc", want, features["feat"]).reshape(1, 4, 5, -1)
+    np.testing.assert_allclose(features["out"], pooled.transpose(0, 3, 1, 2), rtol=1e-4,
+                               atol=1e-5)
 
 
 def test_max_plus_min_pooling_rounds_up():

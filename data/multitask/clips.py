@@ -16,7 +16,12 @@ for test clips, "predicted", the union of the boxes of the poses the model predi
 whole first, middle and last frames of the clip (Sec. 5.2: "an initial pose prediction using the
 full images from the first, middle, and last frames of a clip"): ``box_frames`` names those
 frames, ``whole_frames`` gives them as network input, the caller predicts and hands the boxes
-back through ``set_predicted_boxes``.
+back through ``set_predicted_boxes``; or "joints", the same rule with the annotation's joints in
+place of the predicted poses (``joints_box``): the box of the annotated joints (third column
+> 0) on the first, middle and last frames, or on every frame of the clip where those three have
+none (the test crop of Table 3's "annotated poses" and Table 5's "Kinect poses" rows, which see
+no estimated pose); a test clip without any annotated joint is an unreadable test video
+(``NoAnnotation``).
 Training augmentation as the pose frames' (Appendix B): rotation, scale, translation, mirror
 with left/right joints swapped; every random choice from ``RandomState([seed, epoch, index])``.
 
@@ -51,6 +56,7 @@ from data.index import read_annotation, read_annotation_3d
 from data.joints import flip_permutation as layout_flip_permutation
 from data.keypoints import flip_keypoints, flip_permutation
 from data.loader import UNREADABLE
+from data.multitask.clip_boxes import clip_box_frames, joints_box, whole_frame_matrix
 from data.multitask.pose_frames import (
     CROP_MARGIN,
     DEPTH_RANGE_MM,
@@ -63,7 +69,7 @@ from data.prepare import NO_ANNOTATION
 from data.video import VideoError, read_frames
 
 TEST_CLIPS = ("single", "multi")
-BOX_SOURCES = ("annotation", "predicted")
+BOX_SOURCES = ("annotation", "predicted", "joints")
 
 
 class NoAnnotation(OSError):
@@ -110,24 +116,6 @@ def read_clip_annotation(path, pose_targets):
         return dict(ann, depth=joints[..., 2], root_depth=root_of(joints)[..., 2])
     depth = xyz[..., 2] if xyz is not None else np.full(keypoints.shape[:2], np.nan, np.float32)
     return dict(ann, depth=depth, root_depth=depth[:, 0])  # pa layouts: joint 0 the pelvis
-
-
-def clip_box_frames(indices):
-    """A clip's frame numbers (T,) -> its first, middle and last (Sec. 5.2)."""
-    indices = np.asarray(indices)
-    return [int(indices[0]), int(indices[len(indices) // 2]), int(indices[-1])]
-
-
-def pose_box(uv):
-    """Joints (J, 2) in frame pixels -> the box (x1, y1, x2, y2) enclosing them all."""
-    uv = np.asarray(uv, np.float64)
-    return np.concatenate([uv.min(axis=0), uv.max(axis=0)])
-
-
-def whole_frame_matrix(height, width, size):
-    """The 2x3 map of a whole H x W frame onto an S x S input: its square about the centre
-    (side max(H, W), the shorter side padded), no margin."""
-    return crop_matrix((-0.5, -0.5, width - 0.5, height - 0.5), size, margin=0.0)
 
 
 def annotated_input(target, mask, visibility):
@@ -319,6 +307,13 @@ class MultitaskClips(gluon.data.Dataset):
         """The box a test clip of frames (T,) is cropped from (module docstring, Space)."""
         if self.box_source == "annotation":
             return T.union_box(self.annotations[index]["boxes"][frames])
+        if self.box_source == "joints":
+            box = joints_box(self.annotations[index]["keypoints"], frames)
+            if box is None:
+                raise NoAnnotation(f"test video {self.name_of(index)}: no annotated joint in "
+                                   f"its test clip of frames {int(frames[0])}-{int(frames[-1])} "
+                                   f"(eval.clip_box joints)")
+            return box
         sample_id, boxes = self.name_of(index), self.predicted.get(self.name_of(index), {})
         wanted = clip_box_frames(frames)
         if any(f not in boxes for f in wanted):

@@ -153,6 +153,26 @@ class AppearanceFeatures(HybridBlock):
         return F.transpose(v, axes=(0, 3, 1, 2))  # (N, T, J, N_f) -> (N, N_f, T, J)
 
 
+def joint_maps(F, poses, like):
+    """Probability maps built from given joints instead of predicted ones (the appearance
+    stream's attention for Table 3's "annotated poses" and Table 5's "Kinect poses"): poses
+    (B, J, 4) x, y in [0, 1] of the crop (cell c of an n-cell axis at c / (n - 1), the
+    soft-argmax grid) and a weight; ``like`` (B, J, H, W) gives the grid -> (B, J, H, W). A map
+    is the sharpest one whose expectation (Eq. 2) is the joint: its mass split bilinearly over
+    the (up to) four cells around it, times the weight (0: no features for that joint)."""
+    cols = F.reshape(F.contrib.arange_like(like, axis=3), shape=(1, 1, -1))  # (1, 1, W)
+    rows = F.reshape(F.contrib.arange_like(like, axis=2), shape=(1, 1, -1))  # (1, 1, H)
+    last_col = F.maximum(F.max(cols), 1.0)  # W - 1 (one cell: 1, the cell at 0)
+    last_row = F.maximum(F.max(rows), 1.0)
+    x = F.broadcast_mul(F.slice_axis(poses, axis=-1, begin=0, end=1), last_col)  # (B, J, 1)
+    y = F.broadcast_mul(F.slice_axis(poses, axis=-1, begin=1, end=2), last_row)
+    col_weight = F.relu(1 - F.abs(F.broadcast_sub(x, cols)))  # (B, J, W): the hat function
+    row_weight = F.relu(1 - F.abs(F.broadcast_sub(y, rows)))  # (B, J, H)
+    maps = F.broadcast_mul(F.expand_dims(row_weight, axis=3), F.expand_dims(col_weight, axis=2))
+    weight = F.expand_dims(F.slice_axis(poses, axis=-1, begin=3, end=4), axis=3)  # (B, J, 1, 1)
+    return F.broadcast_mul(maps, weight)
+
+
 class ActionAggregation(HybridBlock):
     """Sec. 4.3: the two streams' last action maps (N, N_a, t, j) each -> logits (N, N_a)."""
 

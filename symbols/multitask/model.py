@@ -32,14 +32,17 @@ from symbols.multitask.action_recognition import (
     ActionAggregation,
     ActionRecognition,
     AppearanceFeatures,
+    joint_maps,
 )
 from symbols.multitask.prediction import PredictionBlock
 from symbols.multitask.stem import MultitaskStem
 
 PARTS = ("pose", "pose+action")
-# "annotated": the pose stream reads the annotation's joints (Table 3's "annotated poses",
-# Table 5's "Kinect poses"), given to the forward as ``poses`` (N, T, J, 4): x, y, z in the
-# crop's normalised coordinates (data.multitask.pose_frames.encode) and a 0/1 weight.
+# "annotated": the pose stream reads the annotation's joints (pose_input; Table 3's "annotated
+# poses", Table 5's "Kinect poses"), and / or the appearance stream attends through maps built
+# from them (attention_maps; ``joint_maps``), given to the forward as ``poses`` (N, T, J, 4):
+# x, y, z in the crop's normalised coordinates (data.multitask.pose_frames.encode) and a 0/1
+# weight.
 POSE_INPUTS = ("estimated", "annotated")
 POSE_PART = ("stem.", "blocks.")  # structural names of the pose part's parameters
 
@@ -68,6 +71,8 @@ class MultitaskConfig:
     pose_action_filters: tuple = POSE_FILTERS["v2"]
     appearance_action_filters: int = 256
     pose_input: str = "estimated"  # the pose stream's input: "estimated" or "annotated" poses
+    attention_maps: str = "estimated"  # the appearance stream's probability maps: the pose
+    # part's ("estimated") or built from the annotated joints ("annotated")
 
     def network_kwargs(self):
         kwargs = dataclasses.asdict(self)
@@ -88,7 +93,8 @@ class MultitaskNet(HybridBlock):
     def __init__(self, parts="pose", input_size=256, num_joints=17, depth_bins=16, pose_blocks=8,
                  kernel_size=5, width=1.0, num_actions=60, action_blocks=4, pose_dim=3,
                  pose_action_filters=POSE_FILTERS["v2"], appearance_action_filters=256,
-                 pose_input="estimated", context_maps=0, context_alpha=0.8, **kwargs):
+                 pose_input="estimated", context_maps=0, context_alpha=0.8,
+                 attention_maps="estimated", **kwargs):
         super().__init__(**kwargs)
         if parts not in PARTS:
             raise ValueError(f"parts is one of {PARTS}, got {parts!r}")
@@ -105,9 +111,10 @@ class MultitaskNet(HybridBlock):
         if context_maps and parts != "pose" and pose_dim != 2:
             raise ValueError("context_maps: the 2D model predicts no depth; its pose stream reads "
                              "pose_dim 2")
-        if pose_input not in POSE_INPUTS:
-            raise ValueError(f"pose_input is one of {POSE_INPUTS}, got {pose_input!r}")
-        self.pose_input = pose_input
+        for key, value in (("pose_input", pose_input), ("attention_maps", attention_maps)):
+            if value not in POSE_INPUTS:
+                raise ValueError(f"{key} is one of {POSE_INPUTS}, got {value!r}")
+        self.pose_input, self.attention_maps = pose_input, attention_maps
         self.parts = parts
         self.pose_blocks = pose_blocks
         self.action_blocks = action_blocks
@@ -132,6 +139,13 @@ class MultitaskNet(HybridBlock):
                                                            appearance_action_filters,
                                                            prefix="appearance_action_")
                 self.aggregation = ActionAggregation(num_actions, prefix="aggregation_")
+
+    @property
+    def reads_poses(self):
+        """Whether the forward takes the clip's annotated ``poses`` (pose_input or
+        attention_maps "annotated")."""
+        return self.parts == "pose+action" and "annotated" in (self.pose_input,
+                                                                self.attention_maps)
 
     @property
     def output_names(self):
@@ -202,11 +216,14 @@ class MultitaskNet(HybridBlock):
         if not clip:
             return tuple(outputs)
 
+        if self.reads_poses and poses is None:
+            raise ValueError("pose_input / attention_maps annotated: the forward takes the "
+                             "clip's poses")
         if self.pose_input == "annotated":  # (N, T, J, 4): the annotation's x, y, z, weight
-            if poses is None:
-                raise ValueError("pose_input annotated: the forward takes the clip's poses")
             pose = F.slice_axis(poses, axis=-1, begin=0, end=3)
             visible = F.squeeze(F.slice_axis(poses, axis=-1, begin=3, end=4), axis=-1)
+        if self.attention_maps == "annotated":  # (N, T, J, 4) -> (N*T, J, H, W)
+            prob = joint_maps(F, F.reshape(poses, shape=(-3, -2)), prob)
         coords = F.slice_axis(pose, axis=-1, begin=0, end=self.pose_dim)  # (N, T, J, D)
         coords = F.transpose(coords, axes=(0, 3, 1, 2))  # -> (N, D, T, J)
         weight = F.expand_dims(visible, axis=1)  # (N, 1, T, J)

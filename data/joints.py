@@ -83,6 +83,32 @@ PA20 = ("pelvis", "thorax", "neck", "head_top") + tuple(
 LAYOUTS = {"pa16": PA16, "pa17": PA17, "pa20": PA20}
 
 
+def bones(names):
+    """The skeleton of a joint layout, for drawing: (i, j) index pairs of ``names`` (COCO, the
+    pa layouts or any layout named as they are) joined by a bone, found by name: each side's
+    limbs; the trunk through pelvis, spine, thorax, neck and head where the layout has them
+    (shoulders and hips joined across, and each side's shoulder to hip, where it has no thorax
+    or pelvis: COCO); the face's nose, eyes and ears, ears to shoulders (COCO's own skeleton,
+    engine.figures.COCO_SKELETON, for COCO's names)."""
+    at = {n: i for i, n in enumerate(names)}
+    pairs = [("pelvis", "spine"), ("spine", "thorax"), ("thorax", "neck"), ("neck", "head_top"),
+             ("left_eye", "right_eye")]
+    if "spine" not in at:
+        pairs.append(("pelvis", "thorax"))
+    for s in ("left", "right"):
+        pairs += [(f"{s}_{a}", f"{s}_{b}") for a, b in (
+            ("shoulder", "elbow"), ("elbow", "wrist"), ("wrist", "hand"), ("hip", "knee"),
+            ("knee", "ankle"), ("ankle", "foot"), ("eye", "ear"), ("ear", "shoulder"))]
+        pairs += [("nose", f"{s}_eye"), ("thorax" if "thorax" in at else f"{s}_hip",
+                                         f"{s}_shoulder"),
+                  ("pelvis", f"{s}_hip")]
+    if "thorax" not in at:
+        pairs.append(("left_shoulder", "right_shoulder"))
+    if "pelvis" not in at:
+        pairs.append(("left_hip", "right_hip"))
+    return [(at[a], at[b]) for a, b in pairs if a in at and b in at]
+
+
 def _same_names(names, limbs=_LIMBS + ("hand", "foot")):
     return {f"{s}_{l}": f"{s}_{l}" for l in limbs for s in ("right", "left")
             if f"{s}_{l}" in names}

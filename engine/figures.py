@@ -5,6 +5,8 @@
     draw_box     a person box, yellow as in Figs. 6-9
     cam_figure   frames across, one row a (model, class) -> PNG
     pose_figure  frames across, ground truth and each model's prediction down -> PNG
+    poses_3d_figure  Luvizon et al.'s Figure 7: each image with its 2D pose, and beside it the
+                 predicted 3D pose (the ground truth dashed where known) -> PNG
 
 Images are RGB uint8 (H, W, 3); keypoints (K, 3) as (x, y, confidence) in the image's pixels
 and boxes (x1, y1, x2, y2), pixel centres at integer coordinates, which is also OpenCV's
@@ -13,8 +15,9 @@ drawing convention. PNGs go through ``plots.image_grid`` (Agg canvas, written at
 import cv2
 import numpy as np
 
+from data.joints import bones
 from data.keypoints import COCO_KEYPOINTS
-from engine.plots import image_grid
+from engine.plots import image_grid, new_figure, save_figure
 
 # The COCO person category's "skeleton" (1-based in the annotation files), 0-based here.
 COCO_SKELETON = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),
@@ -112,3 +115,51 @@ def pose_figure(rows, path, title=None, column_titles=None, factor=1):
         drawn.append((label, images))
     width = max(im.shape[1] for _, images in drawn for im in images)
     image_grid(drawn, path, title, column_titles, cell=min(4.0, max(1.6, width / 100)))
+
+
+def poses_3d_figure(rows, names, path, title=None, units="mm"):
+    """Figure 7: ``rows`` of (label, image (H, W, 3) uint8, uv (J, 2) its pixels, pose (J, 3),
+    truth (J, 3) or None), ``names`` the joints' (the bones by name: ``data.joints.bones``) ->
+    PNG at ``path``: a row a frame, the image with the 2D pose, then the 3D pose in camera axes
+    (x right, y down, z forward; drawn with y up and z into the page) in ``units``, root-relative
+    as given, the truth as dashed grey bones on the same axes. Joints NaN in a pose are not
+    drawn."""
+    if not rows:
+        raise ValueError(f"{path}: no frame to draw")
+    skeleton = bones(names)
+    colours = [np.array(side_colour(pair, names)) / 255 for pair in skeleton]
+    fig = new_figure((6.4, 3.0 * len(rows) + (0.4 if title else 0)))
+    for r, (label, image, uv, pose, truth) in enumerate(rows):
+        ax = fig.add_subplot(len(rows), 2, 2 * r + 1)
+        ax.imshow(image, interpolation="nearest")
+        for (a, b), colour in zip(skeleton, colours):
+            ax.plot(uv[[a, b], 0], uv[[a, b], 1], color=colour, linewidth=2)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(label, fontsize=8)
+        ax3 = fig.add_subplot(len(rows), 2, 2 * r + 2, projection="3d")
+        shown = [p for p in (pose, truth) if p is not None]
+        for p, style in zip((truth, pose), ("--", "-")):
+            if p is None:
+                continue
+            for (a, b), colour in zip(skeleton, colours):
+                ax3.plot(p[[a, b], 0], p[[a, b], 2], -p[[a, b], 1], style, linewidth=2,
+                         color="0.6" if style == "--" else colour)
+        points = np.concatenate(shown)
+        points = points[np.isfinite(points).all(axis=1)]
+        centre = (points.max(0) + points.min(0)) / 2 if len(points) else np.zeros(3)
+        half = max(float(np.max(points.max(0) - points.min(0))) / 2 if len(points) else 1.0,
+                   1e-6)
+        ax3.set_xlim(centre[0] - half, centre[0] + half)
+        ax3.set_ylim(centre[2] - half, centre[2] + half)
+        ax3.set_zlim(-centre[1] - half, -centre[1] + half)
+        ax3.set_box_aspect((1, 1, 1))
+        ax3.set_xlabel(f"x ({units})", fontsize=7)
+        ax3.set_ylabel(f"z ({units})", fontsize=7)
+        ax3.set_zlabel(f"-y ({units})", fontsize=7)
+        ax3.tick_params(labelsize=6)
+        ax3.view_init(elev=15, azim=-70)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    save_figure(fig, path)
+

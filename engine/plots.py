@@ -44,7 +44,7 @@ def confusion_figure(matrix, classes, path, title=None):
         raise ValueError(f"a confusion matrix of {n} classes is ({n}, {n}), not {matrix.shape}")
     share = row_normalise(matrix)
     cell = 0.5 if n <= 20 else 0.3  # inches; the margins hold class names up to ~45 characters
-    fig = _figure((n * cell + 4.5, n * cell + 3.5))
+    fig = new_figure((n * cell + 4.5, n * cell + 3.5))
     ax = fig.add_subplot()
     image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
     fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="share of the true class")
@@ -58,7 +58,7 @@ def confusion_figure(matrix, classes, path, title=None):
     ax.set_ylabel("true class")
     if title:
         ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def read_metrics(path):
@@ -115,7 +115,7 @@ def training_curves(metrics_path, path, steps_per_epoch=None):
     losses = sorted(k for k in series if k.startswith("loss_"))
     top1 = sorted(k for k in series if k.endswith("_top1"))
     panels = 2 + bool(top1)
-    fig = _figure((8, 2.8 * panels))
+    fig = new_figure((8, 2.8 * panels))
     axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
     ax = axes[0]
     if "loss" in series:
@@ -141,7 +141,7 @@ def training_curves(metrics_path, path, steps_per_epoch=None):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def image_grid(rows, path, title=None, column_titles=None, colour_scale=None, cell=1.6,
@@ -156,7 +156,7 @@ def image_grid(rows, path, title=None, column_titles=None, colour_scale=None, ce
     n_cols = max(len(images) for _, images in rows)
     aspect = max(im.shape[0] / im.shape[1] for _, images in rows for im in images)
     caption_lines = caption.count("\n") + 1 if caption else 0
-    fig = _figure((n_cols * cell + 1.8 + (0.9 if colour_scale else 0),
+    fig = new_figure((n_cols * cell + 1.8 + (0.9 if colour_scale else 0),
                    len(rows) * cell * aspect + (0.9 if title else 0.4) + 0.17 * caption_lines))
     axes = fig.subplots(len(rows), n_cols, squeeze=False)
     for r, (label, images) in enumerate(rows):
@@ -180,7 +180,7 @@ def image_grid(rows, path, title=None, column_titles=None, colour_scale=None, ce
         fig.suptitle(title, fontsize=10)
     if caption:
         fig.supxlabel(caption, fontsize=8, fontfamily="monospace", multialignment="left")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 STREAM_COLOURS = {"pose": "tab:blue", "appearance": "tab:orange", "aggregation": "tab:green"}
@@ -190,7 +190,7 @@ def block_accuracy_figure(runs, path, title=None):
     """Figure 8: ``runs`` [(label, results)] (a multitask results.json each, e.g. separate and
     fine-tuned) -> per run, the top-1 % of each action block of the pose and appearance streams
     (``top1_blocks``) as lines over the blocks, and the aggregation's as a point after them."""
-    fig = _figure((6.4, 4.0))
+    fig = new_figure((6.4, 4.0))
     ax = fig.add_subplot()
     styles = ["-", "--", ":", "-."]
     for r, (label, results) in enumerate(runs):
@@ -210,7 +210,7 @@ def block_accuracy_figure(runs, path, title=None):
     ax.legend(fontsize=7)
     if title:
         ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def class_accuracy_figure(results, path, title=None):
@@ -219,7 +219,7 @@ def class_accuracy_figure(results, path, title=None):
     bars, one group a class."""
     per_class = results["per_class"]
     classes = list(per_class["aggregation"])
-    fig = _figure((max(6.4, 0.45 * len(classes) + 2.0), 4.2))
+    fig = new_figure((max(6.4, 0.45 * len(classes) + 2.0), 4.2))
     ax = fig.add_subplot()
     width = 0.27
     for s, stream in enumerate(("pose", "appearance", "aggregation")):
@@ -233,16 +233,17 @@ def class_accuracy_figure(results, path, title=None):
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def _figure(size):
+def new_figure(size):
+    """A Figure of ``size`` inches on its own Agg canvas (no pyplot)."""
     fig = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig, path):
+def save_figure(fig, path):
     """Render ``fig`` to PNG, then write it whole or not at all (data.index's atomic writer)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)

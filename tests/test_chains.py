@@ -20,9 +20,11 @@ import eval_action
 import eval_pose
 import train_action
 import train_pose
+from configs import POSE_BASE, load_config
 from data.prepare import prepare
 from data.video import write_video
 from helpers import ROOT
+from tools import figure7
 
 POSE_SIZES = ["data.input_size=[64, 64]", "model.options.width=0.125", "train.epochs=1",
               "train.batch_size=4", "eval.batch_size=4", "data.workers=0"]
@@ -103,7 +105,8 @@ def finite(values):
 def test_the_pose_tables_train_and_score_as_documented(name, multi_crop):
     """Tables 1, 6 (Human3.6M MPJPE per action, SC and MC) and Table 2 (MPII PCKh)."""
     result = pose_chain(name)
-    if name == "mpii_softargmax":
+    if load_config(config(f"pose/{name}.yaml"), base=POSE_BASE)["model"]["options"].get(
+            "context_maps"):
         assert os.path.isfile(os.path.join("runs", name, "pose_pred_mpii.npy"))
         assert 0 <= result["mean"]["PCKh@0.5"] <= 100
     else:
@@ -113,6 +116,21 @@ def test_the_pose_tables_train_and_score_as_documented(name, multi_crop):
         result = eval_pose.main(["--config", config(f"pose/{name}.yaml"), *POSE_SIZES,
                                  "eval.crops=5", "eval.flip=true"])
         assert result["crops"] == 5
+    figure7_of(name)
+
+
+def figure7_of(name):
+    """Figure 7 of a pose run (docs/second_system.md): Human3.6M's camera mm, MPII's volume;
+    the 2D models (Table 2's, Table 3's pose part) are refused with one line."""
+    args = ["--config", config(f"pose/{name}.yaml"), *POSE_SIZES, "--frames", "2", "--out",
+            f"figure7_{name}.png"]
+    if load_config(config(f"pose/{name}.yaml"), base=POSE_BASE)["model"]["options"].get(
+            "context_maps"):
+        with pytest.raises(SystemExit, match="^error: model.options.context_maps: the 2D"):
+            figure7.main(args)
+        return
+    figure7.main(args)
+    assert os.path.getsize(f"figure7_{name}.png") > 5000
 
 
 @pytest.mark.parametrize("pose, dataset, rows", [
@@ -127,6 +145,7 @@ def test_the_action_tables_chain_from_their_pose_run(pose, dataset, rows):
     run."""
     result = pose_chain(pose)
     assert 0 <= result["mean"]["PCKh@0.5"] <= 100
+    figure7_of(pose)
     separate, finetuned = f"{dataset}_softargmax_separate", f"{dataset}_softargmax_finetuned"
     action(train_action, separate)
     # stage 1 froze the pose part: it is the documented pose run's, parameter for parameter

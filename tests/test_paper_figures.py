@@ -20,7 +20,7 @@ from data.keypoints import COCO_KEYPOINTS
 from data.multitask import pose_frames as PF
 from engine.figures import COCO_SKELETON
 from helpers import ROOT
-from tools import figure7, figure8
+from tools import diagnose_mpjpe, figure7, figure8
 
 TINY = os.path.join(ROOT, "configs", "pose", "synth_softargmax_tiny.yaml")
 
@@ -106,3 +106,32 @@ def test_figure7_items_must_index_the_test_set():
     assert figure7.chosen(10, items=[9, 0]) == [9, 0]
     with pytest.raises(ValueError, match="--items: 10 is not an index of the 10 test items"):
         figure7.chosen(10, items=[3, 10])
+
+
+def test_the_mpjpe_diagnosis_scores_the_truth_at_zero_and_the_model_as_eval_pose(synth_work,
+                                                                              tmp_path):
+    """tools.diagnose_mpjpe: the ground truth written as the network's output scores ~0 mm
+    through the metric; its "model" row is eval_pose.py's MPJPE; the depth facts are the
+    annotation's, by hand."""
+    out = str(tmp_path / "run")
+    cfg = load_config(TINY, [f"data.prepared={synth_work}/prepared", f"out={out}",
+                             "train.epochs=1", "train.batch_size=8", "data.val_share=0.0",
+                             "train.lr_schedule=step"], base=POSE_BASE)
+    train_pose.run(cfg, [mx.cpu()])
+    log = logging.getLogger("test")
+    scored = eval_pose.run(cfg, mx.cpu(), log)
+    result = diagnose_mpjpe.diagnose(cfg, mx.cpu(), log)
+    assert result["mpjpe"]["truth through the metric"] < 0.01
+    assert result["mpjpe"]["model"] == pytest.approx(scored["mean"]["MPJPE"], rel=1e-6)
+    with open(os.path.join(out, "pose_pred_frames.json")) as f:
+        frames = json.load(f)
+    relative = []
+    for sample, t in frames:
+        joints = read_annotation_3d(f"{synth_work}/prepared/annotations/{sample}.npz")[
+            "joints_3d"][t]
+        relative.append(joints[:, 2] - joints[[11, 12], 2].mean())  # COCO hips 11, 12
+    assert result["mean_abs_relative_depth_mm"] == pytest.approx(np.abs(relative).mean(),
+                                                                 rel=1e-5)
+    assert result["depth_bin_spacing_mm"] == pytest.approx(2000 / 3)  # the tiny model's Nd 4
+    assert result["mpjpe"]["true 2D, depth flat (pelvis)"] > 10 * \
+        result["mpjpe"]["truth through the metric"]

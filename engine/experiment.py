@@ -174,7 +174,7 @@ def check_multitask_config(cfg):
         for key, value, default in (("train.lr_schedule", t["lr_schedule"], "step"),
                                     ("data.val_share", cfg["data"]["val_share"], 0.0),
                                     ("train.init_lr_divisor", t["init_lr_divisor"], None)):
-            if value != default:
+            if value != default and (key, value) != ("train.lr_schedule", "cosine"):
                 raise ValueError(f"{key} is {value!r}: only the multitask models "
                                  f"({', '.join(names('multitask'))}) use it; model {m['name']} "
                                  f"takes {default!r}")

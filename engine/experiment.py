@@ -105,7 +105,8 @@ def clip_dataset(cfg, samples, mode, with_poses):
         mirror=d["mirror"], num_clips=cfg["eval"]["num_clips"], seed=cfg["train"]["seed"],
         backend=d["backend"], crop_aspect=d["crop_aspect"],
         random_crop_scale=d["random_crop_scale"], test_crop_scale=cfg["eval"]["test_crop_scale"],
-        min_confidence=d["pose_min_confidence"])
+        min_confidence=d["pose_min_confidence"],
+        decoded=os.path.join(d["prepared"], "decoded") if d["frame_cache"] else None)
 
 
 def is_softargmax(cfg):

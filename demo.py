@@ -1,19 +1,24 @@
 """make demo: the whole pipeline on the synthetic benchmark, ending in the paper's ablation table.
 
 synthesise -> prepare -> person boxes (the benchmark's ground truth stands in for the detector)
--> pose targets (ground-truth keypoints) -> train the ablation rows (RGBAction random crop,
+-> pose targets (ground-truth keypoints) -> a tiny 2D pose model trained on a COCO-format set of
+other synthetic people, whose ResNet every row's I3D is inflated from (the paper inflates
+ImageNet weights; none can be downloaded here) -> train the ablation rows (RGBAction random crop,
 RGBAction person crop, KPS RGBAction, KPS PoseAction RGBAction with a ResNet-18 pose CNN) on the
-biased views 1 and 2 -> test on the unbiased view 3 -> table. Then the paper's pose stage: a
-tiny pose model trained on a COCO-format set of other synthetic people labels every video
-(pseudo-poses), and the two pose rows are trained again on those labels -> a second table.
-Every stage is the project's real code at the tiny model size (configs/datasets/synth.yaml,
-configs/pose/synth_tiny.yaml), and every stage resumes: a rerun redoes only what is missing.
+biased views 1 and 2 -> test on the unbiased view 3 -> table. Then the paper's pose stage: the
+pose model labels every video (pseudo-poses), and the two pose rows are trained again on those
+labels -> a second table. The KPS row is tested through the stage-2 row that freezes it (its RGB
+column). Every stage is the project's real code at the tiny model size
+(configs/datasets/synth.yaml, configs/pose/synth_tiny.yaml), and every stage resumes: a rerun
+redoes only what is missing.
 
 Beside the tables: the share of the RGB head's CAM mass on the person and on the scene object for
 each row on the test view (``engine.views.cam_mass_of_videos``) and one CAM figure of the random-crop
 and KPS rows (``visualize.py``), in RUNS/demo_figures. ``--seeds N`` trains every row with the
 seeds 0 .. N-1 (seed 0 in RUNS/demo, seed s in RUNS/demo_seed{s}) and reports mean +- std over
-them with paired differences between rows (``demo_tables``).
+them. The paper's claims (``CLAIMS``) are tested between rows, each with its 95 % interval over
+the seeds (over the test videos with one seed) and its test over the videos (``demo_tables``):
+the ``claims`` of RUNS/demo_results.json and the claims table of RUNS/demo_results.md.
 """
 import json
 import logging
@@ -24,6 +29,9 @@ import time
 from engine import cli
 
 
+SUBJECTS = 16  # 10 actions x SUBJECTS x 2 performances x 3 views: 320 test videos (view 3)
+
+
 def parse_args(argv=None):
     parser = cli.parser(__doc__)
     parser.add_argument("--work", default="work/synth", help="data of the benchmark")
@@ -31,6 +39,14 @@ def parse_args(argv=None):
     parser.add_argument("--bias", type=float, default=0.9)
     parser.add_argument("--seeds", type=int, default=1,
                         help="train every row with seeds 0 .. N-1; report mean +- std")
+    parser.add_argument("--subjects", type=int, default=SUBJECTS,
+                        help="benchmark size (data.synth): subjects")
+    parser.add_argument("--repetitions", type=int, default=2, help="performances a subject")
+    parser.add_argument("--frames", type=int, default=36, help="frames a video")
+    parser.add_argument("--coco-subjects", type=int, default=4,
+                        help="subjects of the pose model's COCO-format set (one is val)")
+    parser.add_argument("--pose-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="applied to the tiny pose model's config (e.g. train.epochs=1)")
     parser.add_argument("overrides", nargs="*", help="config overrides for every row")
     cli.add_threads_arg(parser)
     args = parser.parse_args(argv)
@@ -55,19 +71,32 @@ import visualize
 from configs import POSE_BASE, load_config
 from data import synth
 from data.errors import exit_on_error
-from data.index import atomic_write_text, read_annotation_3d, read_boxes
+from data.index import atomic_write_text, read_annotation_3d, read_boxes, read_index
 from data.prepare import prepare
 from engine import demo_tables, hardware
 from engine.demo_rows import ROWS, ground_truth_poses, row_config, run_rows, seed_runs
 from engine.experiment import split_samples
 from engine.views import cam_mass_of_videos, load_model
 
-# Paired comparisons the multi-seed table tests: (row, head) a against b.
-GT_PAIRS = ((("RGBAction person crop", "rgb"), ("RGBAction random crop", "rgb")),
-            (("KPS RGBAction", "rgb"), ("RGBAction person crop", "rgb")),
-            ((ROWS[3][0], "fused"), (ROWS[3][0], "rgb")),
-            ((ROWS[3][0], "pose"), ("RGBAction person crop", "rgb")))
-PSEUDO_PAIRS = (((ROWS[3][0], "fused"), (ROWS[3][0], "rgb")),)
+# The paper's claims, each "a over b" between two rows' heads (Tables 8 and 9): person crops over
+# random crops, the pose head over the RGB head alone, the fusion over the RGB head, and the RGB
+# head over the pose CNN alone; those that involve poses once with each kind of pose target.
+STAGE2 = ROWS[3][0]
+PSEUDO = ", pseudo-poses"  # the names of the rows trained on the tiny pose model's poses
+CLAIMS = (
+    ("person crop over random crop", ("RGBAction person crop", "rgb"),
+     ("RGBAction random crop", "rgb")),
+    ("KPS over person crop, ground-truth pose targets", ("KPS RGBAction", "rgb"),
+     ("RGBAction person crop", "rgb")),
+    ("KPS over person crop, pseudo-pose targets", ("KPS RGBAction" + PSEUDO, "rgb"),
+     ("RGBAction person crop", "rgb")),
+    ("fused over RGB, ground-truth pose targets", (STAGE2, "fused"), (STAGE2, "rgb")),
+    ("fused over RGB, pseudo-pose targets", (STAGE2 + PSEUDO, "fused"), (STAGE2 + PSEUDO, "rgb")),
+    ("RGB head over the pose CNN alone, ground-truth pose targets", (STAGE2, "rgb"),
+     (STAGE2, "pose")),
+    ("RGB head over the pose CNN alone, pseudo-pose targets", (STAGE2 + PSEUDO, "rgb"),
+     (STAGE2 + PSEUDO, "pose")),
+)
 CAM_FIGURE_ROWS = ("rgb_random_crop", "kps")  # the paper's Fig. 1 pair: scene vs. body
 CAM_NOTE = ("Share (%) of the positive CAM mass of the RGB head inside the person box / the scene "
             "object's box, centre view of each test video. Person-crop rows see the object's "
@@ -90,53 +119,45 @@ def run(args, log):
     raw, prepared = os.path.join(args.work, "raw"), os.path.join(args.work, "prepared")
     boxes, poses = os.path.join(args.work, "boxes.json"), os.path.join(args.work, "poses")
     seeds = list(range(args.seeds))
-    log.info("1/7 synthesising the benchmark in %s", raw)
-    synth.generate(raw, bias=args.bias)
-    log.info("2/7 preparing")
+    log.info("1/8 synthesising the benchmark in %s", raw)
+    synth.generate(raw, subjects=args.subjects, repetitions=args.repetitions,
+                   frames=args.frames, bias=args.bias)
+    log.info("2/8 preparing")
     prepare("synth", raw, prepared)
-    log.info("3/7 person boxes (ground truth as the detector)")
-    if not os.path.exists(boxes):
+    log.info("3/8 person boxes (ground truth as the detector)")
+    if not os.path.exists(boxes) or {s["id"] for s in read_index(prepared)} - set(
+            read_boxes(boxes)[0]):  # absent, or made for a smaller benchmark
         detect_persons.run(prepared, boxes, "synth", detector="gt")
-    log.info("4/7 pose targets (ground-truth keypoints as pseudo-poses)")
+    log.info("4/8 pose targets (ground-truth keypoints as pseudo-poses)")
     ground_truth_poses(prepared, poses)
-    common = [f"data.prepared={prepared}", f"data.boxes={boxes}"] + args.overrides
+    log.info("5/8 the tiny 2D pose model, trained on other synthetic people: its ResNet is the 2D "
+             "network every row's I3D is inflated from, and it labels the videos (step 8)")
+    pose_cfg, coco_stats, coco_untrained = pose_model(args, log, cpu)
+    common = [f"data.prepared={prepared}", f"data.boxes={boxes}",
+              f"model.pretrained={os.path.join(pose_cfg['out'], 'final.params')}"] + args.overrides
     gt = [common + [f"data.poses={poses}", f"runs={seed_runs(args.runs, s, 'demo')}",
                     f"train.seed={s}"] for s in seeds]
-    results = [run_rows(ROWS, o, log, train_action.run, eval_action.run) for o in gt]
-    log.info("6/7 CAM mass on the person and the scene object, and the CAM figure")
+    results = [run_rows(ROWS, o, log, train_action.run, eval_action.run, "6/8") for o in gt]
+    log.info("7/8 CAM mass on the person and the scene object, and the CAM figure")
     cam_rows = cam_mass_rows(ROWS, gt[0], log)
     figure = cam_figure(gt[0], os.path.join(args.runs, "demo_figures"), log)
-    log.info("7/7 pseudo-poses: a pose model trained on other synthetic people labels the videos")
-    coco = os.path.join(args.work, "coco")
-    if not os.path.exists(os.path.join(coco, "person_keypoints_val.json")):
-        synth.generate_coco(coco)
-    pose_cfg = load_config(os.path.join("configs", "pose", "synth_tiny.yaml"), [
-        f"data.train_ann={coco}/person_keypoints_train.json",
-        f"data.val_ann={coco}/person_keypoints_val.json", f"data.train_images={coco}/images",
-        f"data.val_images={coco}/images", f"runs={args.runs}",
-        "experiment=demo_pose"], base=POSE_BASE)
-    if not os.path.exists(os.path.join(pose_cfg["out"], "final.params")):
-        train_pose.run(pose_cfg, cpu, resume_run=True)
-    coco_stats = eval_coco.run(pose_cfg, cpu[0], log)
-    coco_untrained = eval_coco.run(pose_cfg, cpu[0], log, untrained=True)
+    log.info("8/8 pseudo-poses: the pose model labels every video, the pose rows train again")
     pseudo = os.path.join(args.work, "pseudo_poses")
     pseudo_poses.run(pose_cfg, prepared, boxes, pseudo, cpu[0])
     pseudo_results = [run_rows(ROWS[2:], common + [
         f"data.poses={pseudo}", f"runs={seed_runs(args.runs, s, 'demo_pseudo')}",
-        f"train.seed={s}"], log, train_action.run, eval_action.run) for s in seeds]
+        f"train.seed={s}"], log, train_action.run, eval_action.run, "8/8") for s in seeds]
     gt_title = "ground-truth poses, synthetic xview3 (test view unbiased)"
     pseudo_title = "pseudo-poses of the tiny pose model"
     if len(seeds) == 1:
         tables = [demo_tables.table(results[0], gt_title),
-                  demo_tables.videos_table(results[0], GT_PAIRS),
-                  demo_tables.table(pseudo_results[0], pseudo_title),
-                  demo_tables.videos_table(pseudo_results[0], PSEUDO_PAIRS)]
+                  demo_tables.table(pseudo_results[0], pseudo_title)]
     else:
         tables = [demo_tables.seeds_table(results, gt_title),
-                  demo_tables.comparisons_table(results, GT_PAIRS),
-                  demo_tables.seeds_table(pseudo_results, pseudo_title),
-                  demo_tables.comparisons_table(pseudo_results, PSEUDO_PAIRS)]
+                  demo_tables.seeds_table(pseudo_results, pseudo_title)]
+    claims = claims_of(results, pseudo_results)
     text = "\n\n".join(tables + [
+        demo_tables.claims_table(claims),
         f"tiny pose model on the synthetic COCO-format val set (ground-truth boxes): AP "
         f"{100 * coco_stats['AP']:.1f}, AP50 {100 * coco_stats['AP50']:.1f} after training; "
         f"AP {100 * coco_untrained['AP']:.1f}, AP50 {100 * coco_untrained['AP50']:.1f} untrained",
@@ -150,11 +171,36 @@ def run(args, log):
     atomic_write_text(os.path.join(args.runs, "demo_results.json"), json.dumps(dict(
         seeds=seeds, rows=[[dict(name=n, **r) for n, r in rows] for rows in results],
         pseudo_rows=[[dict(name=n, **r) for n, r in rows] for rows in pseudo_results],
+        claims=claims,
         cam_mass=[dict(name=n, **r) for n, r in cam_rows], cam_figure=figure,
         coco=coco_stats, coco_untrained=coco_untrained, minutes=minutes,
         machine=machine), indent=1))
     print(text)
     print(f"wall time: {minutes:.1f} min on {hardware.describe_line(machine)}")
+
+
+def pose_model(args, log, cpu):
+    """The tiny 2D pose model on a COCO-format set of other synthetic people: trained (resuming)
+    and scored -> (its config, COCO keypoint stats trained and untrained)."""
+    coco = os.path.join(args.work, "coco")
+    if not os.path.exists(os.path.join(coco, "person_keypoints_val.json")):
+        synth.generate_coco(coco, subjects=args.coco_subjects)
+    cfg = load_config(os.path.join("configs", "pose", "synth_tiny.yaml"), [
+        f"data.train_ann={coco}/person_keypoints_train.json",
+        f"data.val_ann={coco}/person_keypoints_val.json", f"data.train_images={coco}/images",
+        f"data.val_images={coco}/images", f"runs={args.runs}",
+        "experiment=demo_pose", *args.pose_override], base=POSE_BASE)
+    if not os.path.exists(os.path.join(cfg["out"], "final.params")):
+        train_pose.run(cfg, cpu, resume_run=True)
+    return cfg, eval_coco.run(cfg, cpu[0], log), eval_coco.run(cfg, cpu[0], log, untrained=True)
+
+
+def claims_of(results, pseudo_results):
+    """``CLAIMS`` tested on every seed's rows: the pseudo-pose rows take ``PSEUDO`` in their
+    names beside the ground-truth ones. -> the ``claims`` entries of demo_results.json."""
+    seed_rows = [rows + [(name + PSEUDO, r) for name, r in pseudo]
+                 for rows, pseudo in zip(results, pseudo_results)]
+    return [demo_tables.claim(text, seed_rows, a, b) for text, a, b in CLAIMS]
 
 
 def cam_mass_rows(rows, overrides, log):

@@ -30,6 +30,7 @@ if __name__ == "__main__":  # --help, a bad flag and the thread count: before MX
 
 # Below: the imports that load MXNet, after the command line is read above.
 import mxnet as mx
+from mxnet import autograd
 
 from configs import load_config_or_exit
 from data.errors import check_writable, exit_on_error, fail
@@ -70,11 +71,21 @@ def freeze_for_stage(net, cfg):
             param.grad_req = "null"
 
 
-def action_loss(criterion):
+def action_loss(criterion, stage="joint"):
     """(net, clip, label, heat, offsets, weight) -> (total, per-clip metrics: the loss parts and
-    whether the RGB head was right)."""
+    whether the RGB head was right). In stage pose_cnn the frozen KPS RGBAction model runs
+    outside autograd's recording, in inference mode (its batch norm is on running statistics
+    either way, and the arg-max decoder passes no gradient), so that backward and its memory
+    cover the pose CNN alone."""
+    def outputs_of(net, clip):
+        if stage != "pose_cnn":
+            return net(clip)
+        with autograd.pause(train_mode=False):
+            frozen, poses = net.before_pose_cnn(clip)
+        return frozen + [net.pose_cnn(poses)]
+
     def loss_fn(net, clip, label, heat, offsets, weight):
-        outputs = dict(zip(net.output_names, net(clip)))
+        outputs = dict(zip(net.output_names, outputs_of(net, clip)))
         total, parts = criterion(outputs, label, heat, offsets, weight)
         metrics = {f"loss_{k}": v for k, v in parts.items()}
         metrics["train_rgb_top1"] = outputs["rgb"].argmax(axis=1) == label.astype("float32")
@@ -121,7 +132,7 @@ def train(cfg, ctxs, log, dataset, resume_run=False):
     criterion = ActionMachineLoss(terms, t["loss_weights"], *t["pose_loss_weights"],
                                   heatmap_loss=t["heatmap_loss"], frames=t["pose_loss_frames"])
     log.info("losses %s", "+".join(terms))
-    return fit(cfg, net, dataset, action_loss(criterion), ctxs, log, resume_run)
+    return fit(cfg, net, dataset, action_loss(criterion, t["stage"]), ctxs, log, resume_run)
 
 
 def main(argv=None):

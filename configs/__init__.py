@@ -35,7 +35,7 @@ CHOICES = {
     "data.layout": ("pa16", "pa17", "pa20"),  # pose configs: data/joints.py LAYOUTS
     "data.test_source": ("mpii", "h36m", "penn", "ntu"),  # pose configs
     "train.optimizer": ("sgd", "nesterov", "rmsprop"),
-    "train.lr_schedule": ("step", "plateau"),  # pose configs, multitask video configs
+    "train.lr_schedule": ("step", "cosine", "plateau"),  # plateau: pose, multitask video configs
     "eval.dtype": ("float32", "int8", "bfloat16", "float16"),  # engine.cli.DTYPES
     "eval.int8_calibration": ("naive", "entropy"),
     "train.amp": ("float32", "bfloat16", "float16"),
@@ -71,6 +71,7 @@ RANGES = {
     "train.lr": "a finite number > 0",
     "train.lr_steps": "a list of integers >= 0",  # epochs
     "train.lr_factor": "a number in (0, 1]",
+    "train.warmup_epochs": "a finite number >= 0",  # linear warm-up (step, cosine schedules)
     "train.momentum": "a number in [0, 1)",
     "train.wd": "a finite number >= 0",
     "train.clip_gradient": "null or a finite number > 0",  # null: no clipping

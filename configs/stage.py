@@ -15,6 +15,8 @@ def derive(cfg, error):
     stage2 = t["stage"] == "pose_cnn"
     if m["global_stats"] is None:
         m["global_stats"] = "backbone" if stage2 else "none"
+    if stage2:  # every weight comes from train.init_from (the pose CNN starts fresh)
+        m["pretrained"] = None
     if not stage2:
         if t["pose_cnn_init"]:
             error("train.pose_cnn_init initialises the pose CNN of stage 2: it needs "

@@ -24,7 +24,7 @@ from data.pose_targets import disk_radius, encode_clip
 
 from . import transforms as T
 from .index import read_poses
-from .video import VideoError, read_frames
+from .video import VideoError, decoded_copy, read_frames
 
 log = logging.getLogger(__name__)
 UNREADABLE = (VideoError, OSError)  # a video or image that cannot be decoded
@@ -43,7 +43,7 @@ class ClipDataset(gluon.data.Dataset):
                  poses_dir=None, clip_len=8, stride=1, size=224, heatmap_stride=8, radius=None,
                  jitter=(0.1, 0.1), mirror=True, num_clips=10, seed=0, backend="cv2",
                  num_keypoints=17, crop_aspect=1.0, random_crop_scale=T.RANDOM_CROP_SCALE,
-                 test_crop_scale=T.TEST_CROP_SCALE, min_confidence=0.0):
+                 test_crop_scale=T.TEST_CROP_SCALE, min_confidence=0.0, decoded=None):
         if mode not in ("train", "test"):
             raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
         if crop not in ("person", "frame"):
@@ -65,6 +65,8 @@ class ClipDataset(gluon.data.Dataset):
         self.num_keypoints = num_keypoints
         self.crop_aspect, self.random_crop_scale = crop_aspect, tuple(random_crop_scale)
         self.test_crop_scale, self.min_confidence = test_crop_scale, min_confidence
+        self.decoded = decoded  # a folder of decoded copies of the videos (data.frame_cache)
+        self._copies = {}  # video path -> its decoded copy, memory-mapped
 
     def set_epoch(self, epoch):
         self.epoch = epoch
@@ -84,7 +86,16 @@ class ClipDataset(gluon.data.Dataset):
 
     # -- helpers --------------------------------------------------------------------------------
     def _frames(self, sample, indices):
-        return read_frames(os.path.join(self.prepared, sample["path"]), indices, self.backend)
+        path = os.path.join(self.prepared, sample["path"])
+        if self.decoded is None:
+            return read_frames(path, indices, self.backend)
+        if path not in self._copies:  # opened once a process: a clip then reads only its frames
+            self._copies[path] = decoded_copy(path, os.path.join(self.decoded,
+                                                                 sample["path"] + ".npy"))
+        frames = self._copies[path]
+        if max(indices) >= len(frames):
+            raise VideoError(f"frame {max(indices)} requested, video has {len(frames)}")
+        return np.asarray(frames[np.asarray(indices, dtype=int)])
 
     def _keypoints(self, sample, indices):
         """(len(indices), K, 3) from the pose file, or None."""
@@ -144,10 +155,10 @@ class ClipDataset(gluon.data.Dataset):
                                       self.crop_aspect)
         else:
             boxes = T.frame_test_boxes(W, H)
-        views = []
-        for idx in inverse.reshape(clips_idx.shape):
-            for box in boxes:
-                views.append(T.to_network(T.crop_frames(frames[idx], box, self.size)))
+        # Clips overlap: each frame is cropped and normalised once a box, then gathered.
+        crops = [T.to_network(T.crop_frames(frames, box, self.size)) for box in boxes]
+        views = [crops[b][:, idx] for idx in inverse.reshape(clips_idx.shape)
+                 for b in range(len(boxes))]  # each (3, T, S, S), clip-major, box-minor
         return np.stack(views), np.int32(sample["label"])
 
 

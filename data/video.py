@@ -71,6 +71,24 @@ def read_video(path, max_frames=None):
     return np.stack(frames), fps
 
 
+def decoded_copy(path, copy):
+    """Every frame of the video ``path`` (T, H, W, 3) from its decoded copy ``copy``, an
+    uncompressed .npy read memory-mapped, so a clip reads only its own frames from the page
+    cache. The copy is made (atomically) by decoding the video once, and made again when it is
+    older than the video or unreadable. Raises VideoError for the video, OSError for the copy."""
+    check_file(path)
+    if os.path.exists(copy) and os.path.getmtime(copy) >= os.path.getmtime(path):
+        try:
+            frames = np.load(copy, mmap_mode="r")
+            if frames.ndim == 4 and frames.shape[-1] == 3 and frames.dtype == np.uint8:
+                return frames
+        except (OSError, ValueError):
+            pass  # torn or foreign: decoded again below
+    frames, _ = read_video(path)
+    write_via_temporary(lambda tmp: np.save(tmp, frames), copy, suffix=".npy", make_parent=True)
+    return frames
+
+
 def read_frames(path, indices, backend="cv2"):
     """Frames at ``indices`` (sorted or not, repeats allowed) -> (len(indices), H, W, 3)."""
     indices = np.asarray(indices, dtype=int)

@@ -32,19 +32,35 @@ def row_config(row, overrides):
     return os.path.join("configs", f"synth_xview3_{row}.yaml"), overrides
 
 
-def run_rows(rows, overrides, log, train, test):
+def run_rows(rows, overrides, log, train, test, step=""):
     """Train (resuming) and test each ablation row with ``train(cfg, ctxs, resume_run)`` and
     ``test(cfg, ctxs)`` (train_action.run, eval_action.run); -> [(name, results)]. Stage-2 rows
-    start from their runs folder's KPS RGBAction model (the rows' configs say where)."""
-    results = []
-    for name, row in rows:
-        cfg = load_config(*row_config(row, overrides))
-        log.info("5/7 %s (%s, seed %d): training and testing", name, cfg["out"],
-                 cfg["train"]["seed"])
-        if not os.path.exists(os.path.join(cfg["out"], "final.params")):
+    start from their runs folder's KPS RGBAction model (the rows' configs say where). A row whose
+    trained model a later stage-2 row of ``rows`` freezes is not tested by itself: its RGB head
+    is that row's, so its results are that row's RGB column (``rgb_of``). ``step`` begins each
+    row's log line (the demo's stage)."""
+    cfgs = [load_config(*row_config(row, overrides)) for _, row in rows]
+    finals = [os.path.join(cfg["out"], "final.params") for cfg in cfgs]
+    frozen_by = {finals.index(c["train"]["init_from"]): i for i, c in enumerate(cfgs)
+                 if c["train"]["stage"] == "pose_cnn" and c["train"]["init_from"] in finals}
+    results = {}
+    for i, ((name, _), cfg) in enumerate(zip(rows, cfgs)):
+        log.info("%s %s (%s, seed %d): training%s", step, name, cfg["out"],
+                 cfg["train"]["seed"], "" if i in frozen_by else " and testing")
+        if not os.path.exists(finals[i]):
             train(cfg, [mx.cpu()], resume_run=True)
-        r = test(cfg, [mx.cpu()])
-        with open(os.path.join(cfg["out"], "per_video.jsonl")) as f:  # for the paired tests
-            r["per_video"] = [json.loads(line) for line in f if line.strip()]
-        results.append((name, r))
-    return results
+        if i not in frozen_by:
+            r = test(cfg, [mx.cpu()])
+            with open(os.path.join(cfg["out"], "per_video.jsonl")) as f:  # the paired tests
+                r["per_video"] = [json.loads(line) for line in f if line.strip()]
+            results[i] = r
+    for i, j in frozen_by.items():
+        results[i] = rgb_of(results[j], cfgs[j]["out"])
+    return [(name, results[i]) for i, (name, _) in enumerate(rows)]
+
+
+def rgb_of(results, out):
+    """A stage-2 row's results -> those of the model it froze: its RGB column alone."""
+    return dict(top1=dict(rgb=results["top1"]["rgb"]), tested_in=out,
+                per_video=[dict(id=v["id"], label=v["label"], rgb=v["rgb"])
+                           for v in results["per_video"]])

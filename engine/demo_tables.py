@@ -1,8 +1,10 @@
-"""The tables `make demo` prints: top-1 per row (one seed, or mean +- std over seeds with paired
-differences between rows), and the person / object shares of the RGB head's CAM mass.
+"""The tables `make demo` prints: top-1 per row (one seed, or mean +- std over seeds), the paper's
+claims tested between rows, and the person / object shares of the RGB head's CAM mass.
 
-With one seed, differences between rows are tested over the test videos instead (McNemar's exact
-test on the videos one row gets right and the other wrong, from each run's per_video.jsonl).
+The paper's claims, each "a over b" between two rows' heads (``claim``): the difference with its
+95 % interval over the seeds (paired by seed: Student's t) when there are two or more, over the
+test videos otherwise, and always also over the test videos (per video, the share of seeds that
+got it right; with one seed McNemar's exact test), from each run's per_video.jsonl.
 Pure functions of the results, so the numbers and their formatting are tested apart from training.
 Accuracies are fractions in the inputs and percentages in the tables.
 """
@@ -28,25 +30,6 @@ def mean_std(values):
     """-> (mean, sample standard deviation (ddof 1); NaN for one value)."""
     v = np.asarray(values, np.float64)
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan
-
-
-def paired(a, b, level=0.95):
-    """Paired comparison of two rows over the same seeds (a[i] and b[i] from seed i): the mean
-    difference a - b, its standard error, Student's t with n - 1 degrees of freedom and whether
-    it is beyond noise (two-sided, at ``level``). -> dict(diff, se, t, n, beyond); with fewer
-    than two seeds, or differences that are all equal to zero, se / t are NaN / not beyond."""
-    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
-    n = len(d)
-    if n < 2:
-        return dict(diff=float(d.mean()) if n else math.nan, se=math.nan, t=math.nan, n=n,
-                    beyond=False)
-    se = float(d.std(ddof=1) / math.sqrt(n))
-    diff = float(d.mean())
-    if se == 0:
-        return dict(diff=diff, se=0.0, t=math.nan, n=n, beyond=diff != 0)
-    t = diff / se
-    critical = float(stats.t.ppf(0.5 + level / 2, n - 1))
-    return dict(diff=diff, se=se, t=t, n=n, beyond=abs(t) > critical)
 
 
 def columns(seed_rows):
@@ -75,24 +58,6 @@ def seeds_table(seed_rows, title):
              "| --- | ---: | ---: | ---: |"]
     lines += [f"| {name} | {cell(name, 'rgb')} | {cell(name, 'pose')} | {cell(name, 'fused')} |"
               for name in names]
-    return "\n".join(lines)
-
-
-def comparisons_table(seed_rows, pairs, level=0.95):
-    """Paired differences over seeds (%): ``pairs`` [((name, head), (name, head))] -> markdown
-    with the mean difference, its standard error, t and whether it is beyond noise."""
-    cols = columns(seed_rows)
-    lines = [f"| paired over seeds (a - b, top-1 %) | diff | s.e. | t | beyond noise "
-             f"({100 * level:.0f} %) |", "| --- | ---: | ---: | ---: | --- |"]
-    for a, b in pairs:
-        if a not in cols or b not in cols:
-            continue
-        p = paired(100 * np.asarray(cols[a]), 100 * np.asarray(cols[b]), level)
-        verdict = "yes" if p["beyond"] else ("no" if p["n"] > 1 else "needs >= 2 seeds")
-        se = "-" if math.isnan(p["se"]) else f"{p['se']:.1f}"
-        t = "-" if math.isnan(p["t"]) else f"{p['t']:.2f}"
-        lines.append(f"| {a[0]} {a[1]} - {b[0]} {b[1]} | {p['diff']:+.1f} | {se} | {t} | "
-                     f"{verdict} |")
     return "\n".join(lines)
 
 
@@ -130,19 +95,77 @@ def right_per_video(results, head):
     return {v["id"]: v[head] == v["label"] for v in results["per_video"]}
 
 
-def videos_table(rows, pairs, level=0.95):
-    """One seed: paired differences over the test videos (McNemar) -> markdown."""
-    named = dict(rows)
-    lines = [f"| paired over the test videos (a - b, top-1 %) | diff | a only / b only | p | "
-             f"beyond noise ({100 * level:.0f} %) |", "| --- | ---: | ---: | ---: | --- |"]
-    for (na, ha), (nb, hb) in pairs:
-        if na not in named or nb not in named or "per_video" not in named[na] \
-                or "per_video" not in named[nb]:
-            continue
-        ra, rb = right_per_video(named[na], ha), right_per_video(named[nb], hb)
-        ids = sorted(set(ra) & set(rb))
-        m = mcnemar([ra[i] for i in ids], [rb[i] for i in ids])
-        diff = 100 * (m["a_only"] - m["b_only"]) / max(len(ids), 1)
-        lines.append(f"| {na} {ha} - {nb} {hb} | {diff:+.1f} | {m['a_only']} / {m['b_only']} | "
-                     f"{m['p']:.3f} | {'yes' if m['p'] < 1 - level else 'no'} |")
+def interval(d, level=0.95):
+    """Paired differences ``d`` (one per seed or per video) -> (mean, [low, high], p): Student's
+    t interval of the mean at ``level`` and the two-sided p of the mean being 0 (n - 1 degrees
+    of freedom). All differences equal: the interval is that value, p 0 or 1; one difference:
+    no interval, p NaN."""
+    d = np.asarray(d, np.float64)
+    n, mean = len(d), float(d.mean())
+    if n < 2:
+        return mean, [math.nan, math.nan], math.nan
+    se = float(d.std(ddof=1) / math.sqrt(n))
+    if se == 0:
+        return mean, [mean, mean], 0.0 if mean != 0 else 1.0
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * se
+    p = float(2 * stats.t.sf(abs(mean) / se, n - 1))
+    return mean, [mean - half, mean + half], p
+
+
+def verdict(ci95):
+    """A claim "a over b" from the interval of a - b: shown (all above 0), refuted (all below
+    0) or undecided."""
+    low, high = ci95
+    if math.isnan(low):
+        return "undecided"
+    return "shown" if low > 0 else "refuted" if high < 0 else "undecided"
+
+
+def over_videos(seed_rows, a, b, level=0.95):
+    """A claim's difference over the test videos both rows scored in every seed: per video, the
+    share of seeds a's head got right less b's (so with one seed +1, 0 or -1). -> dict(diff,
+    ci95, p, videos) in points; p is McNemar's exact test with one seed, the t test over the
+    videos with several."""
+    per = [(right_per_video(dict(rows)[a[0]], a[1]), right_per_video(dict(rows)[b[0]], b[1]))
+           for rows in seed_rows]
+    ids = sorted(set.intersection(*[set(ra) & set(rb) for ra, rb in per]))
+    x = np.array([[ra[i] for i in ids] for ra, _ in per], np.float64)
+    y = np.array([[rb[i] for i in ids] for _, rb in per], np.float64)
+    diff, ci, p = interval(100 * (x.mean(0) - y.mean(0)), level)
+    if len(per) == 1:
+        p = mcnemar(x[0], y[0])["p"]
+    return dict(diff=diff, ci95=ci, p=p, videos=len(ids))
+
+
+def claim(text, seed_rows, a, b, level=0.95):
+    """One claim of the paper, "a over b", on rows trained with several seeds (``seed_rows``:
+    [[(name, eval_action results with per_video)] per seed]; a, b: (row name, head)). The
+    difference a - b in points with its interval: over the seeds (paired by seed) with two or
+    more, over the test videos with one; the test over the videos is reported either way
+    (``videos_diff``, ``videos_ci95``, ``videos_p``). -> the dict of a ``claims`` entry."""
+    top1 = [{(n, h): 100 * v for n, r in rows for h, v in r["top1"].items()}
+            for rows in seed_rows]
+    v = over_videos(seed_rows, a, b, level)
+    if len(seed_rows) > 1:
+        diff, ci, p = interval([t[a] - t[b] for t in top1], level)
+        over = "seeds"
+    else:
+        diff, ci, p, over = v["diff"], v["ci95"], v["p"], "videos"
+    return dict(claim=text, a=f"{a[0]}: {a[1]}", b=f"{b[0]}: {b[1]}", diff=diff, ci95=ci, p=p,
+                seeds=len(seed_rows), videos=v["videos"], over=over, verdict=verdict(ci),
+                videos_diff=v["diff"], videos_ci95=v["ci95"], videos_p=v["p"])
+
+
+def claims_table(claims):
+    """The ``claim`` dicts -> markdown: a - b with its 95 % interval and p, over the seeds (or
+    the videos with one seed), the verdict, then the same test over the videos."""
+    def ci(c):
+        return "-" if math.isnan(c[0]) else f"[{c[0]:+.1f}, {c[1]:+.1f}]"
+    lines = ["| claim (a over b) | a - b | 95 % interval | p | over | verdict | over the videos: "
+             "a - b, 95 % interval, p |", "| --- | ---: | ---: | ---: | --- | --- | ---: |"]
+    for c in claims:
+        over = f"{c['seeds']} seeds" if c["over"] == "seeds" else f"{c['videos']} videos"
+        lines.append(f"| {c['claim']} | {c['diff']:+.1f} | {ci(c['ci95'])} | {c['p']:.3f} | "
+                     f"{over} | {c['verdict']} | {c['videos_diff']:+.1f}, "
+                     f"{ci(c['videos_ci95'])}, {c['videos_p']:.3f} ({c['videos']} videos) |")
     return "\n".join(lines)

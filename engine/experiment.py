@@ -105,7 +105,8 @@ def clip_dataset(cfg, samples, mode, with_poses):
         mirror=d["mirror"], num_clips=cfg["eval"]["num_clips"], seed=cfg["train"]["seed"],
         backend=d["backend"], crop_aspect=d["crop_aspect"],
         random_crop_scale=d["random_crop_scale"], test_crop_scale=cfg["eval"]["test_crop_scale"],
-        min_confidence=d["pose_min_confidence"])
+        min_confidence=d["pose_min_confidence"],
+        decoded=os.path.join(d["prepared"], "decoded") if d["frame_cache"] else None)
 
 
 def is_softargmax(cfg):
@@ -175,7 +176,7 @@ def check_multitask_config(cfg):
                                     ("data.val_share", cfg["data"]["val_share"], 0.0),
                                     ("train.init_lr_divisor", t["init_lr_divisor"], None),
                                     ("train.stop_patience", t["stop_patience"], None)):
-            if value != default:
+            if value != default and (key, value) != ("train.lr_schedule", "cosine"):
                 raise ValueError(f"{key} is {value!r}: only the multitask models "
                                  f"({', '.join(names('multitask'))}) use it; model {m['name']} "
                                  f"takes {default!r}")

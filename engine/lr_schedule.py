@@ -1,16 +1,28 @@
 """Learning-rate schedules of the training loop (train.lr_schedule): the step schedule of the
-video configs (train.lr_steps, lr_factor) and, for the pose configs and the multitask action
-runs, the plateau schedule of Luvizon et al. 2018 (Appendix B: lr x 0.2 when the validation score
-plateaus), which can also end the stage when the score stagnates (train.stop_patience; Appendix
-B: "When validation accuracy stagnates, we divide the final learning rate by 10 and fine
-tune")."""
+video configs (train.lr_steps, lr_factor), the cosine schedule (lr decays to 0 along half a
+cosine over train.epochs), either after a linear warm-up of train.warmup_epochs, and, for the
+pose configs and the multitask action runs, the plateau schedule of Luvizon et al. 2018
+(Appendix B: lr x 0.2 when the validation score plateaus), which can also end the stage when the
+score stagnates (train.stop_patience; Appendix B: "When validation accuracy stagnates, we divide
+the final learning rate by 10 and fine tune")."""
 import math
 
 
-def lr_at(train_cfg, epoch):
-    """Step schedule: lr x lr_factor for every step epoch passed."""
+def lr_at(train_cfg, epoch, step=0, steps=1):
+    """lr of step ``step`` (of ``steps``) of ``epoch``. step: lr x lr_factor for every one of
+    train.lr_steps the epoch has reached; cosine: lr x (1 + cos(pi x e / epochs)) / 2 at the
+    step's start e = epoch + step / steps. Over the first train.warmup_epochs, the result is
+    scaled by the share of the warm-up done at the step's end, so the first step is not at 0."""
     t = train_cfg
-    return t["lr"] * t["lr_factor"] ** sum(epoch >= s for s in t["lr_steps"])
+    if t.get("lr_schedule", "step") == "cosine":
+        done = min((epoch + step / steps) / t["epochs"], 1.0)
+        lr = t["lr"] * 0.5 * (1.0 + math.cos(math.pi * done))
+    else:
+        lr = t["lr"] * t["lr_factor"] ** sum(epoch >= s for s in t["lr_steps"])
+    warmup = t.get("warmup_epochs", 0) or 0
+    if warmup > 0:
+        lr *= min(1.0, (epoch * steps + step + 1) / (warmup * steps))
+    return lr
 
 
 class Plateau:

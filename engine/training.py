@@ -3,18 +3,21 @@ step, the metrics log, checkpoints after every epoch, and resuming from them (ch
 ``checkpoints``).
 
 Optimizers (train.optimizer): sgd with momentum (Action Machine), nesterov, rmsprop (Luvizon et
-al. 2018, Appendix B). Schedules: the step schedule (train.lr_steps, lr_factor); with a validation
-callable, also train.lr_schedule plateau (pose configs, multitask action runs): lr x lr_factor
-after lr_patience epochs without a lower validation score, and with train.stop_patience the end
-of the run once the score has not improved for that many epochs (``lr_schedule``; train.epochs
-is then the most it runs).
+al. 2018, Appendix B). Schedules (``lr_schedule``), lr set before every step: the step schedule
+(train.lr_steps, lr_factor) or the cosine one, after train.warmup_epochs of linear warm-up;
+with a validation callable, also train.lr_schedule plateau (pose configs, multitask action runs):
+lr x lr_factor after lr_patience epochs without a lower validation score, and with
+train.stop_patience the end of the run once the score has not improved for that many epochs
+(train.epochs is then the most it runs).
 
 OUT/metrics.jsonl holds one JSON object a line, {"kind": "step" | "epoch", "epoch", ...}; after a
 resume it holds each step once (the lines of the epoch that was cut short are dropped). With a
 validation callable, epoch lines also hold val_score and the plateau's state (val_best, val_wait,
 val_since_best, lr_next, and "stopped": true on the epoch that ended the run), which --resume
 restores from the checkpoint's marker (a stopped run resumes to its final.params).
-OUT/curves.png plots it (losses, train accuracy, lr), redrawn after every epoch.
+OUT/curves.png plots it (losses, train accuracy, lr), redrawn after an epoch once 30 s have passed
+since the last drawing (a drawing costs about 0.3 s, a tiny model's epoch a few seconds), and
+after the last epoch.
 
 Several processes (train.kvstore dist_sync / dist_device_sync, under launch.py; ``distributed``):
 train.batch_size is the global batch, each worker reads its disjoint share of every step, the
@@ -49,6 +52,7 @@ from engine.lr_schedule import lr_at, plateau_of
 from engine.plots import training_curves
 
 OPTIMIZERS = {"sgd": "sgd", "nesterov": "nag", "rmsprop": "rmsprop"}  # config -> MXNet name
+CURVES_EVERY = 30.0  # seconds: curves.png is redrawn after an epoch at most this often, and last
 
 
 def make_trainer(params, train_cfg, num_devices, job=None):
@@ -295,13 +299,16 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
     # Epochs count from 1 in the log and the progress lines, from 0 in metrics.jsonl.
     progress = Progress(t["epochs"] * steps_per_epoch, "train", log, unit="steps", start=steps,
                         bar=None if job.writer else False)
+    drawn = 0.0  # when curves.png was last drawn
     for epoch in range(start, last):
         start_epoch(epoch, trainer, t, lr=plateau.lr if plateau else None, job=job)
         loader = epoch_loader(dataset, cfg, epoch, job)
         sums, seen, unreadable, tic = {}, 0, 0, time.time()
         waited = time.perf_counter()
-        for batch, bad in loader:  # data.batch.Substituted: the item batch, the replaced flags
+        for i, (batch, bad) in enumerate(loader):  # data.batch.Substituted: items, replaced flags
             data_time = time.perf_counter() - waited
+            if plateau is None:  # warm-up and cosine move lr every step
+                trainer.set_learning_rate(lr_at(t, epoch, i, steps_per_epoch))
             loss, parts = train_step(net, loss_fn, batch, ctxs, trainer,
                                      f"epoch {epoch + 1} step {steps + 1}", last_good)
             loss, bad = job_step(job, loss, batch[0].shape[0], int(bad.sum().asscalar()))
@@ -331,7 +338,10 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
             if plateau:
                 plateau.update(metrics["val_score"])
                 metrics.update(plateau.state())
-        last_good = end_epoch(out, epoch, net, trainer, cfg, metrics, steps_per_epoch, job)
+        draw = (epoch + 1 == last or metrics.get("stopped")
+                or time.time() - drawn >= CURVES_EVERY)
+        last_good = end_epoch(out, epoch, net, trainer, cfg, metrics, steps_per_epoch, job, draw)
+        drawn = time.time() if draw else drawn
         log.info("epoch %d/%d: %s", epoch + 1, t["epochs"],
                  " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
         if metrics.get("stopped"):
@@ -348,12 +358,14 @@ def fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run=False, validate=None):
     return final
 
 
-def end_epoch(out, epoch, net, trainer, cfg, metrics, steps_per_epoch, job):
-    """The epoch's checkpoint, metrics line and curves (rank 0 alone) -> its .params path."""
+def end_epoch(out, epoch, net, trainer, cfg, metrics, steps_per_epoch, job, draw=True):
+    """The epoch's checkpoint, metrics line and, if ``draw``, curves (rank 0 alone) -> its
+    .params path."""
     if not job.writer:
         return prefix_of(out, epoch) + ".params"
     last_good = save_checkpoint(out, epoch, net, trainer, cfg, metrics)
     append_metrics(out, metrics)
-    training_curves(os.path.join(out, "metrics.jsonl"), os.path.join(out, "curves.png"),
-                    steps_per_epoch=steps_per_epoch)
+    if draw:
+        training_curves(os.path.join(out, "metrics.jsonl"), os.path.join(out, "curves.png"),
+                        steps_per_epoch=steps_per_epoch)
     return last_good

@@ -11,7 +11,7 @@ The heads are switchable so that every ablation row of paper Tables 8, 9 and 13 
 configuration of this one block: ``heads=("rgb",)`` is RGBAction, ``("rgb", "kps")`` is
 KPS RGBAction, ``("rgb", "kps", "pose")`` is KPS PoseAction RGBAction.
 """
-from mxnet import gluon
+from mxnet import gluon, ndarray
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
@@ -133,8 +133,21 @@ class ActionMachine(HybridBlock):
         return rows
 
     def hybrid_forward(self, F, x):
+        outputs, poses = self._before_pose_cnn(F, x)
+        if poses is not None:
+            outputs.append(self.pose_cnn(poses))
+        return tuple(outputs)
+
+    def before_pose_cnn(self, x):
+        """Everything before the pose CNN, each part on its own graph: -> (the outputs of
+        ``output_names`` but "pose", the pose CNN's input (N, 3, T, K) or None). Stage 2 (Sec.
+        4.6) runs it outside autograd's recording, the KPS RGBAction model being frozen, so
+        that backward runs through the pose CNN alone."""
+        return self._before_pose_cnn(ndarray, x)
+
+    def _before_pose_cnn(self, F, x):
         feat = self.backbone(x)  # (N, 3, T, H, W) -> (N, 2048, T, H/32, W/32)
-        outputs = [self.rgb_head(feat)]
+        outputs, poses = [self.rgb_head(feat)], None
         if self.pose_head is not None:
             heat, offsets = self.pose_head(feat)  # (N, T, K, H/8, W/8), (N, T, K, 2, H/8, W/8)
             outputs += [heat, offsets]
@@ -144,8 +157,7 @@ class ActionMachine(HybridBlock):
                 else:
                     keypoints = self.decoder(heat)  # (N, T, K, 3), differentiable
                 poses = F.transpose(keypoints, axes=(0, 3, 1, 2))  # -> (N, 3, T, K)
-                outputs.append(self.pose_cnn(poses))
-        return tuple(outputs)
+        return outputs, poses
 
 
 class ActionMachineLoss:

@@ -15,6 +15,7 @@ import numpy as np
 ZOO_PREFIX = "gluoncv:"
 DEFAULT_2D_SOURCE = "gluoncv:resnet50_v1b"
 IGNORED_2D_PREFIXES = ("fc.",)  # the ImageNet classifier has no counterpart in the backbone
+POSE_BACKBONE = "backbone."  # symbols.pose_net.PoseNet's ResNet, whose head is left out
 
 
 class InflationError(ValueError):
@@ -36,12 +37,20 @@ def load_2d_params(source):
                 f"from ~/.mxnet/models/ as a path instead") from err
         return {k: p.data().asnumpy() for k, p in net._collect_params_with_prefix().items()}
     if not os.path.isfile(source):
-        raise InflationError(f"2D weights file not found: {source}")
+        raise InflationError(f"2D weights file not found: {source} (model.pretrained); give an "
+                             f"existing .params file (the synthetic configs' is the pose model "
+                             f"`make demo` trains first) or model.pretrained=null to start from "
+                             f"random weights")
     loaded = mx.nd.load(source)
     if not isinstance(loaded, dict):
         raise InflationError(f"{source} holds unnamed arrays; expected a Gluon .params file")
     # Module-style checkpoints prefix names with arg:/aux:; Gluon files do not.
-    return {k.split(":", 1)[-1]: v.asnumpy() for k, v in loaded.items()}
+    params = {k.split(":", 1)[-1]: v.asnumpy() for k, v in loaded.items()}
+    # A 2D pose model's checkpoint (train_pose.py's final.params): its ResNet is "backbone.".
+    if any(k.startswith(POSE_BACKBONE) for k in params):
+        params = {k[len(POSE_BACKBONE):]: v for k, v in params.items()
+                  if k.startswith(POSE_BACKBONE)}
+    return params
 
 
 def inflate_weight(w2d, shape3d):

@@ -37,7 +37,7 @@ def overrides(work, out, *extra):
     return [f"data.prepared={work}/prepared", f"data.boxes={work}/boxes.json",
             f"data.poses={work}/poses", f"out={out}", "data.workers=0", "data.clip_len=4",
             "train.batch_size=4", "train.epochs=2", "train.lr_steps=[1]", "eval.num_clips=2",
-            *extra]
+            "model.pretrained=null", *extra]
 
 
 def config(row):

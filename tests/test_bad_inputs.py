@@ -68,7 +68,8 @@ def test_eval_refuses_a_final_params_without_its_config(synth_work, runs, tmp_pa
 def test_strict_loading_names_the_first_missing_parameter(runs):
     from configs import load_config
     from engine.experiment import build_model
-    cfg = load_config(config("kps"), ["model.options.heads=[rgb, kps, pose]"])
+    cfg = load_config(config("kps"), ["model.options.heads=[rgb, kps, pose]",
+                                      "model.pretrained=null"])
     import mxnet as mx
     net = build_model(cfg, [mx.cpu()])
     with pytest.raises(ValueError, match=r"lacks parameter 'pose_cnn\."):
@@ -173,7 +174,8 @@ def test_resume_skips_a_cut_newest_checkpoint_and_says_so(synth_work, tmp_path):
 
 def test_resume_refuses_a_changed_config_but_not_a_changed_worker_count(synth_work, tmp_path):
     out = str(tmp_path / "run")
-    args = ["--config", config("rgb_person_crop")] + overrides(synth_work, out, "train.epochs=1")
+    args = ["--config", config("rgb_person_crop")] + overrides(synth_work, out, "train.epochs=1",
+                                                                  "train.lr=0.01")
     train_action.main(args)
     code, err = run_script("train_action.py", "--resume", *args, "train.lr=0.5")
     assert_one_line_error(code, err, "train.lr 0.01 -> 0.5")

@@ -1,10 +1,11 @@
-"""demo_tables.py (the demo's tables, seeds' mean +- std, paired differences), the CAM-mass means
+"""demo_tables.py (the demo's tables, seeds' mean +- std, the claims with their intervals), the CAM-mass means
 of visualize.py, the pose oracle's input path of diagnose_pose.py and the centred pose input,
 against hand computations."""
 import math
 
 import mxnet as mx
 import numpy as np
+from scipy import stats
 
 from data.pose_targets import encode_clip
 from engine import demo_tables as dt
@@ -20,25 +21,80 @@ def results(rgb, pose=None):
     return {"top1": top1}
 
 
-def test_mean_std_and_paired_difference_by_hand():
+def test_mean_std_by_hand():
     a = np.array([0.70, 0.64, 0.75])
-    b = np.array([0.60, 0.62, 0.66])
     m, s = dt.mean_std(a)
     assert math.isclose(m, (0.70 + 0.64 + 0.75) / 3)
     by_hand = math.sqrt(sum((x - m) ** 2 for x in a) / 2)  # ddof 1
     assert math.isclose(s, by_hand)
-    d = [0.10, 0.02, 0.09]
-    dm = sum(d) / 3
-    se = math.sqrt(sum((x - dm) ** 2 for x in d) / 2) / math.sqrt(3)
-    p = dt.paired(a, b)
-    assert math.isclose(p["diff"], dm) and math.isclose(p["se"], se)
-    assert math.isclose(p["t"], dm / se) and p["n"] == 3
-    # Student's t, 2 degrees of freedom, two-sided 95 %: 4.303 (any table).
-    assert p["beyond"] == (dm / se > 4.303)
-    assert not dt.paired([0.5, 0.6, 0.7], [0.49, 0.62, 0.69])["beyond"]  # differences cancel
-    one = dt.paired([0.7], [0.6])
-    assert math.isnan(one["se"]) and not one["beyond"] and math.isclose(one["diff"], 0.1)
     assert math.isnan(dt.mean_std([0.5])[1])
+
+
+def test_interval_and_verdict_by_hand():
+    d = [10.0, 2.0, 9.0]
+    m = sum(d) / 3
+    se = math.sqrt(sum((x - m) ** 2 for x in d) / 2) / math.sqrt(3)
+    diff, ci, p = dt.interval(d)
+    # Student's t, 2 degrees of freedom: 4.3027 two-sided 95 % (any table); the p of t = m / se
+    # from the t distribution's closed form with 2 degrees of freedom: 1 - t / sqrt(2 + t^2).
+    t = m / se
+    assert math.isclose(diff, m)
+    assert math.isclose(ci[0], m - 4.302653 * se, rel_tol=1e-5)
+    assert math.isclose(ci[1], m + 4.302653 * se, rel_tol=1e-5)
+    assert math.isclose(p, 1 - t / math.sqrt(2 + t * t), rel_tol=1e-6)
+    assert dt.verdict(ci) == ("shown" if ci[0] > 0 else "undecided")
+    assert dt.interval([3.0, 3.0])[1:] == ([3.0, 3.0], 0.0)
+    assert dt.interval([0.0, 0.0])[2] == 1.0
+    assert math.isnan(dt.interval([5.0])[1][0])
+    assert dt.verdict([0.5, 4.0]) == "shown" and dt.verdict([-4.0, -0.5]) == "refuted"
+    assert dt.verdict([-1.0, 2.0]) == "undecided" and dt.verdict([math.nan] * 2) == "undecided"
+
+
+def seed_of(rights_a, rights_b, label=0):
+    """A seed's two rows from the per-video right/wrong of each (the top-1 follows)."""
+    def row(rights):
+        videos = [dict(id=f"v{i}", label=label, rgb=label if r else label + 1)
+                  for i, r in enumerate(rights)]
+        return {"top1": {"rgb": float(np.mean(rights))}, "per_video": videos}
+    return [("A", row(rights_a)), ("B", row(rights_b))]
+
+
+def test_a_claim_over_the_videos_with_one_seed():
+    # 10 videos: a alone right on 3, b alone right on 0, both right on 5, both wrong on 2.
+    a = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]
+    b = [0, 0, 0, 1, 1, 1, 1, 1, 0, 0]
+    c = dt.claim("A over B", [seed_of(a, b)], ("A", "rgb"), ("B", "rgb"))
+    d = 100 * (np.array(a) - np.array(b))  # per video: 100 three times, else 0
+    half = 2.262157 * d.std(ddof=1) / math.sqrt(10)  # t, 9 degrees of freedom
+    assert c["over"] == "videos" and (c["seeds"], c["videos"]) == (1, 10)
+    assert math.isclose(c["diff"], 30.0)
+    assert np.allclose(c["ci95"], [30.0 - half, 30.0 + half], rtol=1e-5)
+    assert math.isclose(c["p"], 2 * 0.5 ** 3)  # McNemar: 3 discordant videos, all a's
+    assert c["verdict"] == ("shown" if 30.0 - half > 0 else "undecided")
+    assert (c["a"], c["b"]) == ("A: rgb", "B: rgb")
+    assert set(c) >= {"claim", "a", "b", "diff", "ci95", "p", "seeds", "videos"}
+
+
+def test_a_claim_over_seeds_and_its_videos_test():
+    seeds = [seed_of([1, 1, 1, 0], [1, 0, 0, 0]), seed_of([1, 1, 0, 0], [1, 1, 0, 0]),
+             seed_of([1, 1, 1, 1], [0, 1, 1, 1])]
+    c = dt.claim("A over B", seeds, ("A", "rgb"), ("B", "rgb"))
+    d = np.array([75 - 25, 50 - 50, 100 - 75], float)  # per seed, points
+    half = 4.302653 * d.std(ddof=1) / math.sqrt(3)
+    assert c["over"] == "seeds" and (c["seeds"], c["videos"]) == (3, 4)
+    assert math.isclose(c["diff"], d.mean())
+    assert np.allclose(c["ci95"], [d.mean() - half, d.mean() + half], rtol=1e-5)
+    # Over the videos: per video the share of seeds right, a less b.
+    per_video = 100 * (np.array([3, 3, 2, 1]) - np.array([2, 2, 1, 1])) / 3
+    v_half = 3.182446 * per_video.std(ddof=1) / 2  # t, 3 degrees of freedom; sqrt(4 videos)
+    assert math.isclose(c["videos_diff"], per_video.mean())
+    assert np.allclose(c["videos_ci95"], [per_video.mean() - v_half, per_video.mean() + v_half])
+    t = per_video.mean() / (per_video.std(ddof=1) / 2)
+    assert math.isclose(c["videos_p"], 2 * stats.t.sf(t, 3))
+    text = dt.claims_table([c]).splitlines()
+    assert text[2].startswith(f"| A over B | {d.mean():+.1f} | [{d.mean() - half:+.1f}, "
+                              f"{d.mean() + half:+.1f}] |")
+    assert "3 seeds" in text[2] and c["verdict"] in text[2]
 
 
 def test_single_and_multi_seed_tables():
@@ -53,16 +109,6 @@ def test_single_and_multi_seed_tables():
     assert multi[2] == f"| RGB row | 36.9 +- {rgb_std:.1f} | - | - |"
     pose_std = np.std([36.2, 40.0], ddof=1)
     assert f"| 38.1 +- {pose_std:.1f} |" in multi[3]
-    comp = dt.comparisons_table([seed0, seed1], [(("pose row", "rgb"), ("RGB row", "rgb")),
-                                                 (("missing", "rgb"), ("RGB row", "rgb"))])
-    lines = comp.splitlines()
-    assert len(lines) == 3  # a pair naming an absent row is left out
-    d = np.array([70.0 - 33.8, 65.0 - 40.0])
-    assert lines[2].startswith(f"| pose row rgb - RGB row rgb | {d.mean():+.1f} | "
-                               f"{d.std(ddof=1) / math.sqrt(2):.1f} |")
-    one = dt.comparisons_table([seed0], [(("pose row", "rgb"), ("RGB row", "rgb"))])
-    assert one.splitlines()[2] == ("| pose row rgb - RGB row rgb | +36.2 | - | - | "
-                                   "needs >= 2 seeds |")
 
 
 def test_cam_mass_means_and_table():
@@ -113,7 +159,7 @@ def test_centred_pose_input_subtracts_the_clip_mean_and_ignores_a_shift_of_the_b
                                atol=1e-5)
 
 
-def test_mcnemar_by_hand_and_the_videos_table():
+def test_mcnemar_by_hand():
     # 10 videos: a alone right on 3, b alone right on 0, both right on 5, both wrong on 2.
     a = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]
     b = [0, 0, 0, 1, 1, 1, 1, 1, 0, 0]
@@ -124,8 +170,3 @@ def test_mcnemar_by_hand_and_the_videos_table():
     # 9 of 10 discordant pairs one way: 2 * (C(10,0) + C(10,1)) / 2**10.
     m = dt.mcnemar([1] * 9 + [0], [0] * 9 + [1])
     assert math.isclose(m["p"], 2 * (1 + 10) / 2 ** 10)
-    videos = [dict(id=f"v{i}", label=0, rgb=int(not x)) for i, x in enumerate(a)]
-    others = [dict(id=f"v{i}", label=0, rgb=int(not x)) for i, x in enumerate(b)]
-    rows = [("A", {"per_video": videos}), ("B", {"per_video": others})]
-    line = dt.videos_table(rows, [(("A", "rgb"), ("B", "rgb"))]).splitlines()[2]
-    assert line == "| A rgb - B rgb | +30.0 | 3 / 0 | 0.250 | no |"

@@ -91,6 +91,23 @@ def test_get_model_inflates_from_a_local_file(resnet2d_file):
                                   net2d.bn1.running_var.data().asnumpy())
 
 
+def test_a_pose_model_checkpoint_gives_its_resnet(tmp_path):
+    """A 2D pose model's final.params (PoseNet: backbone + pose head) inflates its backbone into
+    the I3D of the same width, the 1-frame stem as a copy; its pose head is left out."""
+    pose = get_model("pose_tiny", base_width=8)
+    path = str(tmp_path / "final.params")
+    pose.save_parameters(path)
+    net = get_model("action_machine_tiny", pretrained=path, stem_temporal_kernel=1)
+    np.testing.assert_array_equal(net.backbone.conv1.weight.data().asnumpy()[:, :, 0],
+                                  pose.backbone.conv1.weight.data().asnumpy())
+    w2 = pose.backbone.layer1[0].conv1.weight.data().asnumpy()  # 1x1 -> 3x1x1, / 3
+    np.testing.assert_allclose(net.backbone.layer1[0].conv1.weight.data().asnumpy(),
+                               np.repeat(w2[:, :, None], 3, axis=2) / 3, rtol=1e-6)
+    assert not any(k.startswith("pose_head") for k in load_2d_params(path))
+    with pytest.raises(InflationError, match="does not fit"):  # another width
+        get_model("action_machine_tiny", pretrained=path, base_width=16)
+
+
 def _resave(path, tmp_path, edit):
     params = mx.nd.load(path)
     edit(params)

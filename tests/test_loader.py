@@ -83,6 +83,39 @@ def test_test_item_has_30_views(prepared):
     assert not np.array_equal(clips, frame_clips)
 
 
+def test_test_views_are_each_clip_cropped_by_each_box(prepared):
+    """Every view against its clip's frames cropped by its box, by the transforms alone."""
+    from data import transforms as T
+    from data.video import read_frames
+    out, samples, boxes, _ = prepared
+    ds = dataset(prepared, mode="test")
+    views, _ = ds[1]
+    idx = T.test_indices(samples[1]["frames"], CLIP, 2, 10)
+    frames = read_frames(os.path.join(out, samples[1]["path"]), np.arange(samples[1]["frames"]))
+    crops = T.test_crop_boxes(boxes[samples[1]["id"]], ds.test_crop_scale)
+    expected = [T.to_network(T.crop_frames(frames[i], box, SIZE)) for i in idx for box in crops]
+    np.testing.assert_array_equal(views, np.stack(expected))
+
+
+def test_decoded_copies_give_the_decoded_frames_and_follow_the_video(prepared, tmp_path):
+    out, samples, _, _ = prepared
+    folder = str(tmp_path / "decoded")
+    for mode in ("train", "test"):
+        cached, plain = dataset(prepared, mode=mode, decoded=folder), dataset(prepared, mode=mode)
+        for i in (0, 3):
+            np.testing.assert_array_equal(cached[i][0], plain[i][0])
+    copy = tmp_path / "decoded" / (samples[0]["path"] + ".npy")
+    assert np.load(copy).shape == (samples[0]["frames"], 144, 192, 3)
+    # A copy older than its video, or torn, is made again from the video.
+    from data.video import decoded_copy
+    video = os.path.join(out, samples[0]["path"])
+    np.save(copy, np.zeros((2, 4, 4, 3), np.uint8))
+    os.utime(copy, (os.path.getmtime(video) - 10,) * 2)
+    assert decoded_copy(video, str(copy)).shape[0] == samples[0]["frames"]
+    copy.write_bytes(b"torn")
+    assert decoded_copy(video, str(copy)).shape[0] == samples[0]["frames"]
+
+
 def test_person_crop_needs_boxes(prepared):
     out, samples, _, _ = prepared
     with pytest.raises(ValueError, match="no person box"):

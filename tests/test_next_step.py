@@ -59,7 +59,7 @@ def test_a_missing_checkpoint_is_said_to_be_missing(synth_work, tmp_path):
 def one_epoch(synth_work, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("one_epoch") / "run")
     train_action.main(["--config", config("rgb_person_crop")] + overrides(
-        synth_work, out, "train.epochs=1", "train.lr_steps=[]"))
+        synth_work, out, "train.epochs=1", "train.lr_steps=[]", "train.lr=0.01"))
     return out
 
 

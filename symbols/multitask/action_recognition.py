@@ -32,6 +32,7 @@ from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
 from symbols.multitask.separable_residual import ConvUnit
+from symbols.multitask.stem import concat_channels
 
 POSE_FILTERS = {"v1": (8, 16, 24, 56, 32, 56), "v2": (12, 24, 36, 112, 64, 112)}
 
@@ -125,8 +126,8 @@ class ActionRecognition(HybridBlock):
     def hybrid_forward(self, F, x, visible=None):
         if self.kind == "pose":
             x = F.broadcast_mul(x, visible)  # coordinates weighted by visibility (cvpr18 code)
-            x = F.concat(self.tower_a(x), self.tower_b(x), self.tower_c(x), dim=1)
-            x = max_plus_min_pool(F, F.concat(self.tower_d(x), self.tower_e(x), dim=1))
+            x = concat_channels(F, self.tower_a(x), self.tower_b(x), self.tower_c(x))
+            x = max_plus_min_pool(F, concat_channels(F, self.tower_d(x), self.tower_e(x)))
         else:
             x = F.Pooling(self.entry(x), kernel=(2, 2), stride=(2, 2), pool_type="max",
                           pooling_convention="full")

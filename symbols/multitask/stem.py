@@ -29,8 +29,9 @@ def concat_channels(F, *parts):
     """Channel concatenation followed by a copy (the no-op slice). The copy works around MXNet
     1.9's oneDNN on CPU: hybridized, the backward pass of a concat whose channel offsets are
     multiples of 8 but not of 16 (widths 0.125, 0.375) fails with "could not construct a
-    sub-memory" when a separable convolution reads it; the copy hands the concat a plain-layout
-    gradient. Values and gradients are unchanged."""
+    sub-memory" when a separable convolution reads it, and on CPUs with AMX (Sapphire Rapids)
+    the backward pass of the action model's tower concats dies of SIGFPE inside oneDNN; the copy
+    hands the concat a plain-layout gradient. Values and gradients are unchanged."""
     return F.slice_axis(F.concat(*parts, dim=1), axis=1, begin=0, end=None)
 
 

@@ -1,0 +1,56 @@
+"""make demo end to end at toy size (the real code path, sizes shrunk by its arguments): the
+claims of the results carry every key, and their numbers follow from the rows' own results."""
+import json
+import math
+import os
+import shutil
+
+import numpy as np
+
+import demo
+import eval_action
+from configs import load_config
+
+
+def test_a_toy_demo_tests_every_claim_over_two_seeds(synth_work, tmp_path):
+    work = str(tmp_path / "synth")
+    shutil.copytree(synth_work, work)
+    runs = str(tmp_path / "runs")
+    row_overrides = ["data.workers=0", "data.clip_len=4", "data.stride=2", "train.batch_size=4",
+            "train.epochs=1", "train.lr_steps=[]", "eval.num_clips=2"]
+    args = demo.parse_args([
+        "--work", work, "--runs", runs, "--seeds", "2", "--subjects", "1", "--repetitions", "1",
+        "--frames", "12", "--coco-subjects", "2", "--pose-override", "train.epochs=1", *row_overrides])
+    demo.run(args, demo.logging.getLogger("test"))
+    with open(os.path.join(runs, "demo_results.json")) as f:
+        record = json.load(f)
+    assert record["minutes"] > 0 and record["seeds"] == [0, 1]
+    claims = record["claims"]
+    assert [c["claim"] for c in claims] == [text for text, _, _ in demo.CLAIMS]
+    rows = [{r["name"]: r for r in gt + [dict(p, name=p["name"] + demo.PSEUDO) for p in pseudo]}
+            for gt, pseudo in zip(record["rows"], record["pseudo_rows"])]
+    for c, (_, a, b) in zip(claims, demo.CLAIMS):
+        assert {"claim", "a", "b", "diff", "ci95", "p", "seeds", "videos"} <= set(c)
+        assert (c["seeds"], c["over"], c["videos"]) == (2, "seeds", 10)  # the 10 view-3 videos
+        # the difference is the mean over the seeds of the rows' own top-1 (points)
+        d = [100 * (r[a[0]]["top1"][a[1]] - r[b[0]]["top1"][b[1]]) for r in rows]
+        assert math.isclose(c["diff"], np.mean(d), abs_tol=1e-9)
+        low, high = c["ci95"]
+        if d[0] != d[1]:  # 12.706: Student's t, 1 degree of freedom, two-sided 95 %
+            half = 12.706205 * np.std(d, ddof=1) / math.sqrt(2)
+            assert np.allclose([low, high], [np.mean(d) - half, np.mean(d) + half])
+        assert c["verdict"] in ("shown", "refuted", "undecided")
+    # The KPS row is not tested by itself: the stage-2 row's RGB head is its frozen model. Tested
+    # by itself, it predicts what the stage-2 row's RGB column says, video by video.
+    kps = load_config(os.path.join("configs", "synth_xview3_kps.yaml"), [
+        f"data.prepared={work}/prepared", f"data.boxes={work}/boxes.json",
+        f"data.poses={work}/poses", f"runs={runs}/demo", "train.seed=0", *row_overrides])
+    alone = eval_action.run(kps, [demo.mx.cpu()])
+    with open(os.path.join(kps["out"], "per_video.jsonl")) as f:
+        alone_videos = {v["id"]: v["rgb"] for v in map(json.loads, f)}
+    derived = rows[0]["KPS RGBAction"]
+    assert {v["id"]: v["rgb"] for v in derived["per_video"]} == alone_videos
+    assert math.isclose(derived["top1"]["rgb"], alone["top1"]["rgb"])
+    text = open(os.path.join(runs, "demo_results.md")).read()
+    assert "| claim (a over b) | a - b | 95 % interval |" in text
+    assert all(f"| {c['claim']} | {c['diff']:+.1f} |" in text for c in claims)

@@ -26,10 +26,8 @@ import os
 import sys
 import time
 
+from data.synth import DEMO_SUBJECTS
 from engine import cli
-
-
-SUBJECTS = 16  # 10 actions x SUBJECTS x 2 performances x 3 views: 320 test videos (view 3)
 
 
 def parse_args(argv=None):
@@ -39,7 +37,7 @@ def parse_args(argv=None):
     parser.add_argument("--bias", type=float, default=0.9)
     parser.add_argument("--seeds", type=int, default=1,
                         help="train every row with seeds 0 .. N-1; report mean +- std")
-    parser.add_argument("--subjects", type=int, default=SUBJECTS,
+    parser.add_argument("--subjects", type=int, default=DEMO_SUBJECTS,
                         help="benchmark size (data.synth): subjects")
     parser.add_argument("--repetitions", type=int, default=2, help="performances a subject")
     parser.add_argument("--frames", type=int, default=36, help="frames a video")

@@ -52,7 +52,7 @@ test: install ## the test suite (CPU, no downloads), in file order
 test-shuffled: install ## the suite in a random order (SEED=N repeats one)
 	$(PY) -m pytest -q -p randomly $(if $(SEED),--randomly-seed=$(SEED)) tests
 
-demo: install ## the whole pipeline on the synthetic benchmark -> table (SEEDS=3: mean +- std)
+demo: install ## the whole pipeline on the synthetic benchmark -> table, claims (SEEDS=5: over seeds)
 	$(PY) demo.py --seeds $(SEEDS)
 
 demo-softargmax: install ## Luvizon et al.'s model and the soft-argmax decoder on the same benchmark

@@ -67,6 +67,7 @@ class ClipDataset(gluon.data.Dataset):
         self.test_crop_scale, self.min_confidence = test_crop_scale, min_confidence
         self.decoded = decoded  # a folder of decoded copies of the videos (data.frame_cache)
         self._copies = {}  # video path -> its decoded copy, memory-mapped
+        self._poses = {}  # sample id -> its checked pose array: a file is read once a process
 
     def set_epoch(self, epoch):
         self.epoch = epoch
@@ -101,6 +102,17 @@ class ClipDataset(gluon.data.Dataset):
         """(len(indices), K, 3) from the pose file, or None."""
         if self.poses_dir is None:
             return None
+        if sample["id"] not in self._poses:
+            self._poses[sample["id"]] = self._read_poses(sample)
+        poses = self._poses[sample["id"]]
+        kps = poses[np.minimum(indices, len(poses) - 1)].astype(np.float32)
+        # The third column is visibility (ground truth) or probability (pseudo-poses): a joint
+        # is a target when it exceeds the threshold (data.pose_min_confidence).
+        kps[..., 2] = kps[..., 2] > self.min_confidence
+        return kps
+
+    def _read_poses(self, sample):
+        """The sample's pose file, checked: (frames, K, 3), finite."""
         try:
             poses = read_poses(self.poses_dir, sample["id"])
         except (OSError, ValueError) as err:  # a missing pose file is an error, never a skip
@@ -112,11 +124,7 @@ class ClipDataset(gluon.data.Dataset):
         if not np.isfinite(poses).all():
             raise PoseFileError(f"pose file of {sample['id']} in {self.poses_dir} holds "
                                 f"non-finite values")
-        kps = poses[np.minimum(indices, len(poses) - 1)].astype(np.float32)
-        # The third column is visibility (ground truth) or probability (pseudo-poses): a joint
-        # is a target when it exceeds the threshold (data.pose_min_confidence).
-        kps[..., 2] = kps[..., 2] > self.min_confidence
-        return kps
+        return poses
 
     def _train_item(self, i):
         sample = self.samples[i]

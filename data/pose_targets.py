@@ -51,6 +51,11 @@ def encode_pose(keypoints, heatmap_size, stride, radius):
 
 
 def encode_clip(keypoints, heatmap_size, stride, radius):
-    """keypoints (T, K, 3) -> (T, K, H, W), (T, K, 2, H, W), (T, K)."""
-    encoded = [encode_pose(k, heatmap_size, stride, radius) for k in keypoints]
-    return tuple(np.stack(parts) for parts in zip(*encoded))
+    """keypoints (T, K, 3) -> (T, K, H, W), (T, K, 2, H, W), (T, K): ``encode_pose`` of each
+    frame, computed for the whole clip at once (the same operations, element by element)."""
+    keypoints = np.asarray(keypoints, dtype=np.float32)
+    T, K = keypoints.shape[:2]
+    heat, offsets, weights = encode_pose(keypoints.reshape(T * K, 3), heatmap_size, stride,
+                                         radius)
+    H, W = heatmap_size
+    return heat.reshape(T, K, H, W), offsets.reshape(T, K, 2, H, W), weights.reshape(T, K)

@@ -175,5 +175,8 @@ def mirror(frames, keypoints=None):
 
 def to_network(frames):
     """(T, S, S, 3) uint8 -> (3, T, S, S) float32, ImageNet mean/std normalised."""
-    x = (frames.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    x = frames.astype(np.float32)
+    x /= 255.0  # in place: the same float32 operations as (x / 255 - mean) / std, no temporaries
+    x -= IMAGENET_MEAN
+    x /= IMAGENET_STD
     return np.ascontiguousarray(x.transpose(3, 0, 1, 2))

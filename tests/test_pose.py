@@ -149,3 +149,14 @@ def test_the_network_decoder_equals_the_numpy_reference(stride, radius):
     y = i * stride + (stride - 1) / 2 + offsets[n, t, k, 1, i, j] * radius
     prob = decode_pose_maps(heat, offsets, stride, radius)[n, t, k]
     np.testing.assert_allclose(prob, [x, y, 1 / (1 + np.exp(-heat[n, t, k].max()))], rtol=1e-5)
+
+
+def test_a_clip_encodes_as_its_frames_one_by_one():
+    rng = np.random.RandomState(0)
+    kps = rng.uniform(-10, 74, (8, 17, 3)).astype(np.float32)
+    kps[..., 2] = rng.uniform(size=(8, 17)) > 0.3
+    clip = encode_clip(kps, (8, 8), 8, 6.0)
+    frames = [encode_pose(k, (8, 8), 8, 6.0) for k in kps]
+    for part, per_frame in zip(clip, zip(*frames)):
+        assert part.dtype == np.float32
+        assert np.array_equal(part, np.stack(per_frame))

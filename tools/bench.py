@@ -190,7 +190,7 @@ def bench_train_step(ctx, repeats=3):
     return dict(steps=rows, peak_rss_mib=peak)
 
 
-NTU_FRAMES = 4.0e6  # frames of NTU RGB+D 60 (issue #5), for the time a detection pass takes
+NTU_FRAMES = 4.0e6  # frames of NTU RGB+D 60, for the time a detection pass takes
 
 
 def bench_detector(ctx, sizes=((480, 640), (1080, 1920)), batch=1, repeats=2):

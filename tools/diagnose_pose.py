@@ -1,4 +1,4 @@
-"""Why is the demo's pose CNN weak? Three measurements on the synthetic benchmark (issue #18).
+"""Why is the demo's pose CNN weak? Three measurements on the synthetic benchmark.
 
     python -m tools.diagnose_pose [--runs runs] [--work work/synth] [--skip-oracle] [key=value ...]
 

@@ -63,6 +63,7 @@ from engine.experiment import (
 from engine.inference import loaded_model
 from engine.multitask import evaluate_multitask, multitask_test_data
 from engine.plots import confusion_figure
+from engine import int8
 from engine.precision import check_dtype
 from engine.scoring import check_finite, confusion, head_scores, row_name, video_scores
 
@@ -196,6 +197,8 @@ def run(cfg, ctxs, skip_unreadable=False):
     """Check the checkpoint against the config and the inputs, then evaluate (one-line errors)."""
     with exit_on_error():
         check_dtype(cfg["eval"]["dtype"], ctxs[0], calibrates=True)
+        if cfg["eval"]["dtype"] == "int8":
+            int8.check_model(cfg["model"]["name"])
         ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
         cfg = checked_against_checkpoint(cfg, ckpt)
         if is_softargmax(cfg):

@@ -49,6 +49,7 @@ def in_dtype(net, cfg, ctx, ckpt, log):
     dtype = cfg["eval"]["dtype"]
     if dtype != "int8":
         return for_inference(net, dtype, ctx, log=log)
+    int8.check_model(cfg["model"]["name"])
     wanted, digest = int8.settings(cfg), sha256(ckpt)
     thresholds = int8.read_cache(ckpt, wanted, digest)
     if thresholds is None:

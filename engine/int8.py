@@ -41,6 +41,22 @@ GRANULARITY = "channel-wise"
 LOG = logging.getLogger(__name__)
 
 
+# Networks whose int8 graph MXNet 1.9.1's oneDNN cannot run, refused before any calibration.
+REFUSED = {
+    "softargmax_multitask": (
+        "MXNet 1.9.1's oneDNN cannot run this network's int8 graph: its first call fails with "
+        "'The size of NDArray doesn't match the requested MKLDNN memory desc' after the last "
+        "action block's convolution, also with both action streams and the aggregation kept "
+        "float32 (docs/performance.md); set eval.dtype=float32"),
+}
+
+
+def check_model(name, key="eval.dtype"):
+    """One-line ValueError for a model named in ``REFUSED``."""
+    if name in REFUSED:
+        raise ValueError(f"{key}=int8 with model {name}: {REFUSED[name]}")
+
+
 def check_parts(parts, key="eval.int8_float32"):
     unknown = [p for p in parts if p not in PARTS]
     if unknown:

@@ -203,3 +203,19 @@ def test_an_int8_graph_onednn_cannot_run_is_one_line_naming_the_setting():
     assert "\n" not in str(err.value)
     assert "eval.int8_float32=['pose_cnn'] fails" in str(err.value)
     assert "Check failed: the memory desc" in str(err.value)
+
+
+def test_int8_of_the_paper_size_multitask_model_is_refused_before_any_work(tmp_path):
+    """MXNet 1.9.1's oneDNN cannot run the paper-size soft-argmax multitask model's int8 graph
+    (engine.int8.REFUSED): eval_action.py says so in one line before it looks for a checkpoint
+    or reads a video; its tiny version is not refused."""
+    import eval_action
+    cfg = load_config(os.path.join("configs", "synth_xview3_softargmax_separate.yaml"), [
+        "model.name=softargmax_multitask", "eval.dtype=int8", f"runs={tmp_path}",
+        f"data.prepared={tmp_path / 'none'}"])
+    with pytest.raises(SystemExit, match=r"^error: eval.dtype=int8 with model "
+                                         r"softargmax_multitask: MXNet 1.9.1's oneDNN cannot "
+                                         r"run[^\n]*set eval.dtype=float32$"):
+        eval_action.run(cfg, [mx.cpu()])
+    assert not os.path.exists(cfg["out"])
+    int8.check_model("softargmax_multitask_tiny")

@@ -17,7 +17,6 @@ from data.loader import ClipDataset
 from data.multitask.clips import MultitaskClips
 from data.pose_targets import disk_radius
 from data.protocols import get_dataset
-from engine import int8
 from engine.checkpoints import checkpoint_config
 from symbols import MODELS, get_model, model_config, names
 from symbols.model_zoo import multitask_config
@@ -168,8 +167,6 @@ def check_multitask_config(cfg):
     """The keys a multitask video config cannot combine, refused before any work; and an Action
     Machine config may not name a multitask stage."""
     t, m = cfg["train"], cfg["model"]
-    if cfg["eval"]["dtype"] == "int8":
-        int8.check_model(m["name"])
     if not is_softargmax(cfg):
         if t["stage"] in MULTITASK_STAGES:
             raise ValueError(f"train.stage {t['stage']} is a stage of the multitask models "

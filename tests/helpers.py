@@ -1,5 +1,6 @@
 """Shared by the tests that train and evaluate on a tiny synthetic dataset."""
 import errno
+import json
 import os
 
 import mxnet as mx
@@ -14,6 +15,9 @@ from engine import hardware
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POSE_TINY = os.path.join(ROOT, "configs", "pose", "synth_tiny.yaml")
+SEPARATE = os.path.join(ROOT, "configs", "synth_xview3_softargmax_separate.yaml")
+FINETUNED = os.path.join(ROOT, "configs", "synth_xview3_softargmax_finetuned.yaml")
+SOFTARGMAX_POSE = os.path.join(ROOT, "configs", "pose", "synth_softargmax_tiny.yaml")
 # bfloat16 runs on AVX-512 CPUs only (hardware.py); elsewhere its tests are skipped with the reason.
 needs_bfloat16 = pytest.mark.skipif(hardware.bfloat16_missing() is not None,
                                     reason=f"{hardware.bfloat16_missing()} "
@@ -72,3 +76,28 @@ def fill_the_disk(monkeypatch):
             return real_write(fd, data)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     monkeypatch.setattr(os, "write", full)
+
+
+def video_config(path, work, runs, *extra):
+    """One short epoch of the tiny multitask model on the fixture's 12-frame videos."""
+    from configs import load_config
+    return load_config(path, [f"data.prepared={work}/prepared", f"runs={runs}",
+                              "train.epochs=1", "data.clip_len=4", "data.stride=2", *extra])
+
+
+def tiny_softargmax_pose(work, out):
+    """The tiny soft-argmax pose model after one epoch (a multitask stage 1's pose part) -> its
+    final.params."""
+    import train_pose
+    from configs import POSE_BASE, load_config
+    cfg = load_config(SOFTARGMAX_POSE, [f"data.prepared={work}/prepared", f"out={out}",
+                                        "train.epochs=1", "train.batch_size=8",
+                                        "data.val_share=0.0", "train.lr_schedule=step"],
+                      base=POSE_BASE)
+    return train_pose.run(cfg, [mx.cpu()])
+
+
+def epoch_lines(out):
+    """The epoch lines of a run's metrics.jsonl."""
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f if '"kind": "epoch"' in line]

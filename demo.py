@@ -27,7 +27,7 @@ import sys
 import time
 
 from data.synth import DEMO_SUBJECTS
-from engine import cli
+from common import cli
 
 
 def parse_args(argv=None):
@@ -66,10 +66,11 @@ import pseudo_poses
 import train_action
 import train_pose
 import visualize
-from configs import POSE_BASE, load_config
+from engine.config import POSE_BASE, load_config
 from data import synth
-from data.errors import exit_on_error
-from data.index import atomic_write_text, read_annotation_3d, read_boxes, read_index
+from common.errors import exit_on_error
+from common.files import atomic_write_text
+from data.index import read_annotation_3d, read_boxes, read_index
 from data.prepare import prepare
 from engine import demo_tables, hardware
 from engine.demo_rows import ROWS, ground_truth_poses, row_config, run_rows, seed_runs

@@ -34,10 +34,10 @@ import eval_action
 import eval_pose
 import train_action
 import train_pose
-from configs import POSE_BASE, load_config
+from engine.config import POSE_BASE, load_config
 from data import synth
-from data.errors import exit_on_error
-from data.index import atomic_write_text
+from common.errors import exit_on_error
+from common.files import atomic_write_text
 from data.prepare import prepare
 from engine import demo_tables, hardware
 from engine import pose_eval as pose_model_eval

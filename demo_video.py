@@ -30,7 +30,7 @@ import json
 import os
 import sys
 
-from engine import cli
+from common import cli
 from symbols.detector import DEFAULT_WEIGHTS
 
 
@@ -74,8 +74,8 @@ import cv2
 import mxnet as mx
 import numpy as np
 
-from data.errors import check_writable, exit_on_error
-from data.index import atomic_write_text
+from common.errors import check_writable, exit_on_error
+from common.files import atomic_write_text
 from data.transforms import (
     crop_frames,
     full_frame_box,

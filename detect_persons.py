@@ -40,7 +40,7 @@ import os
 
 from data.protocols import DATASETS
 from data.shards import parse as shard_arg
-from engine import cli
+from common import cli
 from symbols.detector import DEFAULT_WEIGHTS, GLUONCV, RFCN_DETECTORS
 
 
@@ -104,10 +104,10 @@ if __name__ == "__main__":  # --help, a bad flag and the thread count: before MX
 # Below: the imports that load MXNet, after the command line is read above.
 import numpy as np
 
-from data.errors import exit_on_error
-from data.progress import Progress
+from common.errors import exit_on_error
+from common.progress import Progress
+from common.files import atomic_write_text
 from data.index import (
-    atomic_write_text,
     read_annotation,
     read_boxes,
     read_index,

@@ -21,8 +21,8 @@ Table 5's three columns), in the same files.
 import json
 import os
 
-from configs import add_config_args
-from engine import cli
+from engine.config import add_config_args
+from common import cli
 
 
 def parse_args(argv=None):
@@ -43,14 +43,14 @@ if __name__ == "__main__":  # --help, a bad flag and the thread count: before MX
 # Below: the imports that load MXNet, after the command line is read above.
 import numpy as np
 
-from configs import CONFIG_DIR, load_config_or_exit
-from data.errors import check_writable, exit_on_error
-from data.index import atomic_write_text
+from engine.config import CONFIG_DIR, load_config_or_exit
+from common.errors import check_writable, exit_on_error
+from common.files import atomic_write_text
 from data.loader import UNREADABLE_LABEL, Skippable, make_loader
-from data.progress import Progress
+from common.progress import Progress
 from engine import hardware
 from engine.checkpoints import checkpoint_or_last
-from engine.cli import with_dtype
+from common.cli import with_dtype
 from engine.experiment import (
     dataset_of,
     checked_against_checkpoint,

@@ -22,8 +22,8 @@ import math
 import numbers
 import os
 
-from configs import add_config_args
-from engine import cli
+from engine.config import add_config_args
+from common import cli
 
 
 def parse_args(argv=None):
@@ -43,13 +43,13 @@ if __name__ == "__main__":  # --help, a bad flag and the thread count: before MX
 # Below: the imports that load MXNet, after the command line is read above.
 from tqdm import tqdm
 
-from configs import POSE_BASE, load_config
-from data.errors import exit_on_error, fail, one_line
-from data.index import atomic_write_text
+from engine.config import POSE_BASE, load_config
+from common.errors import exit_on_error, fail, one_line
+from common.files import atomic_write_text
 from data.keypoints import flip_pose_maps
 from data.loader import make_loader
 from data.transforms import apply_affine, invert_affine
-from engine.cli import with_dtype
+from common.cli import with_dtype
 from engine.experiment import contexts, setup_logging
 from engine.pose_experiment import coco_dataset
 from engine.pose_eval import load_model

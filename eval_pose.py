@@ -65,10 +65,10 @@ import sys
 
 import numpy as np
 
-from configs import POSE_BASE, add_config_args, load_config
+from engine.config import POSE_BASE, add_config_args, load_config
 from data import h36m, mpii
-from data.errors import exit_on_error, fail
-from data.index import atomic_write_bytes, atomic_write_text
+from common.errors import exit_on_error, fail
+from common.files import atomic_write_bytes, atomic_write_text
 from data.joints import LAYOUTS, from_common
 from data.keypoints import COCO_KEYPOINTS
 from data.multitask.pose_images import layout_of, pose_images, test_source_of

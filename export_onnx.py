@@ -30,8 +30,8 @@ import os
 import tempfile
 import time
 
-from configs import add_config_args
-from engine import cli
+from engine.config import add_config_args
+from common import cli
 
 
 def parse_args(argv=None):
@@ -58,9 +58,10 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon.block import HybridBlock
 
-from configs import load_config_or_exit
-from data.errors import check_writable, exit_on_error
-from data.index import atomic_write_bytes, atomic_write_text, read_boxes
+from engine.config import load_config_or_exit
+from common.errors import check_writable, exit_on_error
+from common.files import atomic_write_bytes, atomic_write_text
+from data.index import read_boxes
 from engine.checkpoints import checkpoint_or_last, load_weights
 from engine.experiment import (
     build_model,

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 
-from engine import cli
+from common import cli
 
 POLL = 0.2  # seconds between checks of the processes
 

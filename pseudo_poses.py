@@ -25,9 +25,9 @@ and writes OUT/skipped.csv (data/shards.py).
 import logging
 import os
 
-from configs import add_config_args
+from engine.config import add_config_args
 from data.shards import parse as shard_arg
-from engine import cli
+from common import cli
 
 
 def parse_args(argv=None):
@@ -64,17 +64,17 @@ if __name__ == "__main__":  # --help, a bad flag and the thread count: before MX
 import mxnet as mx
 import numpy as np
 
-from configs import POSE_BASE, load_config
+from engine.config import POSE_BASE, load_config
 from data.coco import ASPECT, crop_box, image_to_network
-from data.errors import exit_on_error, one_line
-from data.progress import Progress
+from common.errors import exit_on_error, one_line
+from common.progress import Progress
 from data.index import read_boxes, read_index, write_poses, write_skipped
 from data.keypoints import flip_pose_maps
 from data.shards import merge_parts, pick, write_part
 from data.transforms import affine_crop_matrix, apply_affine, invert_affine, warp
 from data.video import VideoError, read_video
 from engine.checkpoints import checkpoint_or_last, load_weights
-from engine.cli import with_dtype
+from common.cli import with_dtype
 from engine.experiment import contexts
 from engine.pose_experiment import build_pose_model, pose_radius_of
 from engine import published_pose

@@ -13,8 +13,8 @@ in Appendix B's stages (train.stage pose_frozen, then end_to_end; ``train_multit
 seeded by (seed, epoch), so a resumed run ends with the same weights as an uninterrupted one.
 """
 
-from configs import add_config_args
-from engine import cli
+from engine.config import add_config_args
+from common import cli
 
 
 def parse_args(argv=None):
@@ -32,11 +32,11 @@ if __name__ == "__main__":  # --help, a bad flag and the thread count: before MX
 import mxnet as mx
 from mxnet import autograd
 
-from configs import load_config_or_exit
-from data.errors import check_writable, exit_on_error, fail
+from engine.config import load_config_or_exit
+from common.errors import check_writable, exit_on_error, fail
 from data.loader import Substitutes
 from engine.checkpoints import load_weights
-from engine.cli import with_kvstore
+from common.cli import with_kvstore
 from engine.experiment import (
     build_model,
     check_multitask_config,

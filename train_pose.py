@@ -20,8 +20,8 @@ Both go through ``training.fit``: outputs, checkpoints and --resume as train_act
 """
 import os
 
-from configs import add_config_args
-from engine import cli
+from engine.config import add_config_args
+from common import cli
 
 
 def parse_args(argv=None):
@@ -38,14 +38,14 @@ if __name__ == "__main__":  # --help, a bad flag and the thread count: before MX
 # Below: the imports that load MXNet, after the command line is read above.
 import mxnet as mx
 
-from configs import POSE_BASE, load_config_or_exit
-from data.errors import check_writable, exit_on_error
+from engine.config import POSE_BASE, load_config_or_exit
+from common.errors import check_writable, exit_on_error
 from data.loader import Substitutes
 from data.multitask.pose_images import check_roots, pose_images
 from data.multitask.pose_records import SOURCES
 from engine import pose_eval as pose_model_eval
 from engine.checkpoints import load_weights
-from engine.cli import with_kvstore
+from common.cli import with_kvstore
 from engine.experiment import contexts, is_softargmax
 from engine.pose_experiment import build_pose_model, check_pose_config, coco_dataset, pose_frames
 from engine.training import check_devices, fit, run_logging

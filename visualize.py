@@ -22,7 +22,7 @@ Each config's checkpoint is ``--checkpoint`` (one per --config, in order) or its
 """
 import os
 
-from engine import cli
+from common import cli
 
 
 def parse_args(argv=None):
@@ -53,7 +53,7 @@ if __name__ == "__main__":  # --help, a bad flag and the thread count: before MX
 # Below: the imports that load MXNet, after the command line is read above.
 import mxnet as mx
 
-from data.errors import check_writable, exit_on_error
+from common.errors import check_writable, exit_on_error
 from data.index import read_annotation, read_boxes, read_index
 from engine.experiment import dataset_of, contexts, setup_logging
 from engine.figures import cam_figure, pose_figure

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from .index import atomic_write_text
+from common.files import atomic_write_text
 
 PERSON = 1  # COCO's category id of a person
 

@@ -169,7 +169,7 @@ def _read_splits(path, videos):
 
 def write_dataset_file(prepared, classes, short_side=SHORT_SIDE, stride=STRIDE):
     """PREPARED/dataset.json: what training and test need to know of the videos."""
-    from data.index import atomic_write_text
+    from common.files import atomic_write_text
     atomic_write_text(os.path.join(prepared, DATASET_FILE), json.dumps(dict(
         name=NAME, classes=list(classes), short_side=short_side, stride=stride), indent=1))
 

@@ -37,60 +37,13 @@ or a killed run never leaves a partial file under a final name. Any failure remo
 and is an OSError whose ``filename`` is PATH (errors.one_line prints "PATH: reason").
 """
 import csv
-import errno
 import io
 import json
 import os
 
 import numpy as np
 
-
-def write_via_temporary(write, path, suffix="", make_parent=False):
-    """``write(tmp)`` then rename ``tmp`` to ``path``. ``suffix`` ends the temporary's name for
-    writers that choose a format by extension (OpenCV); ``make_parent`` creates the folder."""
-    tmp = f"{path}.tmp{os.getpid()}{suffix}"
-    try:
-        if make_parent:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as err:
-        _remove_quietly(tmp)
-        # makedirs(exist_ok=True) says "File exists" when a parent is a regular file.
-        code = errno.ENOTDIR if isinstance(err, FileExistsError) else err.errno or errno.EIO
-        reason = os.strerror(code) if code == errno.ENOTDIR else err.strerror or str(err)
-        raise OSError(code, reason, path) from None
-    except BaseException:  # a failed check or an interrupt: no temporary is left behind either
-        _remove_quietly(tmp)
-        raise
-
-
-def _remove_quietly(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass  # never written, or the folder is gone: nothing to clean, and the first error counts
-
-
-def atomic_write_bytes(path, data, make_parent=False):
-    """Write ``data`` whole to ``path`` or not at all; a short write (full disk) is an OSError."""
-    def write(tmp):
-        view = memoryview(data)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        try:
-            done = 0
-            while done < len(view):  # os.write may write less than asked
-                done += os.write(fd, view[done:])
-        finally:
-            os.close(fd)  # raises too: network filesystems report a full disk at close
-        if os.path.getsize(tmp) != len(data):
-            raise OSError(errno.EIO, f"wrote {os.path.getsize(tmp)} of {len(data)} bytes")
-    write_via_temporary(write, path, make_parent=make_parent)
-
-
-def atomic_write_text(path, text):
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+from common.files import atomic_write_bytes, atomic_write_text
 
 
 def _npy_bytes(save, *args, **kwargs):

@@ -300,7 +300,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    from data.errors import exit_on_error
+    from common.errors import exit_on_error
     args = parse_args(argv)
     with exit_on_error():
         lines = describe_skeleton(args.skeleton)

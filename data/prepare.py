@@ -33,18 +33,12 @@ import shutil
 import cv2
 import numpy as np
 
-from data.errors import check_writable, exit_on_error
+from common.errors import check_writable, exit_on_error
 
 from . import ntu
-from .progress import Progress
-from .index import (
-    atomic_write_text,
-    read_skipped,
-    write_annotation,
-    write_index,
-    write_skipped,
-    write_splits,
-)
+from common.progress import Progress
+from common.files import atomic_write_text
+from .index import read_skipped, write_annotation, write_index, write_skipped, write_splits
 from .protocols import DATASETS, all_splits, counts, get_dataset, list_names, parse_names
 from .shards import merge_parts, pick, write_part
 from .shards import parse as shard_arg

@@ -24,7 +24,7 @@ import json
 import os
 import sys
 
-from data.errors import one_line
+from common.errors import one_line
 
 DATASETS = ("ntu", "nucla", "msr", "utd", "synth", "penn_action", "custom")
 # pose dataset name -> the adapter that reads its files (Penn's label files and NTU's skeletons

@@ -76,7 +76,7 @@ def check_once(found, expected, what, error=ShardError):
 def write_part(out, shard, items, skipped):
     """Shard (k, n)'s part file of OUT: JSON {"shard": [k, n], "items": [...], "skipped":
     [[name, reason], ...]}, written whole or not at all."""
-    from .index import atomic_write_text
+    from common.files import atomic_write_text
     k, n = shard
     path = part_path(out, k, n)
     atomic_write_text(path, json.dumps(dict(shard=[k, n], items=list(items),

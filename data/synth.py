@@ -30,10 +30,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from data.errors import exit_on_error
+from common.errors import exit_on_error
 
 from . import nucla
-from .index import atomic_write_bytes, atomic_write_text, write_annotation
+from common.files import atomic_write_bytes, atomic_write_text
+from .index import write_annotation
 from .synth_body import (
     ACTIONS,
     PERSON_HEIGHT_MM,

@@ -10,13 +10,10 @@ import os
 import cv2
 import numpy as np
 
-from .index import write_via_temporary
+from common.errors import VideoError  # noqa: F401 (raised here; callers catch it from here)
+from common.files import write_via_temporary
 
 WRITE_FOURCC = "MJPG"  # intra-frame only: exact seeking, and every frame decodes on its own
-
-
-class VideoError(Exception):
-    """A video that cannot be used; the message is the reason."""
 
 
 def check_file(path):

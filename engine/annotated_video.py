@@ -4,7 +4,7 @@ top 5 as its caption (NAME_sheet.png)."""
 import cv2
 import numpy as np
 
-from data.index import write_via_temporary
+from common.files import write_via_temporary
 from data.video import count_frames
 from engine.figures import BOX, draw_box, draw_pose
 from engine.plots import image_grid

@@ -22,8 +22,8 @@ import shutil
 import mxnet as mx
 import yaml
 
-from data.errors import one_line
-from data.index import atomic_write_text, write_via_temporary
+from common.errors import one_line
+from common.files import atomic_write_text, write_via_temporary
 
 # Keys that cannot change a run's weights: a resume may change them.
 # train.kvstore: train.batch_size is the global batch whatever the kvstore, so a job may resume

@@ -6,7 +6,7 @@ import os
 
 import mxnet as mx
 
-from configs import load_config
+from engine.config import load_config
 from data.index import read_annotation, read_index, write_poses
 
 ROWS = (("RGBAction random crop", "rgb_random_crop"),

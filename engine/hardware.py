@@ -98,24 +98,6 @@ def bfloat16_native(flags=None):
     return any(f in flags for f in BF16_NATIVE)
 
 
-def physical_cores(sysfs="/sys/devices/system/cpu"):
-    """Cores, not hardware threads: the distinct (package, core) pairs of the online CPUs
-    (os.cpu_count() where the topology cannot be read)."""
-    cores = set()
-    try:
-        for name in os.listdir(sysfs):
-            if not (name.startswith("cpu") and name[3:].isdigit()):
-                continue
-            topology = os.path.join(sysfs, name, "topology")
-            with open(os.path.join(topology, "physical_package_id")) as f:
-                package = f.read().strip()
-            with open(os.path.join(topology, "core_id")) as f:
-                cores.add((package, f.read().strip()))
-    except OSError:
-        return os.cpu_count() or 1
-    return len(cores) or os.cpu_count() or 1
-
-
 def mxnet_threads():
     """The OpenMP threads MXNet's operators use: OMP_NUM_THREADS, else MXNet's own default of
     half the processors (it assumes two hyperthreads a core), at least one."""

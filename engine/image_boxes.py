@@ -13,8 +13,8 @@ from data.coco_detections import (
     to_coco_results,
     write_person_detections,
 )
-from data.errors import check_writable
-from data.progress import Progress
+from common.errors import check_writable
+from common.progress import Progress
 from engine.person_boxes import build_detector
 from symbols.detector.person_detector import inclusive_extents
 

@@ -32,7 +32,7 @@ import warnings
 import mxnet as mx
 import numpy as np
 
-from data.errors import one_line
+from common.errors import one_line
 
 ALWAYS_FLOAT32 = ("decoder",)
 PARTS = ("backbone", "rgb_head", "pose_head", "pose_cnn")  # eval.int8_float32's choices
@@ -277,7 +277,7 @@ def read_cache(ckpt, wanted, digest):
 
 
 def write_cache(ckpt, wanted, digest, thresholds):
-    from data.index import atomic_write_text
+    from common.files import atomic_write_text
     atomic_write_text(cache_path(ckpt), json.dumps(dict(
         settings=wanted, checkpoint_sha256=digest, mxnet=mx.__version__,
         thresholds=thresholds), indent=1))

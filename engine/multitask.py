@@ -24,7 +24,7 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from data.index import atomic_write_text
+from common.files import atomic_write_text
 from data.loader import UNREADABLE, UNREADABLE_LABEL, Skippable, Substitutes, make_loader
 from data.multitask import pose_frames as PF
 from data.multitask.clip_boxes import pose_box

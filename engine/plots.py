@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from data.index import atomic_write_bytes
+from common.files import atomic_write_bytes
 
 
 def row_normalise(matrix):

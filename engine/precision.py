@@ -40,7 +40,7 @@ from mxnet import autograd
 
 from engine import hardware
 
-DTYPES = ("float32", "int8", "bfloat16", "float16")  # engine.cli.DTYPES
+DTYPES = ("float32", "int8", "bfloat16", "float16")  # common.cli.DTYPES
 BFLOAT16 = np.dtype([("bfloat16", np.uint16)])  # MXNet's name for bfloat16 arrays
 # bfloat16 keeps 8 bits of mantissa (7 stored): one rounding changes a value by up to 2**-8
 # relative, 2**-9 on average.

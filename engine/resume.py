@@ -7,7 +7,7 @@ import os
 
 import yaml
 
-from data.index import atomic_write_text
+from common.files import atomic_write_text
 from engine.checkpoints import differences, epochs_on_disk, load_weights, newest_intact, prefix_of
 
 

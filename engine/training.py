@@ -30,9 +30,9 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
 
-from configs import save_config
+from engine.config import save_config
 from data.loader import make_loader
-from data.progress import Progress, resident_mib
+from common.progress import Progress, resident_mib
 from engine import precision
 from engine.checkpoints import prefix_of, save_checkpoint, write_final
 from engine.distributed import Job, console_logging, join

@@ -6,7 +6,7 @@ import os
 import mxnet as mx
 import numpy as np
 
-from configs import load_config
+from engine.config import load_config
 from data.index import read_annotation_3d
 from data.transforms import (
     apply_affine,

@@ -55,7 +55,7 @@ def params_of(path):
 def nan_pose_checkpoint(path):
     """The tiny pose model with every parameter NaN, saved as a checkpoint with its config beside
     it (as training writes final.params + final.yaml): a diverged run."""
-    from configs import POSE_BASE, load_config, save_config
+    from engine.config import POSE_BASE, load_config, save_config
     from engine.pose_experiment import build_pose_model
     cfg = load_config(POSE_TINY, base=POSE_BASE)
     save_config(cfg, os.path.splitext(path)[0] + ".yaml")
@@ -80,7 +80,7 @@ def fill_the_disk(monkeypatch):
 
 def video_config(path, work, runs, *extra):
     """One short epoch of the tiny multitask model on the fixture's 12-frame videos."""
-    from configs import load_config
+    from engine.config import load_config
     return load_config(path, [f"data.prepared={work}/prepared", f"runs={runs}",
                               "train.epochs=1", "data.clip_len=4", "data.stride=2", *extra])
 
@@ -89,7 +89,7 @@ def tiny_softargmax_pose(work, out):
     """The tiny soft-argmax pose model after one epoch (a multitask stage 1's pose part) -> its
     final.params."""
     import train_pose
-    from configs import POSE_BASE, load_config
+    from engine.config import POSE_BASE, load_config
     cfg = load_config(SOFTARGMAX_POSE, [f"data.prepared={work}/prepared", f"out={out}",
                                         "train.epochs=1", "train.batch_size=8",
                                         "data.val_share=0.0", "train.lr_schedule=step"],

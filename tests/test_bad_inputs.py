@@ -66,7 +66,7 @@ def test_eval_refuses_a_final_params_without_its_config(synth_work, runs, tmp_pa
 
 
 def test_strict_loading_names_the_first_missing_parameter(runs):
-    from configs import load_config
+    from engine.config import load_config
     from engine.experiment import build_model
     cfg = load_config(config("kps"), ["model.options.heads=[rgb, kps, pose]",
                                       "model.pretrained=null"])
@@ -106,7 +106,7 @@ def corrupt_copy(work, tmp_path, bad_id):
 
 
 def test_an_unreadable_test_video_stops_eval_or_is_skipped_and_said(synth_work, runs, tmp_path):
-    from configs import load_config
+    from engine.config import load_config
     from engine.experiment import split_samples
     cfg = load_config(config("kps"), overrides(synth_work, runs["kps"]))
     test_ids = [s["id"] for s in split_samples(cfg, "test")]
@@ -130,7 +130,7 @@ def test_an_unreadable_test_video_stops_eval_or_is_skipped_and_said(synth_work, 
 
 def test_training_replaces_unreadable_samples_only_up_to_the_configured_share(
         synth_work, tmp_path):
-    from configs import load_config
+    from engine.config import load_config
     from engine.experiment import split_samples
     cfg = load_config(config("rgb_person_crop"), overrides(synth_work, "unused"))
     bad = split_samples(cfg, "train")[0]["id"]
@@ -230,7 +230,7 @@ def test_non_finite_outputs_are_an_error_not_a_score(synth_work, runs, tmp_path,
 
 def test_eval_of_another_datasets_checkpoint_names_the_classes(synth_work, runs, tmp_path):
     # The checkpoint's config says synth; a config for another dataset is refused before work.
-    from configs import load_config
+    from engine.config import load_config
     from engine.experiment import checked_against_checkpoint
     cfg = load_config(os.path.join(ROOT, "configs", "nucla_xview1_kps.yaml"))
     with pytest.raises(ValueError, match="synth's classes; this config needs one trained on nucla"):

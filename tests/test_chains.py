@@ -20,7 +20,7 @@ import eval_action
 import eval_pose
 import train_action
 import train_pose
-from configs import POSE_BASE, load_config
+from engine.config import POSE_BASE, load_config
 from data.prepare import prepare
 from data.video import write_video
 from helpers import ROOT

@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from configs import (
+from engine.config import (
     BASE,
     CONFIG_DIR,
     POSE_BASE,

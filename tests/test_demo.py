@@ -9,7 +9,7 @@ import numpy as np
 
 import demo
 import eval_action
-from configs import load_config
+from engine.config import load_config
 
 
 def test_a_toy_demo_tests_every_claim_over_two_seeds(synth_work, tmp_path):

@@ -128,7 +128,7 @@ def test_image_mode_gt_detector_gives_the_annotated_person_boxes(coco_images, tm
 
 
 def test_image_mode_defaults_match_the_pose_config():
-    from configs import CONFIG_DIR, POSE_BASE, load_config
+    from engine.config import CONFIG_DIR, POSE_BASE, load_config
     config = os.path.join(CONFIG_DIR, "pose", "coco_r50_384x288.yaml")
     args = detect_persons.parse_args(["--images", "work/coco/val2017", "--ann", "a.json"])
     # Not the videos' 0.99 (see detect_persons' docstring) and the paper's detector.

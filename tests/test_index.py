@@ -6,8 +6,9 @@ import os
 import numpy as np
 import pytest
 
+from common import files
 from data import index
-from data.errors import one_line
+from common.errors import one_line
 from helpers import fill_the_disk
 
 KPS = np.arange(4 * 17 * 3, dtype=np.float32).reshape(4, 17, 3)
@@ -15,7 +16,7 @@ BOXES = np.array([[1, 2, 30, 40]] * 4, np.float32)
 
 # (writer, the final path it writes under DIR): every writer of data/index.py.
 WRITERS = {
-    "text": (lambda d: index.atomic_write_text(os.path.join(d, "r.json"), "{}" * 5000), "r.json"),
+    "text": (lambda d: files.atomic_write_text(os.path.join(d, "r.json"), "{}" * 5000), "r.json"),
     "index": (lambda d: index.write_index(d, [dict(id="a", label=0)] * 500), "index.jsonl"),
     "splits": (lambda d: index.write_splits(d, "synth", {"xview3": {"train": ["a"] * 900,
                                                                     "test": []}}),
@@ -97,10 +98,10 @@ def test_unwritable_folder_names_the_path(tmp_path, name):
 
 def test_a_failed_rewrite_keeps_the_old_file(tmp_path, monkeypatch):
     path = str(tmp_path / "index.jsonl")
-    index.atomic_write_text(path, "old\n")
+    files.atomic_write_text(path, "old\n")
     fill_the_disk(monkeypatch)
     with pytest.raises(OSError):
-        index.atomic_write_text(path, "new\n")
+        files.atomic_write_text(path, "new\n")
     monkeypatch.undo()
     with open(path) as f:
         assert f.read() == "old\n"
@@ -114,5 +115,5 @@ def test_a_failed_check_removes_the_temporary_and_passes_through(tmp_path):
         raise ValueError("the check failed")
 
     with pytest.raises(ValueError, match="the check failed"):
-        index.write_via_temporary(write, str(tmp_path / "out.txt"))
+        files.write_via_temporary(write, str(tmp_path / "out.txt"))
     assert os.listdir(str(tmp_path)) == []

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import train_action
-from configs import load_config
+from engine.config import load_config
 from engine import int8, precision
 from engine.inference import loaded_model, training_clips
 from helpers import POSE_TINY, config, overrides

@@ -1,6 +1,7 @@
 """The house: entry scripts at the root (each answers --help), shared code in packages, no script
-importing another's helpers, no import loop, the lower floors (symbols/, data/) importing neither
-engine/ nor a script, and every file, script and make target the README and docs name exists."""
+importing another's helpers, no import loop, the ground floor (common/) importing nothing of the
+project, the lower floors (symbols/, data/) importing neither engine/ nor a script, configs/ holding
+YAML and data only, and every file, script and make target the README and docs name exists."""
 import ast
 import contextlib
 import importlib
@@ -12,13 +13,15 @@ import pytest
 
 from helpers import ROOT
 
-PACKAGES = ("configs", "data", "engine", "symbols", "tools")
+PACKAGES = ("common", "configs", "data", "engine", "symbols", "tools")
 SCRIPTS = sorted(f[:-3] for f in os.listdir(ROOT) if f.endswith(".py"))
 TOOLS = sorted(f"tools.{f[:-3]}" for f in os.listdir(os.path.join(ROOT, "tools"))
                if f.endswith(".py") and '__name__ == "__main__"' in
                open(os.path.join(ROOT, "tools", f)).read())  # bench_common: the bench's parts
 ORCHESTRATORS = {"demo", "demo_softargmax"} | set(TOOLS)  # they may call a stage's run()
 STAGE_API = {"run", "main", "parse_args"}
+# a reference to the project's tracker in code, tests or configs (not owner/name#N upstream)
+ISSUE_WORDS = re.compile(r"(?<![\w/])(?:issues?|tasks?|tickets?) ?#?\d+", re.I)
 DOCS = ["README.md"] + sorted(os.path.join("docs", f)
                               for f in os.listdir(os.path.join(ROOT, "docs")) if f.endswith(".md"))
 
@@ -111,6 +114,19 @@ def test_the_lower_floors_import_no_engine_tool_or_script():
             assert not targets & (set(SCRIPTS) | set(TOOLS)), f"{name} imports a script"
 
 
+def test_the_ground_floor_imports_nothing_of_the_project():
+    for name, targets in GRAPH.items():
+        if name.split(".")[0] == "common":
+            outside = {t for t in targets if t.split(".")[0] != "common"}
+            assert not outside, f"{name} imports {sorted(outside)}"
+
+
+def test_configs_hold_no_code():
+    code = [os.path.join(folder, f) for folder, _, files in os.walk(os.path.join(ROOT, "configs"))
+            for f in files if not f.endswith((".yaml", ".json"))]
+    assert not code, code
+
+
 def test_no_import_loop():
     state = {}
 
@@ -182,7 +198,28 @@ def test_every_script_module_and_make_target_the_docs_name_exists():
     assert not missing, missing
 
 
+def texts():
+    """The docs, every project module and test, and every config: what the repository says."""
+    yield from DOCS
+    yield from (os.path.relpath(p, ROOT) for p in MODULES.values())
+    for top in ("tests", "configs"):
+        for folder, _, files in os.walk(os.path.join(ROOT, top)):
+            yield from (os.path.relpath(os.path.join(folder, f), ROOT) for f in files
+                        if f.endswith((".py", ".yaml")))
+
+
 def test_no_text_speaks_of_issues_or_sessions():
+    """The docs name neither issues nor sessions; code, tests and configs name no issue or task
+    of the project's tracker (an upstream project's, owner/name#N, is a reference and allowed)."""
     for doc in DOCS:
         text = open(os.path.join(ROOT, doc)).read()
         assert not re.search(r"issue #|session", text, re.I), doc
+    found = [f"{path}: {m.group(0)}" for path in texts() if not path.endswith(".md")
+             and path != os.path.join("tests", "test_layout.py")
+             for m in [ISSUE_WORDS.search(open(os.path.join(ROOT, path)).read())] if m]
+    assert not found, found
+
+
+def test_the_issue_word_check_finds_what_it_should():
+    assert ISSUE_WORDS.search("see issue #18 for the history") and ISSUE_WORDS.search("(task 5)")
+    assert not ISSUE_WORDS.search("apache/mxnet#20858") and not ISSUE_WORDS.search("protocol #1")

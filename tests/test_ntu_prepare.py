@@ -15,7 +15,7 @@ import pytest
 
 import eval_action
 import train_action
-from configs import load_config
+from engine.config import load_config
 from data.index import read_index, read_skipped, read_splits
 from data.prepare import prepare
 from data.video import write_video

@@ -17,7 +17,7 @@ from mxnet import gluon
 import engine.training
 import train_action
 import train_pose
-from configs import BASE, CONFIG_DIR, POSE_BASE, load_config
+from engine.config import BASE, CONFIG_DIR, POSE_BASE, load_config
 from engine.experiment import multitask_options
 from engine.training import make_trainer
 from symbols import MODELS, multitask_config

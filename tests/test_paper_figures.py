@@ -13,7 +13,7 @@ import pytest
 
 import eval_pose
 import train_pose
-from configs import POSE_BASE, load_config
+from engine.config import POSE_BASE, load_config
 from data.index import read_annotation_3d
 from data.joints import PA16, PA20, bones
 from data.keypoints import COCO_KEYPOINTS

@@ -14,7 +14,7 @@ import pytest
 from test_penn import write_label
 
 import train_action
-from configs import load_config
+from engine.config import load_config
 from data import penn_action
 from data.index import read_index, read_skipped, read_splits
 from data.multitask.clips import MultitaskClips, flip_clip_keypoints

@@ -16,7 +16,7 @@ from test_penn import write_label
 
 import eval_pose
 import train_pose
-from configs import POSE_BASE, load_config
+from engine.config import POSE_BASE, load_config
 from data.joints import LAYOUTS
 from data.multitask import pose_frames as PF
 from data.multitask.pose_images import PoseImages, PoseMixture, pose_images

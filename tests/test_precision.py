@@ -14,7 +14,7 @@ from mxnet import autograd
 
 import eval_action
 import train_action
-from configs import load_config
+from engine.config import load_config
 from engine import precision
 from helpers import ROOT, config, needs_bfloat16, overrides
 from symbols import get_model

@@ -1,11 +1,11 @@
-"""data/progress.py: progress lines without a terminal (first item, every interval, the end) with
+"""common/progress.py: progress lines without a terminal (first item, every interval, the end) with
 rate and ETA by hand on a fake clock; a training run piped through another program shows them."""
 import logging
 import os
 import subprocess
 import sys
 
-from data.progress import Progress, duration
+from common.progress import Progress, duration
 from helpers import ROOT, config, overrides
 
 

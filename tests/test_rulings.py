@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import train_action
-from configs import ConfigError, load_config
+from engine.config import ConfigError, load_config
 from data.pose_targets import encode_pose
 from engine import scoring
 from engine.experiment import build_model, clip_dataset, split_samples

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import pseudo_poses
-from configs import POSE_BASE, load_config
+from engine.config import POSE_BASE, load_config
 from data import shards, synth
 from data.index import read_index, read_splits, write_boxes, write_index
 from data.prepare import main as prepare_main

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from data import synth
-from data.errors import one_line
+from common.errors import one_line
 from data.index import read_annotation, read_annotation_3d, write_annotation
 from data.prepare import prepare
 

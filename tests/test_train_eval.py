@@ -14,7 +14,7 @@ from mxnet import gluon
 
 import eval_action
 import train_action
-from configs import load_config
+from engine.config import load_config
 from data.batch import Batchify
 from engine import checkpoints, scoring, training
 from engine.experiment import build_model, clip_dataset, split_samples

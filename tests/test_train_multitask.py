@@ -10,7 +10,7 @@ import pytest
 
 import eval_action
 import train_action
-from configs import load_config
+from engine.config import load_config
 from data.index import read_index
 from data.multitask.clips import MultitaskClips, middle_clip_start, multi_clip_starts
 from engine.multitask import finetune_lr

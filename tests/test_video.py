@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from data import video as video_module
-from data.errors import one_line
+from common.errors import one_line
 from data.video import VideoError, read_frames, read_video, write_video
 
 

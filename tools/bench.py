@@ -37,8 +37,9 @@ import numpy as np
 from mxnet import autograd
 
 from data import synth
-from data.errors import exit_on_error
-from data.index import atomic_write_text, read_annotation, read_index, read_splits, write_poses
+from common.errors import exit_on_error
+from common.files import atomic_write_text
+from data.index import read_annotation, read_index, read_splits, write_poses
 from data.loader import ClipDataset, make_loader
 from data.prepare import prepare
 from data.transforms import union_box

@@ -58,7 +58,7 @@ def child(job):
     import mxnet as mx
     import numpy as np
 
-    from data.errors import one_line
+    from common.errors import one_line
     from engine import hardware
     from engine.precision import check_dtype, for_inference
     from tools.bench_common import timed
@@ -267,9 +267,10 @@ def main(argv=None):
     args = parse_args(argv)
     if args.child:
         return child(json.loads(args.child))
+    from common.cli import physical_cores
+    from common.files import atomic_write_text
     from engine import hardware
-    from data.index import atomic_write_text
-    threads = args.threads or hardware.physical_cores()
+    threads = args.threads or physical_cores()
     s = measure(args.models.split(","), [int(b) for b in args.batches.split(",")], args.rounds,
                 args.repeats, threads, args.protocol)
     atomic_write_text(args.out, json.dumps(s, indent=1))

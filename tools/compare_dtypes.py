@@ -23,9 +23,9 @@ import sys
 import mxnet as mx
 
 import eval_action
-from configs import load_config
-from data.errors import exit_on_error
-from data.index import atomic_write_text
+from engine.config import load_config
+from common.errors import exit_on_error
+from common.files import atomic_write_text
 from engine.checkpoints import checkpoint_or_last
 from engine.demo_rows import ROWS
 from engine.precision import DTYPES, check_dtype

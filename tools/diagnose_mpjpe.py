@@ -21,8 +21,8 @@ and .json; a bad config or a missing checkpoint is one line ``error: ...``.
 """
 import os
 
-from configs import add_config_args
-from engine import cli
+from engine.config import add_config_args
+from common import cli
 
 
 def parse_args(argv=None):
@@ -40,10 +40,10 @@ import logging
 
 import numpy as np
 
-from configs import POSE_BASE, load_config
+from engine.config import POSE_BASE, load_config
 from data import transforms as T
-from data.errors import exit_on_error
-from data.index import atomic_write_text
+from common.errors import exit_on_error
+from common.files import atomic_write_text
 from data.multitask import pose_frames as PF
 from engine.experiment import contexts
 from engine.pose_eval import load_model, predict_frames

@@ -27,9 +27,10 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon.block import HybridBlock
 
-from configs import load_config
+from engine.config import load_config
 from data import transforms as T
-from data.index import atomic_write_text, read_boxes, read_poses
+from common.files import atomic_write_text
+from data.index import read_boxes, read_poses
 from data.loader import Substitutes
 from data.pose_targets import encode_clip
 from data.protocols import get_dataset
@@ -198,7 +199,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     log = setup_logging(args.runs, "diagnose_pose")
-    from data.errors import exit_on_error
+    from common.errors import exit_on_error
     with exit_on_error(log):
         run(args, log)
 

@@ -23,8 +23,8 @@ exit status 1.
 """
 import os
 
-from configs import add_config_args
-from engine import cli
+from engine.config import add_config_args
+from common import cli
 
 
 def parse_args(argv=None):
@@ -55,9 +55,9 @@ import logging
 import mxnet as mx
 import numpy as np
 
-from configs import POSE_BASE, load_config
+from engine.config import POSE_BASE, load_config
 from data import transforms as T
-from data.errors import exit_on_error
+from common.errors import exit_on_error
 from data.joints import LAYOUTS
 from data.keypoints import COCO_KEYPOINTS
 from data.multitask import pose_frames as PF

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from data.errors import exit_on_error
+from common.errors import exit_on_error
 from engine.plots import block_accuracy_figure
 
 

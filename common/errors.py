@@ -9,7 +9,10 @@ import contextlib
 import os
 import sys
 
-from data.video import VideoError
+
+class VideoError(Exception):
+    """A video that cannot be used; the message is the reason (raised by data/video.py)."""
+
 
 EXPECTED = (OSError, ValueError, RuntimeError, FloatingPointError, VideoError)
 

@@ -1,4 +1,4 @@
-"""Experiment configs: one mechanism, three layers.
+"""Experiment configs: one mechanism, three layers (the project's checks: engine/config.py).
 
 ``configs/base.yaml`` holds every key with its default and says what it means. An experiment file
 (``configs/nucla_xview1_kps.yaml``; its name is the experiment) lists ``bases`` (merged in order,
@@ -18,7 +18,11 @@ import re
 
 import yaml
 
-CONFIG_DIR = os.path.dirname(os.path.abspath(__file__))
+from common import cli
+from common.errors import one_line
+from common.files import atomic_write_text
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 BASE = os.path.join(CONFIG_DIR, "base.yaml")  # the video model's experiments
 POSE_BASE = os.path.join(CONFIG_DIR, "pose", "base.yaml")  # the COCO pose model's
 # Keys whose values come from a fixed set (the dataset's protocols are checked separately).
@@ -36,7 +40,7 @@ CHOICES = {
     "data.test_source": ("mpii", "h36m", "penn", "ntu"),  # pose configs
     "train.optimizer": ("sgd", "nesterov", "rmsprop"),
     "train.lr_schedule": ("step", "cosine", "plateau"),  # plateau: pose, multitask video configs
-    "eval.dtype": ("float32", "int8", "bfloat16", "float16"),  # engine.cli.DTYPES
+    "eval.dtype": ("float32", "int8", "bfloat16", "float16"),  # common.cli.DTYPES
     "eval.int8_calibration": ("naive", "entropy"),
     "train.amp": ("float32", "bfloat16", "float16"),
     "train.kvstore": ("local", "device", "dist_sync", "dist_device_sync"),  # null: by devices
@@ -246,7 +250,9 @@ def parse_override(text):
     return key.strip(), parsed
 
 
-def validate(cfg, base=BASE):
+def validate(cfg, base=BASE, protocols_of=None):
+    """Check every key of ``cfg`` against ``base``: known, of its type, within its choices and
+    range; ``protocols_of(dataset)`` (optional) names the protocols ``data.protocol`` may take."""
     defaults = flatten(_read(base))
     for key, value in flatten(cfg).items():
         if key not in defaults:
@@ -266,10 +272,9 @@ def validate(cfg, base=BASE):
                               f"{', '.join(CHOICES[key])}")
         if key in RANGES and not _IN_RANGE[key](value):
             raise ConfigError(f"config key {key!r} is {value!r}; it must be {RANGES[key]}")
-    if "protocol" not in cfg.get("data", {}):
+    if protocols_of is None or "protocol" not in cfg.get("data", {}):
         return
-    from data.protocols import get_dataset
-    protocols = get_dataset(cfg["data"]["dataset"]).PROTOCOLS
+    protocols = protocols_of(cfg["data"]["dataset"])
     if cfg["data"]["protocol"] not in protocols:
         raise ConfigError(f"config key 'data.protocol' is {cfg['data']['protocol']!r}; "
                           f"{cfg['data']['dataset']} has {', '.join(protocols)}")
@@ -290,8 +295,10 @@ def _fill(value, names, key=""):
     return value
 
 
-def load_config(path, overrides=(), base=BASE):
-    """The resolved config (nested dicts) of an experiment file plus overrides."""
+def load_config(path, overrides=(), base=BASE, protocols_of=None, derive=None):
+    """The resolved config (nested dicts) of an experiment file plus overrides. The project's
+    own checks come in as ``protocols_of`` (see ``validate``) and ``derive(cfg, error)``, which
+    fills the keys derived from others in place and calls ``error(message)`` for a conflict."""
     cfg = _merge(_read(base), _load_layers(os.path.abspath(path)))
     if cfg.get("experiment") is None:
         cfg["experiment"] = os.path.splitext(os.path.basename(path))[0]
@@ -303,13 +310,12 @@ def load_config(path, overrides=(), base=BASE):
                 raise ConfigError(f"unknown config key {key!r}")
             node = node[part]
         node[parts[-1]] = value  # an unknown key is caught by validate() below
-    validate(cfg, base)
+    validate(cfg, base, protocols_of)
     names = dict(dataset=cfg["data"].get("dataset"), protocol=cfg["data"].get("protocol"),
                  experiment=cfg["experiment"])
     names["runs"] = _fill(cfg.get("runs", "runs"), names, "runs")
     cfg = _fill(cfg, names)
-    if "stage" in cfg.get("train", {}):  # the video model's configs
-        from .stage import derive
+    if derive is not None:
         derive(cfg, _raise)
     return cfg
 
@@ -320,8 +326,7 @@ def _raise(message):
 
 def add_config_args(parser, required=True, cpus=True):
     """The arguments every config-driven script shares: --config, key=value overrides, devices
-    (--gpus, alias --gpu), MXNet's threads (engine/cli.py)."""
-    from engine import cli
+    (--gpus, alias --gpu), MXNet's threads (common/cli.py)."""
     parser.add_argument("--config", required=required, help="an experiment config file")
     parser.add_argument("overrides", nargs="*", help="config overrides, key=value")
     cli.add_gpus_arg(parser)
@@ -331,15 +336,13 @@ def add_config_args(parser, required=True, cpus=True):
                             help="N CPU contexts (the multi-device path on CPU)")
 
 
-def load_config_or_exit(path, overrides=(), base=BASE):
-    """``load_config`` for a script's main: a bad config ends the run with its one-line error."""
+def or_exit(load, *args):
+    """``load(*args)`` for a script's main: a bad config ends the run with its one-line error."""
     try:
-        return load_config(path, overrides, base)
+        return load(*args)
     except (ConfigError, OSError) as err:
-        from data.errors import one_line
         raise SystemExit(f"error: {one_line(err)}") from None
 
 
 def save_config(cfg, path):
-    from data.index import atomic_write_text
     atomic_write_text(path, yaml.safe_dump(cfg, sort_keys=False))

@@ -1,4 +1,7 @@
-"""Stage 2 is one setting: the keys that must agree with ``train.stage`` are derived from it or
+"""The project's configs: common/config.py's loader with the checks that need the project (the
+dataset's protocols, the stage-2 rule below). Scripts and the engine load configs here.
+
+Stage 2 is one setting: the keys that must agree with ``train.stage`` are derived from it or
 checked together with it, once, when a config is loaded.
 
 Paper Sec. 4.6, "KPS PoseAction RGBAction": the KPS RGBAction model is used as the pre-trained
@@ -6,10 +9,42 @@ model, fixed, and only the pose CNN trains. So ``train.stage: pose_cnn`` needs t
 ('pose' in the heads), the trained KPS RGBAction model (``train.init_from``), and batch norm on
 running statistics at least in the frozen part (``model.global_stats``, derived when null).
 """
+from common.config import (
+    BASE,
+    CHOICES,
+    CONFIG_DIR,
+    POSE_BASE,
+    RANGES,
+    ConfigError,
+    add_config_args,
+    flatten,
+    or_exit,
+    parse_override,
+    save_config,
+)
+from common.config import load_config as load_layers
+from data.protocols import get_dataset
+
+__all__ = ["BASE", "CHOICES", "CONFIG_DIR", "POSE_BASE", "RANGES", "ConfigError", "add_config_args",
+           "flatten", "load_config", "load_config_or_exit", "parse_override", "save_config",
+           "derive"]
+
+
+def load_config(path, overrides=(), base=BASE):
+    """The resolved and checked config (nested dicts) of an experiment file plus overrides."""
+    return load_layers(path, overrides, base, protocols_of=lambda d: get_dataset(d).PROTOCOLS,
+                       derive=derive)
+
+
+def load_config_or_exit(path, overrides=(), base=BASE):
+    """``load_config`` for a script's main: a bad config ends the run with its one-line error."""
+    return or_exit(load_config, path, overrides, base)
 
 
 def derive(cfg, error):
     """Fill the derived keys of a video config in place; ``error(message)`` raises."""
+    if "stage" not in cfg.get("train", {}):  # pose configs
+        return cfg
     from symbols import model_config
     t, m = cfg["train"], cfg["model"]
     stage2 = t["stage"] == "pose_cnn"

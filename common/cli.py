@@ -12,7 +12,6 @@ import argparse
 import os
 import sys
 
-from engine import hardware
 
 DTYPES = ("float32", "int8", "bfloat16", "float16")  # eval.dtype's choices (configs.CHOICES)
 KVSTORES = ("local", "device", "dist_sync", "dist_device_sync")
@@ -69,7 +68,7 @@ def threads_for(requested=None, environ=os.environ, cores=None):
         if requested < 1:
             raise SystemExit(f"error: --threads is {requested}; give 1 or more")
         return requested, "--threads"
-    return cores or hardware.physical_cores(), "physical cores"
+    return cores or physical_cores(), "physical cores"
 
 
 def start(args=None):
@@ -79,3 +78,21 @@ def start(args=None):
     if "mxnet" not in sys.modules:
         os.environ["OMP_NUM_THREADS"] = str(threads)
     return args
+
+
+def physical_cores(sysfs="/sys/devices/system/cpu"):
+    """Cores, not hardware threads: the distinct (package, core) pairs of the online CPUs
+    (os.cpu_count() where the topology cannot be read)."""
+    cores = set()
+    try:
+        for name in os.listdir(sysfs):
+            if not (name.startswith("cpu") and name[3:].isdigit()):
+                continue
+            topology = os.path.join(sysfs, name, "topology")
+            with open(os.path.join(topology, "physical_package_id")) as f:
+                package = f.read().strip()
+            with open(os.path.join(topology, "core_id")) as f:
+                cores.add((package, f.read().strip()))
+    except OSError:
+        return os.cpu_count() or 1
+    return len(cores) or os.cpu_count() or 1

@@ -13,7 +13,7 @@ column). Every stage is the project's real code at the tiny model size
 redoes only what is missing.
 
 Beside the tables: the share of the RGB head's CAM mass on the person and on the scene object for
-each row on the test view (``engine.views.cam_mass_of_videos``) and one CAM figure of the random-crop
+each row on the test view (``engine.views.cam.cam_mass_of_videos``) and one CAM figure of the random-crop
 and KPS rows (``visualize.py``), in RUNS/demo_figures. ``--seeds N`` trains every row with the
 seeds 0 .. N-1 (seed 0 in RUNS/demo, seed s in RUNS/demo_seed{s}) and reports mean +- std over
 them. The paper's claims (``CLAIMS``) are tested between rows, each with its 95 % interval over
@@ -72,10 +72,11 @@ from common.errors import exit_on_error
 from common.files import atomic_write_text
 from data.index import read_annotation_3d, read_boxes, read_index
 from data.prepare import prepare
-from engine import demo_tables, hardware
-from engine.demo_rows import ROWS, ground_truth_poses, row_config, run_rows, seed_runs
+from engine.demo import tables as demo_tables
+from engine.inference import hardware
+from engine.demo.rows import ROWS, ground_truth_poses, row_config, run_rows, seed_runs
 from engine.experiment import split_samples
-from engine.views import cam_mass_of_videos, load_model
+from engine.views.cam import cam_mass_of_videos, load_model
 
 # The paper's claims, each "a over b" between two rows' heads (Tables 8 and 9): person crops over
 # random crops, the pose head over the RGB head alone, the fusion over the RGB head, and the RGB
@@ -204,7 +205,7 @@ def claims_of(results, pseudo_results):
 
 def cam_mass_rows(rows, overrides, log):
     """Each row's trained model on the test view's centre views -> [(name,
-    ``engine.views.cam_mass_of_videos``)]: one forward pass of one clip a video (seconds)."""
+    ``engine.views.cam.cam_mass_of_videos``)]: one forward pass of one clip a video (seconds)."""
     out = []
     for name, row in rows:
         config, overrides = row_config(row, overrides)

@@ -39,12 +39,13 @@ from data import synth
 from common.errors import exit_on_error
 from common.files import atomic_write_text
 from data.prepare import prepare
-from engine import demo_tables, hardware
+from engine.demo import tables as demo_tables
+from engine.inference import hardware
 from engine import pose_eval as pose_model_eval
-from engine.checkpoints import load_weights
-from engine.demo_rows import ground_truth_poses, run_rows
+from engine.training.checkpoints import load_weights
+from engine.demo.rows import ground_truth_poses, run_rows
 from engine.pose_experiment import build_pose_model, pose_frames
-from engine.plots import block_accuracy_figure, class_accuracy_figure
+from engine.views.plots import block_accuracy_figure, class_accuracy_figure
 from symbols.multitask.model import POSE_PART
 
 MULTITASK_ROWS = (("separate (pose frozen)", "softargmax_separate"),

@@ -85,13 +85,13 @@ from data.transforms import (
     to_network,
 )
 from data.video import VideoError, count_frames, iter_frames
-from engine.annotated_video import HEADS, annotate, write_annotated
-from engine.checkpoints import checkpoint_config, load_weights
+from engine.views.annotated_video import HEADS, annotate, write_annotated
+from engine.training.checkpoints import checkpoint_config, load_weights
 from engine.experiment import dataset_of, build_model, contexts, setup_logging
-from engine.person_boxes import build_detector, video_box
-from engine.precision import check_dtype, for_inference
-from engine.scoring import video_scores
-from engine.views import crop_keypoints_to_frame
+from engine.stages.person_boxes import build_detector, video_box
+from engine.inference.precision import check_dtype, for_inference
+from engine.metrics.scoring import video_scores
+from engine.views.cam import crop_keypoints_to_frame
 from symbols.detector import RFCN_DETECTORS
 from symbols.pose_decoder import decode_pose_maps
 

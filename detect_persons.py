@@ -26,7 +26,7 @@ box: keypoint AP rewards recall and ranks each pose by its box score, so top-dow
 keep low-scoring boxes (Simple Baselines, the paper's [53]: IMAGE_THRE 0.0 over its detection
 file). The default 0.05 is the customary output floor of COCO detectors (Detectron's
 TEST.SCORE_THRESH), which the R-FCN release's floor (0.001, 100 boxes an image) goes below.
-Image mode's code: engine/image_boxes.py.
+Image mode's code: engine/stages/image_boxes.py.
 
 Detectors (symbols/detector/person_detector.py): ``dcn_rfcn`` (the paper's Deformable R-FCN, weights
 ``--weights``, default work/models/rfcn_dcn_coco-0000.params), ``dcn_rfcn_tiny`` (toy size),
@@ -119,9 +119,9 @@ from data.shards import all_parts, check_once, pick
 from data.shards import part_path as shard_path
 from data.video import VideoError, iter_frames
 from engine.experiment import contexts
-from engine.image_boxes import detect_images, images_out
-from engine.person_boxes import build_detector, video_box
-from engine.precision import check_dtype
+from engine.stages.image_boxes import detect_images, images_out
+from engine.stages.person_boxes import build_detector, video_box
+from engine.inference.precision import check_dtype
 from symbols.detector.person_detector import DetectorError
 
 log = logging.getLogger("detect_persons")

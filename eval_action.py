@@ -48,8 +48,8 @@ from common.errors import check_writable, exit_on_error
 from common.files import atomic_write_text
 from data.loader import UNREADABLE_LABEL, Skippable, make_loader
 from common.progress import Progress
-from engine import hardware
-from engine.checkpoints import checkpoint_or_last
+from engine.inference import hardware
+from engine.training.checkpoints import checkpoint_or_last
 from common.cli import with_dtype
 from engine.experiment import (
     dataset_of,
@@ -60,12 +60,12 @@ from engine.experiment import (
     setup_logging,
     split_samples,
 )
-from engine.inference import loaded_model
+from engine.inference.loaded import loaded_model
 from engine.multitask import evaluate_multitask, multitask_test_data
-from engine.plots import confusion_figure
-from engine import int8
-from engine.precision import check_dtype
-from engine.scoring import check_finite, confusion, head_scores, row_name, video_scores
+from engine.views.plots import confusion_figure
+from engine.inference import int8
+from engine.inference.precision import check_dtype
+from engine.metrics.scoring import check_finite, confusion, head_scores, row_name, video_scores
 
 
 def load_mapping(name, num_source_classes):

@@ -53,7 +53,7 @@ from common.cli import with_dtype
 from engine.experiment import contexts, setup_logging
 from engine.pose_experiment import coco_dataset
 from engine.pose_eval import load_model
-from engine.precision import check_dtype, for_inference
+from engine.inference.precision import check_dtype, for_inference
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")

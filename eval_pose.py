@@ -75,7 +75,7 @@ from data.multitask.pose_images import layout_of, pose_images, test_source_of
 from engine.experiment import contexts, setup_logging
 from engine.pose_experiment import check_pose_config, pose_frames
 from engine.pose_eval import load_model, predict_crops, score_frames
-from engine.pose_metrics import (
+from engine.metrics.pose_metrics import (
     AUC_STEP,
     MPII_NOT_IN_MEAN,
     PCKH_ALPHAS,

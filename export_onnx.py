@@ -62,7 +62,7 @@ from engine.config import load_config_or_exit
 from common.errors import check_writable, exit_on_error
 from common.files import atomic_write_bytes, atomic_write_text
 from data.index import read_boxes
-from engine.checkpoints import checkpoint_or_last, load_weights
+from engine.training.checkpoints import checkpoint_or_last, load_weights
 from engine.experiment import (
     build_model,
     checked_against_checkpoint,
@@ -70,7 +70,7 @@ from engine.experiment import (
     setup_logging,
     split_samples,
 )
-from engine.views import centre_view
+from engine.views.cam import centre_view
 from symbols import model_config
 from symbols.action_machine import ActionMachine
 from symbols.pose_decoder import KeypointDecoder, decode_pose_maps

@@ -5,7 +5,7 @@ trained on COCO").
     python pseudo_poses.py --config configs/pose/coco_r50_384x288.yaml \
         --prepared work/nucla/prepared --boxes work/nucla/boxes.json --out work/nucla/poses
 
-or, without training a COCO model first, with a published one (engine/published_pose.py: GluonCV's
+or, without training a COCO model first, with a published one (engine/stages/published_pose.py: GluonCV's
 simple_pose models, downloaded, or --weights FILE; its own decoding and flip test):
 
     python pseudo_poses.py --pose-model gluoncv:simple_pose_resnet50_v1b \
@@ -73,12 +73,12 @@ from data.keypoints import flip_pose_maps
 from data.shards import merge_parts, pick, write_part
 from data.transforms import affine_crop_matrix, apply_affine, invert_affine, warp
 from data.video import VideoError, read_video
-from engine.checkpoints import checkpoint_or_last, load_weights
+from engine.training.checkpoints import checkpoint_or_last, load_weights
 from common.cli import with_dtype
 from engine.experiment import contexts
 from engine.pose_experiment import build_pose_model, pose_radius_of
-from engine import published_pose
-from engine.precision import check_dtype, for_inference
+from engine.stages import published_pose
+from engine.inference.precision import check_dtype, for_inference
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
 
 log = logging.getLogger("pseudo_poses")
@@ -145,7 +145,7 @@ def config_labeller(cfg, ctx, checkpoint=None):
 
 
 def published_labeller(pose_model, weights, ctx, flip=True):
-    """A published model (engine/published_pose.py) -> (label, what it is)."""
+    """A published model (engine/stages/published_pose.py) -> (label, what it is)."""
     name = published_pose.model_name(pose_model)
     net = published_pose.load(name, weights, ctx)
     return (lambda frames, box: published_pose.label_video(net, frames, box, ctx,

@@ -35,7 +35,7 @@ from mxnet import autograd
 from engine.config import load_config_or_exit
 from common.errors import check_writable, exit_on_error, fail
 from data.loader import Substitutes
-from engine.checkpoints import load_weights
+from engine.training.checkpoints import load_weights
 from common.cli import with_kvstore
 from engine.experiment import (
     build_model,
@@ -50,7 +50,7 @@ from engine.experiment import (
     split_samples,
 )
 from engine.multitask import train_multitask
-from engine.training import check_devices, fit, run_logging
+from engine.training.loop import check_devices, fit, run_logging
 from symbols import model_config
 from symbols.action_machine import ActionMachineLoss
 

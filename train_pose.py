@@ -44,11 +44,11 @@ from data.loader import Substitutes
 from data.multitask.pose_images import check_roots, pose_images
 from data.multitask.pose_records import SOURCES
 from engine import pose_eval as pose_model_eval
-from engine.checkpoints import load_weights
+from engine.training.checkpoints import load_weights
 from common.cli import with_kvstore
 from engine.experiment import contexts, is_softargmax
 from engine.pose_experiment import build_pose_model, check_pose_config, coco_dataset, pose_frames
-from engine.training import check_devices, fit, run_logging
+from engine.training.loop import check_devices, fit, run_logging
 from symbols.multitask.elastic_net_loss import ElasticNetPoseLoss
 from symbols.pose_loss import PoseLoss
 

@@ -2,7 +2,7 @@
 
 Each training dataset returns one of the items below; the loader (``data.loader.make_loader``)
 stacks a batch of them into the same named tuple, each field gaining a leading N; the training
-loop (``engine.training``) splits every field over the devices and calls the run's loss as
+loop (``engine.training.loop``) splits every field over the devices and calls the run's loss as
 ``loss_fn(net, **fields)``, so a loss names what it takes (``def loss_fn(net, clip, label, heat,
 offsets, weight)``) and no order is written twice.
 

@@ -89,7 +89,7 @@ def bones(names):
     limbs; the trunk through pelvis, spine, thorax, neck and head where the layout has them
     (shoulders and hips joined across, and each side's shoulder to hip, where it has no thorax
     or pelvis: COCO); the face's nose, eyes and ears, ears to shoulders (COCO's own skeleton,
-    engine.figures.COCO_SKELETON, for COCO's names)."""
+    engine.views.figures.COCO_SKELETON, for COCO's names)."""
     at = {n: i for i, n in enumerate(names)}
     pairs = [("pelvis", "spine"), ("spine", "thorax"), ("thorax", "neck"), ("neck", "head_top"),
              ("left_eye", "right_eye")]

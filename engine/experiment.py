@@ -17,7 +17,7 @@ from data.loader import ClipDataset
 from data.multitask.clips import MultitaskClips
 from data.pose_targets import disk_radius
 from data.protocols import get_dataset
-from engine.checkpoints import checkpoint_config
+from engine.training.checkpoints import checkpoint_config
 from symbols import MODELS, get_model, model_config, names
 from symbols.model_zoo import multitask_config
 

@@ -30,18 +30,18 @@ from data.multitask import pose_frames as PF
 from data.multitask.clip_boxes import pose_box
 from data.multitask.pose_frames import hold_out
 from data.protocols import get_dataset
-from engine import hardware
-from engine.checkpoints import load_weights
+from engine.inference import hardware
+from engine.training.checkpoints import load_weights
 from engine.experiment import build_model, multitask_clips, split_samples
-from engine.inference import loaded_model
-from engine.plots import (
+from engine.inference.loaded import loaded_model
+from engine.views.plots import (
     block_accuracy_figure,
     class_accuracy_figure,
     confusion_figure,
     read_metrics,
 )
-from engine.scoring import check_finite, confusion, row_name, softmax, top1
-from engine.training import fit
+from engine.metrics.scoring import check_finite, confusion, row_name, softmax, top1
+from engine.training.loop import fit
 from symbols.multitask.loss import MultitaskActionLoss
 from symbols.multitask.model import POSE_PART
 

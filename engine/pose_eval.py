@@ -14,9 +14,9 @@ from tqdm import tqdm
 from data.keypoints import COCO_KEYPOINTS
 from data.loader import make_loader
 from data.multitask import pose_frames as PF
-from engine.checkpoints import checkpoint_or_last, load_weights
+from engine.training.checkpoints import checkpoint_or_last, load_weights
 from engine.pose_experiment import build_pose_model, check_pose_checkpoint
-from engine.pose_metrics import PCK_ALPHAS, joint_errors, pck_curve, percent
+from engine.metrics.pose_metrics import PCK_ALPHAS, joint_errors, pck_curve, percent
 
 
 def load_model(cfg, ctx, log, untrained=False):

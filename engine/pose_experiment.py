@@ -7,7 +7,7 @@ from data.coco import CocoPose
 from data.multitask.pose_frames import PoseFrames, hold_out
 from data.multitask.pose_images import layout_of, num_joints
 from data.pose_targets import disk_radius
-from engine.checkpoints import checkpoint_config
+from engine.training.checkpoints import checkpoint_config
 from engine.experiment import is_softargmax, split_samples
 from symbols import MODELS, get_model, names
 

@@ -11,7 +11,7 @@ import detect_persons
 from data import synth
 from data.index import read_annotation, read_index, write_poses
 from data.prepare import prepare
-from engine import hardware
+from engine.inference import hardware
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POSE_TINY = os.path.join(ROOT, "configs", "pose", "synth_tiny.yaml")

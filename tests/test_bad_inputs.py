@@ -11,7 +11,7 @@ import pytest
 
 import eval_action
 import train_action
-from engine import checkpoints
+from engine.training import checkpoints
 from helpers import ROOT, config, overrides
 
 

@@ -5,7 +5,7 @@ import math
 import mxnet as mx
 import numpy as np
 
-from engine.views import box_in_crop
+from engine.views.cam import box_in_crop
 from symbols import get_model
 from symbols.cam import cam_mass, class_activation_maps, features_and_weights, upsample
 

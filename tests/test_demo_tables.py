@@ -8,8 +8,8 @@ import numpy as np
 from scipy import stats
 
 from data.pose_targets import encode_clip
-from engine import demo_tables as dt
-from engine.views import mean_shares
+from engine.demo import tables as dt
+from engine.views.cam import mean_shares
 from symbols import get_model
 from tools.diagnose_pose import gt_pose_input
 

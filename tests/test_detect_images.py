@@ -9,8 +9,8 @@ import pytest
 
 import detect_persons
 from data import synth
-from engine import image_boxes
-from engine.person_boxes import video_box
+from engine.stages import image_boxes
+from engine.stages.person_boxes import video_box
 
 
 def test_coco_results_are_xywh_inside_the_image():

@@ -10,7 +10,7 @@ import detect_persons
 from data import synth
 from data.index import read_boxes, read_index
 from data.prepare import prepare
-from engine.person_boxes import video_box
+from engine.stages.person_boxes import video_box
 
 
 def test_union_of_confident_boxes_only():

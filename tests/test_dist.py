@@ -14,7 +14,7 @@ import pytest
 
 import train_action
 from data.loader import EpochSampler
-from engine import checkpoints
+from engine.training import checkpoints
 from helpers import ROOT, config, overrides, params_of
 
 # Tolerance: the servers add the workers' gradients in another order than one process's batch

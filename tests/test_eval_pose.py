@@ -13,7 +13,7 @@ from test_mpii import write_gt_valid
 import eval_pose
 from data.joints import MPII
 from engine import pose_eval as pose_model_eval
-from engine import pose_metrics
+from engine.metrics import pose_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -11,7 +11,7 @@ import pytest
 
 import eval_action
 import train_action
-from engine import hardware, precision
+from engine.inference import hardware, precision
 from helpers import ROOT, config, overrides
 from tools import bench_precision, compare_dtypes
 

@@ -12,8 +12,8 @@ import pytest
 
 import train_action
 from engine.config import load_config
-from engine import int8, precision
-from engine.inference import loaded_model, training_clips
+from engine.inference import int8, precision
+from engine.inference.loaded import loaded_model, training_clips
 from helpers import POSE_TINY, config, overrides
 
 LOG = logging.getLogger("test_int8")
@@ -207,7 +207,7 @@ def test_an_int8_graph_onednn_cannot_run_is_one_line_naming_the_setting():
 
 def test_int8_of_the_paper_size_multitask_model_is_refused_before_any_work(tmp_path):
     """MXNet 1.9.1's oneDNN cannot run the paper-size soft-argmax multitask model's int8 graph
-    (engine.int8.REFUSED): eval_action.py says so in one line before it looks for a checkpoint
+    (engine.inference.int8.REFUSED): eval_action.py says so in one line before it looks for a checkpoint
     or reads a video; its tiny version is not refused."""
     import eval_action
     cfg = load_config(os.path.join("configs", "synth_xview3_softargmax_separate.yaml"), [

@@ -1,7 +1,7 @@
-"""The step and cosine schedules and the linear warm-up (engine/lr_schedule.py), by hand."""
+"""The step and cosine schedules and the linear warm-up (engine/training/lr_schedule.py), by hand."""
 import math
 
-from engine.lr_schedule import lr_at
+from engine.training.lr_schedule import lr_at
 
 STEP = dict(lr=0.02, lr_factor=0.1, lr_steps=[9, 11], epochs=12, lr_schedule="step")
 

@@ -12,8 +12,8 @@ import train_action
 import visualize
 from data.index import read_boxes, read_index
 from data.keypoints import COCO_KEYPOINTS
-from engine import views
-from engine.figures import (
+from engine.views import cam as views
+from engine.views.figures import (
     BOX,
     COCO_SKELETON,
     LEFT,

@@ -14,12 +14,12 @@ import mxnet as mx
 import pytest
 from mxnet import gluon
 
-import engine.training
+import engine.training.loop
 import train_action
 import train_pose
 from engine.config import BASE, CONFIG_DIR, POSE_BASE, load_config
 from engine.experiment import multitask_options
-from engine.training import make_trainer
+from engine.training.loop import make_trainer
 from symbols import MODELS, multitask_config
 
 POSE_FILES = sorted(glob.glob(os.path.join(CONFIG_DIR, "pose", "*.yaml")))
@@ -133,7 +133,7 @@ def test_a_config_that_departs_is_caught(override, found):
 
 @pytest.mark.parametrize("name", FILES)
 def test_the_trainer_built_from_the_config_clips_nothing(name):
-    """engine.training.make_trainer, which the training loop calls, turns the config into an
+    """engine.training.loop.make_trainer, which the training loop calls, turns the config into an
     optimizer without clip_gradient; Action Machine's config into one clipping at 2.0."""
     kind, cfg = resolved(os.path.join(CONFIG_DIR, name))
     net = gluon.nn.Dense(2, in_units=3)
@@ -152,7 +152,7 @@ def test_the_training_runs_of_the_toy_rows_step_without_clipping(synth_work, tmp
     def recording(*args, **kwargs):
         built.append(make_trainer(*args, **kwargs))
         return built[-1]
-    monkeypatch.setattr(engine.training, "make_trainer", recording)
+    monkeypatch.setattr(engine.training.loop, "make_trainer", recording)
     common = [f"data.prepared={synth_work}/prepared", f"runs={tmp_path}", "train.epochs=1"]
     pose = load_config(os.path.join(CONFIG_DIR, "pose", "synth_softargmax_tiny.yaml"),
                        common + ["train.batch_size=8"], base=POSE_BASE)

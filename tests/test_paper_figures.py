@@ -18,7 +18,7 @@ from data.index import read_annotation_3d
 from data.joints import PA16, PA20, bones
 from data.keypoints import COCO_KEYPOINTS
 from data.multitask import pose_frames as PF
-from engine.figures import COCO_SKELETON
+from engine.views.figures import COCO_SKELETON
 from helpers import ROOT
 from tools import diagnose_mpjpe, figure7, figure8
 

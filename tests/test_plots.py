@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from engine.plots import confusion_figure, curves, read_metrics, row_normalise, training_curves
+from engine.views.plots import (
+    confusion_figure,
+    curves,
+    read_metrics,
+    row_normalise,
+    training_curves,
+)
 
 
 def read_png(path):

@@ -22,7 +22,7 @@ from data.multitask import pose_frames as PF
 from data.multitask.pose_images import PoseImages, PoseMixture, pose_images
 from data.multitask.pose_records import read_records
 from data.video import write_video
-from engine import training
+from engine.training import loop as training
 from helpers import ROOT
 
 TINY = os.path.join(ROOT, "configs", "pose", "mpii_h36m_softargmax_tiny.yaml")

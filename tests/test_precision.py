@@ -15,7 +15,7 @@ from mxnet import autograd
 import eval_action
 import train_action
 from engine.config import load_config
-from engine import precision
+from engine.inference import precision
 from helpers import ROOT, config, needs_bfloat16, overrides
 from symbols import get_model
 from tools import compare_dtypes

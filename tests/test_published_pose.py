@@ -1,4 +1,4 @@
-"""engine/published_pose.py and pseudo_poses.py --pose-model: a GluonCV simple_pose model (random
+"""engine/stages/published_pose.py and pseudo_poses.py --pose-model: a GluonCV simple_pose model (random
 weights of the real architecture, saved as a .params file: no download) labels videos, decoded as
 GluonCV's own get_final_preds decodes; the decoder and the flip on hand examples."""
 import os
@@ -10,7 +10,7 @@ import pytest
 
 import pseudo_poses
 from data.index import read_index, read_poses
-from engine import published_pose as P
+from engine.stages import published_pose as P
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import train_action
 from engine.config import ConfigError, load_config
 from data.pose_targets import encode_pose
-from engine import scoring
+from engine.metrics import scoring
 from engine.experiment import build_model, clip_dataset, split_samples
 from helpers import config, overrides, params_of
 from symbols.pose_loss import PoseLoss

@@ -1,9 +1,9 @@
-"""engine/scoring.py: top-1, top-5, per-class and mean-class accuracy against hand examples, also
+"""engine/metrics/scoring.py: top-1, top-5, per-class and mean-class accuracy against hand examples, also
 through a cross-dataset class mapping."""
 import numpy as np
 import pytest
 
-from engine.scoring import class_accuracy, head_scores, hits, top1
+from engine.metrics.scoring import class_accuracy, head_scores, hits, top1
 
 CLASSES = [f"c{i}" for i in range(7)]
 

@@ -16,7 +16,8 @@ import eval_action
 import train_action
 from engine.config import load_config
 from data.batch import Batchify
-from engine import checkpoints, scoring, training
+from engine.metrics import scoring
+from engine.training import checkpoints, loop as training
 from engine.experiment import build_model, clip_dataset, split_samples
 from helpers import ROOT, config, overrides, params_of
 from symbols.action_machine import ActionMachineLoss

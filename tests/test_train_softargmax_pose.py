@@ -13,7 +13,7 @@ from test_train_eval import kill_during_epoch
 
 import eval_pose
 import train_pose
-from engine import checkpoints, lr_schedule, training
+from engine.training import checkpoints, loop as training, lr_schedule
 from helpers import ROOT, params_of
 
 TINY = os.path.join(ROOT, "configs", "pose", "synth_softargmax_tiny.yaml")

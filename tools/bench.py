@@ -43,7 +43,7 @@ from data.index import read_annotation, read_index, read_splits, write_poses
 from data.loader import ClipDataset, make_loader
 from data.prepare import prepare
 from data.transforms import union_box
-from engine import hardware
+from engine.inference import hardware
 from symbols import get_model
 from symbols.action_machine import ActionMachineLoss
 from symbols.detector import rfcn

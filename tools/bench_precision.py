@@ -6,8 +6,8 @@ import time
 import mxnet as mx
 import numpy as np
 
-from engine.precision import BFLOAT16, DTYPES, check_dtype, for_inference
-from engine.scoring import video_scores
+from engine.inference.precision import BFLOAT16, DTYPES, check_dtype, for_inference
+from engine.metrics.scoring import video_scores
 from symbols import get_model
 from symbols.detector import rfcn
 from tools.bench_common import LATENCY_MODELS, detector_macs, model_macs, timed

@@ -7,7 +7,7 @@ Settings (each model, each batch):
 - ``default``: one compute thread (MXNet's own default on a machine without hyperthreads: it
   takes half the processors), the network hybridized with static memory;
 - at all physical cores: ``plain`` (the same graph), ``fused`` (float32, oneDNN's fused graph,
-  what eval.dtype=float32 runs), ``int8`` (engine/int8.py, naive thresholds from random clips:
+  what eval.dtype=float32 runs), ``int8`` (engine/inference/int8.py, naive thresholds from random clips:
   the speed does not depend on them), and ``bfloat16`` where the CPU has it (else skipped with
   the reason).
 MXNet reads its thread count once, when it loads, so each thread count runs in a process of its
@@ -18,7 +18,7 @@ alike. Reported per setting: the median over rounds of each round's median time,
 2 x MACs / s) and the share of NumPy's SGEMM measured in that process at that thread count.
 
 The test protocol (``--protocol``, AM-R18): the seconds one test video's 30 views (10 clips x 3
-crops) take through ``engine.scoring.video_scores`` as ``eval_action.py`` scores them, in videos/s:
+crops) take through ``engine.metrics.scoring.video_scores`` as ``eval_action.py`` scores them, in videos/s:
 ``default`` as evaluation ran with one thread (the trainable network: batch norm on the 4D view),
 against every dtype at all cores (the inference network); one view a batch
 (``eval.views_per_batch=1``: on a CPU 30 a batch is slower, and the trainable network's batch of
@@ -59,8 +59,8 @@ def child(job):
     import numpy as np
 
     from common.errors import one_line
-    from engine import hardware
-    from engine.precision import check_dtype, for_inference
+    from engine.inference import hardware
+    from engine.inference.precision import check_dtype, for_inference
     from tools.bench_common import timed
     rs = np.random.RandomState(0)
     a, b = rs.rand(2048, 2048).astype(np.float32), rs.rand(2048, 2048).astype(np.float32)
@@ -121,7 +121,7 @@ def built(name, variant, x, for_inference):
     import mxnet as mx
     import numpy as np
 
-    from engine import int8
+    from engine.inference import int8
     net = network(name)
     if variant == "plain":
         run = net
@@ -138,10 +138,10 @@ def built(name, variant, x, for_inference):
 
 
 def protocol(variants, for_inference):
-    """{variant: seconds for one video's 30 views} through engine.scoring.video_scores."""
+    """{variant: seconds for one video's 30 views} through engine.metrics.scoring.video_scores."""
     import mxnet as mx
 
-    from engine.scoring import video_scores
+    from engine.metrics.scoring import video_scores
     views = mx.nd.random.uniform(-1, 1, shape=(30, 3, 8, 224, 224))
     found = {}
     for variant in variants:
@@ -269,7 +269,7 @@ def main(argv=None):
         return child(json.loads(args.child))
     from common.cli import physical_cores
     from common.files import atomic_write_text
-    from engine import hardware
+    from engine.inference import hardware
     threads = args.threads or physical_cores()
     s = measure(args.models.split(","), [int(b) for b in args.batches.split(",")], args.rounds,
                 args.repeats, threads, args.protocol)

@@ -11,7 +11,7 @@ RUNS/demo_dtypes/dtypes.md (the table) and dtypes.json (RUNS/demo_dtypes_int8/ f
 
 int8 calibrates on each run's training clips (eval.int8_* of the config and the overrides, e.g.
 ``eval.int8_calibration=entropy``) and caches the thresholds beside the checkpoint
-(engine/int8.py). A head more than ``TARGET`` points from float32 is marked in the table with
+(engine/inference/int8.py). A head more than ``TARGET`` points from float32 is marked in the table with
 the part to keep float32 for it (eval.int8_float32).
 """
 import argparse
@@ -26,9 +26,9 @@ import eval_action
 from engine.config import load_config
 from common.errors import exit_on_error
 from common.files import atomic_write_text
-from engine.checkpoints import checkpoint_or_last
-from engine.demo_rows import ROWS
-from engine.precision import DTYPES, check_dtype
+from engine.training.checkpoints import checkpoint_or_last
+from engine.demo.rows import ROWS
+from engine.inference.precision import DTYPES, check_dtype
 
 HEADS = ("rgb", "pose", "fused")
 TARGET = 1.0  # int8: every head within this many points of float32

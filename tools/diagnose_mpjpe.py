@@ -48,7 +48,7 @@ from data.multitask import pose_frames as PF
 from engine.experiment import contexts
 from engine.pose_eval import load_model, predict_frames
 from engine.pose_experiment import check_pose_config, pose_frames
-from engine.pose_metrics import joint_errors
+from engine.metrics.pose_metrics import joint_errors
 from symbols import multitask_config
 
 

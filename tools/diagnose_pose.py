@@ -34,8 +34,8 @@ from data.index import read_boxes, read_poses
 from data.loader import Substitutes
 from data.pose_targets import encode_clip
 from data.protocols import get_dataset
-from engine.checkpoints import checkpoint_or_last, load_weights
-from engine.demo_rows import row_config, seed_runs
+from engine.training.checkpoints import checkpoint_or_last, load_weights
+from engine.demo.rows import row_config, seed_runs
 from engine.experiment import (
     build_model,
     checked_against_checkpoint,
@@ -45,10 +45,10 @@ from engine.experiment import (
     setup_logging,
     split_samples,
 )
-from engine.pose_metrics import pckh_hits
-from engine.scoring import softmax
-from engine.training import fit
-from engine.views import box_in_crop
+from engine.metrics.pose_metrics import pckh_hits
+from engine.metrics.scoring import softmax
+from engine.training.loop import fit
+from engine.views.cam import box_in_crop
 from symbols.action_machine import ActionMachineLoss
 from symbols.pose_decoder import decode_pose_maps
 

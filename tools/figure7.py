@@ -63,7 +63,7 @@ from data.keypoints import COCO_KEYPOINTS
 from data.multitask import pose_frames as PF
 from data.multitask.pose_images import check_roots, layout_of, pose_images
 from engine.experiment import contexts
-from engine.figures import poses_3d_figure
+from engine.views.figures import poses_3d_figure
 from engine.pose_eval import load_model
 from engine.pose_experiment import check_pose_config, pose_frames
 

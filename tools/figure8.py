@@ -16,7 +16,7 @@ import os
 import sys
 
 from common.errors import exit_on_error
-from engine.plots import block_accuracy_figure
+from engine.views.plots import block_accuracy_figure
 
 
 def parse_args(argv=None):

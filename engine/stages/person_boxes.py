@@ -6,7 +6,7 @@ import mxnet as mx
 import numpy as np
 
 from data.transforms import full_frame_box, union_box
-from engine.precision import for_inference
+from engine.inference.precision import for_inference
 from symbols.detector.person_detector import DEFAULT_WEIGHTS, RFCN_DETECTORS, get_person_detector
 
 log = logging.getLogger("detect_persons")

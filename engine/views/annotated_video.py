@@ -6,8 +6,8 @@ import numpy as np
 
 from common.files import write_via_temporary
 from data.video import count_frames
-from engine.figures import BOX, draw_box, draw_pose
-from engine.plots import image_grid
+from engine.views.figures import BOX, draw_box, draw_pose
+from engine.views.plots import image_grid
 
 HEADS = (("rgb", "RGB head"), ("pose", "pose CNN"), ("fused", "fusion"))
 SHEET_FRAMES = 8

@@ -7,13 +7,13 @@ checkpoint's weights loaded strictly, and run in the config's eval.dtype.
   (``bn_fold_time=False``: the same parameters, oneDNN can fuse it; the 4D view exists for
   training on CPU) and no cross-device batch norm (inference uses the running statistics).
 - float32 on a CPU is the oneDNN-fused graph (``precision.Fused``); bfloat16 / float16 go
-  through AMP (engine/precision.py).
-- int8 (engine/int8.py) is calibrated on eval.int8_calibration_clips clips of the run's own
+  through AMP (engine/inference/precision.py).
+- int8 (engine/inference/int8.py) is calibrated on eval.int8_calibration_clips clips of the run's own
   training split (eval.int8_calibration: naive | entropy), with the parts eval.int8_float32
   names kept float32; the thresholds are cached beside the checkpoint and reused.
 """
-from engine import int8
-from engine.checkpoints import load_weights, sha256
+from engine.inference import int8
+from engine.training.checkpoints import load_weights, sha256
 from engine.experiment import (
     clip_dataset,
     is_softargmax,
@@ -22,7 +22,7 @@ from engine.experiment import (
     multitask_options,
     split_samples,
 )
-from engine.precision import for_inference
+from engine.inference.precision import for_inference
 from symbols import get_model
 
 

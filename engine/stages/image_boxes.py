@@ -15,7 +15,7 @@ from data.coco_detections import (
 )
 from common.errors import check_writable
 from common.progress import Progress
-from engine.person_boxes import build_detector
+from engine.stages.person_boxes import build_detector
 from symbols.detector.person_detector import inclusive_extents
 
 log = logging.getLogger("detect_persons")

@@ -19,7 +19,7 @@ from data.transforms import (
     to_network,
 )
 from data.video import read_frames
-from engine.checkpoints import checkpoint_or_last, load_weights
+from engine.training.checkpoints import checkpoint_or_last, load_weights
 from engine.experiment import dataset_of, build_model, checked_against_checkpoint
 from symbols.cam import cam_mass, class_activation_maps, features_and_weights, upsample
 

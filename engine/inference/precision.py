@@ -8,8 +8,8 @@ network into what runs:
   spells the backend 'MKLDNN' (the name 'ONEDNN' is refused with a log line and leaves the graph
   unfused), so the fused nodes are counted and a graph without them is said in one log line.
   On a GPU, the network itself.
-- int8 (CPU, oneDNN): ``engine/int8.py``, with the thresholds calibrated on the run's training
-  clips (``engine.inference.loaded_model`` makes or reads them; a script without the run's
+- int8 (CPU, oneDNN): ``engine/inference/int8.py``, with the thresholds calibrated on the run's training
+  clips (``engine.inference.loaded.loaded_model`` makes or reads them; a script without the run's
   config refuses int8 with one line).
 - bfloat16 (CPU) / float16 (GPU): a wrapper that converts the network on its first call (AMP
   needs the hybridized graph, which exists after one forward pass) with
@@ -38,7 +38,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd
 
-from engine import hardware
+from engine.inference import hardware
 
 DTYPES = ("float32", "int8", "bfloat16", "float16")  # common.cli.DTYPES
 BFLOAT16 = np.dtype([("bfloat16", np.uint16)])  # MXNet's name for bfloat16 arrays
@@ -51,7 +51,7 @@ _TRAINING_AMP = []  # the train.amp dtype amp.init set in this process (it canno
 def check_dtype(dtype, ctx, key="eval.dtype", calibrates=False):
     """The dtype must be one MXNet runs on ``ctx``: float16 AMP is CUDA's, bfloat16 oneDNN's.
     int8 also needs thresholds calibrated on a run's training clips: ``calibrates`` says the
-    caller makes them (eval_action.py does, through engine/inference.py); other scripts refuse
+    caller makes them (eval_action.py does, through engine/inference/loaded.py); other scripts refuse
     int8 here, before they build anything."""
     if dtype not in DTYPES:
         raise ValueError(f"{key} is {dtype!r}; choose one of {', '.join(DTYPES)}")
@@ -213,7 +213,7 @@ def for_inference(net, dtype, ctx, key="eval.dtype", log=None, thresholds=None,
                   float32_parts=()):
     """``net`` (weights loaded) to run in ``dtype`` on ``ctx``: float32 the oneDNN-fused graph
     on a CPU (the network itself on a GPU or without oneDNN), int8 quantized with calibrated
-    ``thresholds`` (engine/int8.py; ``engine.inference.loaded_model`` makes them from the
+    ``thresholds`` (engine/inference/int8.py; ``engine.inference.loaded.loaded_model`` makes them from the
     run's training clips), bfloat16 / float16 through AMP."""
     check_dtype(dtype, ctx, key, calibrates=thresholds is not None)
     if _TRAINING_AMP and _TRAINING_AMP[0] != dtype:
@@ -224,7 +224,7 @@ def for_inference(net, dtype, ctx, key="eval.dtype", log=None, thresholds=None,
         fusable = ctx.device_type == "cpu" and hardware.onednn_enabled()
         return Fused(net, log) if fusable else net
     if dtype == "int8":
-        from engine import int8
+        from engine.inference import int8
         return int8.quantized(net, thresholds, float32_parts, ctx)
     return LowPrecision(net, dtype, ctx)
 

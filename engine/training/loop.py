@@ -33,13 +33,13 @@ from mxnet import autograd, gluon
 from engine.config import save_config
 from data.loader import make_loader
 from common.progress import Progress, resident_mib
-from engine import precision
-from engine.checkpoints import prefix_of, save_checkpoint, write_final
-from engine.distributed import Job, console_logging, join
+from engine.inference import precision
+from engine.training.checkpoints import prefix_of, save_checkpoint, write_final
+from engine.training.distributed import Job, console_logging, join
 from engine.experiment import setup_logging
-from engine.lr_schedule import lr_at, plateau_of
-from engine.plots import training_curves
-from engine.resume import append_metrics, resume, start_fresh
+from engine.training.lr_schedule import lr_at, plateau_of
+from engine.views.plots import training_curves
+from engine.training.resume import append_metrics, resume, start_fresh
 
 OPTIMIZERS = {"sgd": "sgd", "nesterov": "nag", "rmsprop": "rmsprop"}  # config -> MXNet name
 CURVES_EVERY = 30.0  # seconds: curves.png is redrawn after an epoch at most this often, and last

@@ -17,7 +17,7 @@ import numpy as np
 
 from data.joints import bones
 from data.keypoints import COCO_KEYPOINTS
-from engine.plots import image_grid, new_figure, save_figure
+from engine.views.plots import image_grid, new_figure, save_figure
 
 # The COCO person category's "skeleton" (1-based in the annotation files), 0-based here.
 COCO_SKELETON = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),

@@ -8,7 +8,13 @@ import os
 import yaml
 
 from common.files import atomic_write_text
-from engine.checkpoints import differences, epochs_on_disk, load_weights, newest_intact, prefix_of
+from engine.training.checkpoints import (
+    differences,
+    epochs_on_disk,
+    load_weights,
+    newest_intact,
+    prefix_of,
+)
 
 
 def start_fresh(out, writes=True):

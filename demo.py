@@ -76,7 +76,8 @@ from engine.demo import tables as demo_tables
 from engine.inference import hardware
 from engine.demo.rows import ROWS, ground_truth_poses, row_config, run_rows, seed_runs
 from engine.experiment import split_samples
-from engine.views.cam import cam_mass_of_videos, load_model
+from engine.views.cam import cam_mass_of_videos
+from engine.systems import load_model
 
 # The paper's claims, each "a over b" between two rows' heads (Tables 8 and 9): person crops over
 # random crops, the pose head over the RGB head alone, the fusion over the RGB head, and the RGB

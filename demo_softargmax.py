@@ -44,7 +44,8 @@ from engine.inference import hardware
 from engine import pose_eval as pose_model_eval
 from engine.training.checkpoints import load_weights
 from engine.demo.rows import ground_truth_poses, run_rows
-from engine.pose_experiment import build_pose_model, pose_frames
+from engine.systems import build_pose_model
+from engine.pose_experiment import pose_frames
 from engine.views.plots import block_accuracy_figure, class_accuracy_figure
 from symbols.multitask.model import POSE_PART
 

@@ -87,7 +87,8 @@ from data.transforms import (
 from data.video import VideoError, count_frames, iter_frames
 from engine.views.annotated_video import HEADS, annotate, write_annotated
 from engine.training.checkpoints import checkpoint_config, load_weights
-from engine.experiment import dataset_of, build_model, contexts, setup_logging
+from engine.experiment import dataset_of, contexts, setup_logging
+from engine.systems import build_model
 from engine.stages.person_boxes import build_detector, video_box
 from engine.inference.precision import check_dtype, for_inference
 from engine.metrics.scoring import video_scores

@@ -18,9 +18,6 @@ video) or multi (clips T/2 apart, softmax scores averaged), one crop a clip; rep
 pose stream, the appearance stream (each one's last action block) and the aggregation (paper
 Table 5's three columns), in the same files.
 """
-import json
-import os
-
 from engine.config import add_config_args
 from common import cli
 
@@ -41,147 +38,14 @@ if __name__ == "__main__":  # --help, a bad flag and the thread count: before MX
     cli.start(parse_args())
 
 # Below: the imports that load MXNet, after the command line is read above.
-import numpy as np
-
-from engine.config import CONFIG_DIR, load_config_or_exit
-from common.errors import check_writable, exit_on_error
-from common.files import atomic_write_text
-from data.loader import UNREADABLE_LABEL, Skippable, make_loader
-from common.progress import Progress
-from engine.inference import hardware
-from engine.training.checkpoints import checkpoint_or_last
 from common.cli import with_dtype
-from engine.experiment import (
-    dataset_of,
-    checked_against_checkpoint,
-    clip_dataset,
-    contexts,
-    is_softargmax,
-    setup_logging,
-    split_samples,
-)
-from engine.inference.loaded import loaded_model
-from engine.multitask import evaluate_multitask, multitask_test_data
-from engine.views.plots import confusion_figure
+from common.errors import check_writable, exit_on_error
+from engine.config import load_config_or_exit
+from engine.experiment import contexts, setup_logging
 from engine.inference import int8
 from engine.inference.precision import check_dtype
-from engine.metrics.scoring import check_finite, confusion, head_scores, row_name, video_scores
-
-
-def load_mapping(name, num_source_classes):
-    """configs/cross_dataset/NAME.json: {"classes": {target label: [source labels]}}."""
-    path = os.path.join(CONFIG_DIR, "cross_dataset", name + ".json")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no class mapping {path}")
-    with open(path) as f:
-        mapping = {int(k): v for k, v in json.load(f)["classes"].items()}
-    for labels in mapping.values():
-        if any(not 0 <= l < num_source_classes for l in labels):
-            raise ValueError(f"{path}: a source label outside 0..{num_source_classes - 1}")
-    return mapping
-
-
-def markdown_row(results):
-    name = row_name(results, results["experiment"])
-    cells = [name, f"{100 * results['top1']['rgb']:.1f}"]
-    if "pose" in results["top1"]:
-        cells.append(f"{100 * results['top1']['pose']:.1f} / {100 * results['top1']['fused']:.1f}")
-    else:
-        cells.append("-")
-    return "| " + " | ".join(cells) + " |"
-
-
-def pct(value):
-    return "-" if value is None else f"{100 * value:.1f}"
-
-
-def heads_markdown(results):
-    """Each head's top-1, top-5 and mean-class accuracy, then its per-class accuracy, in %."""
-    heads = list(results["top1"])
-    lines = ["| head | top-1 | top-5 | mean class |", "| --- | ---: | ---: | ---: |"]
-    lines += [f"| {h} | {pct(results['top1'][h])} | {pct(results['top5'].get(h))} | "
-              f"{pct(results['mean_class'][h])} |" for h in heads]
-    lines += ["", "| class | " + " | ".join(heads) + " |", "| --- |" + " ---: |" * len(heads)]
-    for name in results["per_class"][heads[0]]:
-        lines.append(f"| {name} | " + " | ".join(pct(results["per_class"][h][name])
-                                                 for h in heads) + " |")
-    return "\n".join(lines)
-
-
-def test_data(cfg, skip_unreadable=False):
-    """-> (the test set of the config's protocol, restricted to the mapped classes in a
-    cross-dataset test, as a dataset of 30-view items; the class mapping or None)."""
-    mapping = None
-    if cfg["eval"]["cross_dataset"]:
-        mapping = load_mapping(cfg["eval"]["cross_dataset"],
-                               cfg["model"]["options"]["num_classes"])
-    samples = split_samples(cfg, "test")
-    if mapping is not None:
-        samples = [s for s in samples if s["label"] in mapping]
-    data = clip_dataset(cfg, samples, "test", with_poses=False)
-    return (Skippable(data) if skip_unreadable else data), mapping
-
-
-def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
-    """Score ``ckpt`` on ``data`` (``test_data``) -> the results dict (also written to OUT)."""
-    ctx = ctxs[0]
-    net = loaded_model(cfg, ctx, ckpt, log)
-    dataset = dataset_of(cfg)
-    samples = getattr(data, "dataset", data).samples
-    loader = make_loader(data, 1, workers=cfg["data"]["workers"])
-    scores, labels, per_video, skipped = {}, [], [], []
-    progress = Progress(len(samples), "test", log, unit="videos")
-    for i, (views, label) in enumerate(loader):
-        progress.update()
-        if int(label.asscalar()) == UNREADABLE_LABEL:
-            skipped.append(dict(id=samples[i]["id"], reason=data.reason(i)))
-            log.warning("skipped unreadable test video %s: %s", *skipped[-1].values())
-            continue
-        s = video_scores(net, views[0], ctx, cfg["eval"]["views_per_batch"])
-        check_finite(np.stack(list(s.values())), f"scores for test video {samples[i]['id']}")
-        if "pose" in s:
-            s["fused"] = s["rgb"] + s["pose"]  # Sec. 3: predictions fused by summation
-        for head, v in s.items():
-            scores.setdefault(head, []).append(v)
-        labels.append(int(label.asscalar()))
-        per_video.append(dict(id=samples[i]["id"], label=labels[-1],
-                              **{h: int(np.argmax(v)) for h, v in s.items()}))
-    if not labels:
-        raise ValueError(f"none of the {len(samples)} test videos could be read")
-    progress.close()
-    labels = np.array(labels)
-    scores = {h: np.stack(v) for h, v in scores.items()}
-    classes = list(dataset.CLASSES)
-    restricted = cfg["eval"]["cross_dataset_argmax"] == "restricted"
-    heads = {h: head_scores(v, labels, classes, mapping, restricted) for h, v in scores.items()}
-    results = dict(experiment=cfg["experiment"], checkpoint=ckpt, dtype=cfg["eval"]["dtype"],
-                   machine=hardware.describe(),
-                   videos=len(labels),
-                   test_videos=len(samples), skipped=skipped,
-                   views=cfg["eval"]["num_clips"] * 3,
-                   **{key: {h: r[key] for h, r in heads.items() if key in r}
-                      for key in ("top1", "top5", "mean_class", "per_class")})
-    best = "fused" if "fused" in scores else "rgb"
-    if mapping is None:
-        pred = scores[best].argmax(axis=1)
-        matrix = confusion(pred, labels, len(classes))
-        results["confusion"] = matrix.tolist()
-        confusion_figure(matrix, classes, os.path.join(cfg["out"], "confusion.png"),
-                         title=f"{cfg['experiment']} ({best}): top-1 "
-                               f"{100 * results['top1'][best]:.1f}%")
-    out = cfg["out"]
-    atomic_write_text(os.path.join(out, "results.json"), json.dumps(results, indent=1))
-    atomic_write_text(os.path.join(out, "per_video.jsonl"),
-                      "".join(json.dumps(r) + "\n" for r in per_video))
-    table = "| model | RGB | Pose / Fused |\n| --- | ---: | ---: |\n" + markdown_row(results)
-    atomic_write_text(os.path.join(out, "results.md"),
-                      table + "\n\n" + heads_markdown(results) + "\n")
-    log.info("scored %d of %d test videos: %s", len(labels), len(samples),
-             "; ".join(f"{h} top-1 {100 * v:.1f}%" + (f", top-5 {100 * results['top5'][h]:.1f}%"
-                                                      if h in results["top5"] else "")
-                       + f", mean class {100 * results['mean_class'][h]:.1f}%"
-                       for h, v in results["top1"].items()))
-    return results
+from engine.systems import checked_against_checkpoint, system_of
+from engine.training.checkpoints import checkpoint_or_last
 
 
 def main(argv=None):
@@ -201,16 +65,12 @@ def run(cfg, ctxs, skip_unreadable=False):
             int8.check_model(cfg["model"]["name"])
         ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
         cfg = checked_against_checkpoint(cfg, ckpt)
-        if is_softargmax(cfg):
-            data, mapping = multitask_test_data(cfg, skip_unreadable), None
-        else:
-            data, mapping = test_data(cfg, skip_unreadable)  # index, splits, boxes: first
+        system = system_of(cfg)
+        data, mapping = system.test_data(cfg, skip_unreadable)  # index, splits, boxes: first
         check_writable(cfg["out"])
         log = setup_logging(cfg["out"], "eval")
     with exit_on_error(log):
-        if is_softargmax(cfg):
-            return evaluate_multitask(cfg, ctxs, log, ckpt, data)
-        return evaluate(cfg, ctxs, log, ckpt, data, mapping)
+        return system.evaluate(cfg, ctxs, log, ckpt, data, mapping)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,8 @@ from data.joints import LAYOUTS, from_common
 from data.keypoints import COCO_KEYPOINTS
 from data.multitask.pose_images import layout_of, pose_images, test_source_of
 from engine.experiment import contexts, setup_logging
-from engine.pose_experiment import check_pose_config, pose_frames
+from engine.systems import check_pose_config
+from engine.pose_experiment import pose_frames
 from engine.pose_eval import load_model, predict_crops, score_frames
 from engine.metrics.pose_metrics import (
     AUC_STEP,

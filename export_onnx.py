@@ -63,13 +63,8 @@ from common.errors import check_writable, exit_on_error
 from common.files import atomic_write_bytes, atomic_write_text
 from data.index import read_boxes
 from engine.training.checkpoints import checkpoint_or_last, load_weights
-from engine.experiment import (
-    build_model,
-    checked_against_checkpoint,
-    model_options,
-    setup_logging,
-    split_samples,
-)
+from engine.systems import build_model, checked_against_checkpoint
+from engine.experiment import model_options, setup_logging, split_samples
 from engine.views.cam import centre_view
 from symbols import model_config
 from symbols.action_machine import ActionMachine

@@ -76,7 +76,8 @@ from data.video import VideoError, read_video
 from engine.training.checkpoints import checkpoint_or_last, load_weights
 from common.cli import with_dtype
 from engine.experiment import contexts
-from engine.pose_experiment import build_pose_model, pose_radius_of
+from engine.systems import build_pose_model
+from engine.pose_experiment import pose_radius_of
 from engine.stages import published_pose
 from engine.inference.precision import check_dtype, for_inference
 from symbols.pose_decoder import decode_pose_maps, first_non_finite

@@ -46,34 +46,12 @@ from data.multitask.pose_records import SOURCES
 from engine import pose_eval as pose_model_eval
 from engine.training.checkpoints import load_weights
 from common.cli import with_kvstore
-from engine.experiment import contexts, is_softargmax
-from engine.pose_experiment import build_pose_model, check_pose_config, coco_dataset, pose_frames
+from engine.experiment import contexts
+from engine.pose_experiment import coco_dataset, pose_frames
+from engine.systems import build_pose_model, check_pose_config, system_of
 from engine.training.loop import check_devices, fit, run_logging
-from symbols.multitask.elastic_net_loss import ElasticNetPoseLoss
-from symbols.pose_loss import PoseLoss
 
 REAL_SOURCES = SOURCES + ("mix",)
-
-
-def pose_loss(criterion):
-    def loss_fn(net, image, heat, offsets, weight):
-        h, o = net(image)  # (n, K, H, W), (n, K, 2, H, W): one frame, T = 1 for the loss
-        total, lh, lo = criterion(h.expand_dims(1), o.expand_dims(1), heat.expand_dims(1),
-                                  offsets.expand_dims(1), weight.expand_dims(1))
-        return total, dict(loss_kps=total, loss_heatmap=lh, loss_offset=lo)
-    return loss_fn
-
-
-def softargmax_loss(criterion, blocks):
-    """(net, image, target (n, J, 3), mask (n, J, 3), visibility (n, J)) -> the sum over the
-    K blocks of each block's elastic-net loss (n,), and the last block's alone."""
-    def loss_fn(net, image, target, mask, visibility):
-        outputs = net(image)  # pose1 (n, J, 3), visible1 (n, J), ..., poseK, visibleK
-        losses = [criterion(outputs[2 * k], outputs[2 * k + 1], target, mask, visibility)
-                  for k in range(blocks)]
-        total = mx.nd.add_n(*losses)
-        return total, {"loss_pose": total, f"loss_block{blocks}": losses[-1]}
-    return loss_fn
 
 
 def validation(cfg, dataset, ctx):
@@ -94,10 +72,7 @@ def train(cfg, ctxs, log, dataset, resume_run=False, val_dataset=None):
     net = build_pose_model(cfg, ctxs)
     if t["init_from"]:
         load_weights(net, t["init_from"], ctxs, log, fresh=t["init_fresh"])
-    if is_softargmax(cfg):
-        loss_fn = softargmax_loss(ElasticNetPoseLoss(t["visibility_weight"]), net.pose_blocks)
-    else:
-        loss_fn = pose_loss(PoseLoss(*t["pose_loss_weights"], heatmap_loss=t["heatmap_loss"]))
+    loss_fn = system_of(cfg).pose_loss_fn(cfg, net)
     validate = validation(cfg, val_dataset, ctxs[0]) if val_dataset is not None else None
     return fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run, validate)
 

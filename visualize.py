@@ -58,7 +58,8 @@ from data.index import read_annotation, read_boxes, read_index
 from engine.experiment import dataset_of, contexts, setup_logging
 from engine.views.figures import cam_figure, pose_figure
 from engine.metrics.scoring import softmax
-from engine.views.cam import centre_view, crop_keypoints_to_frame, load_model
+from engine.views.cam import centre_view, crop_keypoints_to_frame
+from engine.systems import load_model
 from symbols.cam import class_activation_maps, features_and_weights, upsample
 from symbols.pose_decoder import decode_pose_maps
 

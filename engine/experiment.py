@@ -1,6 +1,7 @@
-"""From a resolved video config to the objects of a run: devices, samples, datasets, the model
-(Action Machine, or Luvizon et al.'s multitask model). A pose config's objects:
-``engine.pose_experiment``.
+"""From a resolved video config to the objects of a run: devices, samples, datasets, and the
+parts each system builds its model and checks from (Action Machine's, then Luvizon et al.'s
+multitask model's). Which system a config is, and so which of these it uses, is decided once, in
+``engine.systems``. A pose config's objects: ``engine.pose_experiment``.
 
 The scripts (train_action.py, eval_action.py) own logging, devices and seeds; this module is the
 one place that reads config keys to build things, so a key means the same in every script.
@@ -17,8 +18,7 @@ from data.loader import ClipDataset
 from data.multitask.clips import MultitaskClips
 from data.pose_targets import disk_radius
 from data.protocols import get_dataset
-from engine.training.checkpoints import checkpoint_config
-from symbols import MODELS, get_model, model_config, names
+from symbols import get_model, model_config, names
 from symbols.model_zoo import multitask_config
 
 
@@ -109,14 +109,10 @@ def clip_dataset(cfg, samples, mode, with_poses):
         decoded=os.path.join(d["prepared"], "decoded") if d["frame_cache"] else None)
 
 
-def is_softargmax(cfg):
-    """Whether a pose config's model is one of Luvizon et al.'s (family "multitask")."""
-    return MODELS.get(cfg["model"]["name"]) == "multitask"
-
-
 def check_num_classes(cfg):
-    """Your own videos: the model's classes must be the prepared dataset's."""
-    if cfg["data"]["dataset"] != "custom" or is_softargmax(cfg):
+    """Your own videos: the Action Machine model's classes must be the prepared dataset's (the
+    multitask model derives its number of actions from the data)."""
+    if cfg["data"]["dataset"] != "custom":
         return
     classes = len(dataset_of(cfg).CLASSES)
     given = cfg["model"]["options"].get("num_classes")
@@ -135,13 +131,20 @@ def model_options(cfg, num_devices=1):
     return options
 
 
-def build_model(cfg, ctx):
-    """The config's model on ``ctx`` (a list of contexts), with its initial weights: Action
-    Machine (family "action_machine" of symbols.MODELS) or Luvizon et al.'s multitask model
-    (family "multitask")."""
+def build_with(cfg, ctx, options):
+    """The config's model on ``ctx`` (a list of contexts) with ``options``, with its initial
+    weights (model.pretrained)."""
     m = cfg["model"]
-    options = multitask_options(cfg) if is_softargmax(cfg) else model_options(cfg, len(ctx))
     return get_model(m["name"], pretrained=m["pretrained"], ctx=ctx, **options)
+
+
+def inference_options(cfg):
+    """Action Machine built for inference: plain 5D batch norm (``bn_fold_time=False``: the
+    same parameters, oneDNN can fuse it; the 4D view exists for training on CPU) and no
+    cross-device batch norm (inference uses the running statistics)."""
+    options = dict(model_options(cfg), bn_fold_time=False)
+    options.pop("sync_devices", None)
+    return options
 
 
 # ---- Luvizon et al.'s multitask model in a video config ----------------------------------------
@@ -163,24 +166,26 @@ def multitask_options(cfg):
     return options
 
 
-def check_multitask_config(cfg):
-    """The keys a multitask video config cannot combine, refused before any work; and an Action
-    Machine config may not name a multitask stage."""
+def check_action_machine_config(cfg):
+    """An Action Machine config may not name a multitask stage or a multitask-only key."""
     t, m = cfg["train"], cfg["model"]
-    if not is_softargmax(cfg):
-        if t["stage"] in MULTITASK_STAGES:
-            raise ValueError(f"train.stage {t['stage']} is a stage of the multitask models "
-                             f"({', '.join(names('multitask'))}); model {m['name']} trains in "
-                             f"stage joint or pose_cnn")
-        for key, value, default in (("train.lr_schedule", t["lr_schedule"], "step"),
-                                    ("data.val_share", cfg["data"]["val_share"], 0.0),
-                                    ("train.init_lr_divisor", t["init_lr_divisor"], None),
-                                    ("train.stop_patience", t["stop_patience"], None)):
-            if value != default and (key, value) != ("train.lr_schedule", "cosine"):
-                raise ValueError(f"{key} is {value!r}: only the multitask models "
-                                 f"({', '.join(names('multitask'))}) use it; model {m['name']} "
-                                 f"takes {default!r}")
-        return
+    if t["stage"] in MULTITASK_STAGES:
+        raise ValueError(f"train.stage {t['stage']} is a stage of the multitask models "
+                         f"({', '.join(names('multitask'))}); model {m['name']} trains in "
+                         f"stage joint or pose_cnn")
+    for key, value, default in (("train.lr_schedule", t["lr_schedule"], "step"),
+                                ("data.val_share", cfg["data"]["val_share"], 0.0),
+                                ("train.init_lr_divisor", t["init_lr_divisor"], None),
+                                ("train.stop_patience", t["stop_patience"], None)):
+        if value != default and (key, value) != ("train.lr_schedule", "cosine"):
+            raise ValueError(f"{key} is {value!r}: only the multitask models "
+                             f"({', '.join(names('multitask'))}) use it; model {m['name']} "
+                             f"takes {default!r}")
+
+
+def check_multitask_config(cfg):
+    """The keys a multitask video config cannot combine, refused before any work."""
+    t, m = cfg["train"], cfg["model"]
     if t["lr_schedule"] == "plateau" and cfg["data"]["val_share"] <= 0:
         raise ValueError("train.lr_schedule plateau needs a validation score: set "
                          "data.val_share > 0 (or train.lr_schedule=step for train.lr_steps)")
@@ -219,14 +224,12 @@ def multitask_clips(cfg, samples, mode):
         flip=d["mirror"], seed=t["seed"], backend=d["backend"])
 
 
-def checked_against_checkpoint(cfg, ckpt):
-    """The config to evaluate ``ckpt`` with: its model must be the one the checkpoint's own
-    config (``checkpoints.checkpoint_config``) describes, with the same classes. A cross-dataset
-    config (Table 13) takes the number of classes from the checkpoint (the source dataset's)."""
-    saved = checkpoint_config(ckpt)
+def checked_action_machine(cfg, saved, ckpt):
+    """The config to evaluate ``ckpt`` with (a copy): its model must be the one the checkpoint's
+    own config (``saved``, ``checkpoints.checkpoint_config``) describes, with the same classes. A
+    cross-dataset config (Table 13) takes the number of classes from the checkpoint (the source
+    dataset's)."""
     cfg = copy.deepcopy(cfg)
-    if is_softargmax(cfg):
-        return _checked_multitask(cfg, saved, ckpt)
     mine, theirs = cfg["model"], saved["model"]
     mapping = cfg["eval"]["cross_dataset"]
     source = mapping.rsplit("_", 1)[-1] if mapping else cfg["data"]["dataset"]
@@ -251,8 +254,9 @@ def checked_against_checkpoint(cfg, ckpt):
     return cfg
 
 
-def _checked_multitask(cfg, saved, ckpt):
-    """``checked_against_checkpoint`` for a multitask model: the same model, data and size."""
+def checked_multitask(cfg, saved, ckpt):
+    """``checked_action_machine`` for a multitask model: the same model, data and size."""
+    cfg = copy.deepcopy(cfg)
     want = multitask_config(cfg["model"]["name"], **multitask_options(cfg))
     try:
         have = multitask_config(saved["model"]["name"], **multitask_options(saved))

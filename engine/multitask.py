@@ -32,8 +32,8 @@ from data.multitask.pose_frames import hold_out
 from data.protocols import get_dataset
 from engine.inference import hardware
 from engine.training.checkpoints import load_weights
-from engine.experiment import build_model, multitask_clips, split_samples
-from engine.inference.loaded import loaded_model
+from engine.experiment import build_with, multitask_clips, multitask_options, split_samples
+from engine.inference.loaded import loaded
 from engine.views.plots import (
     block_accuracy_figure,
     class_accuracy_figure,
@@ -42,6 +42,7 @@ from engine.views.plots import (
 )
 from engine.metrics.scoring import check_finite, confusion, row_name, softmax, top1
 from engine.training.loop import fit
+from symbols import get_model
 from symbols.multitask.loss import MultitaskActionLoss
 from symbols.multitask.model import POSE_PART
 
@@ -132,6 +133,18 @@ def class_accuracies(scores, labels, classes):
     matrix = confusion(scores.argmax(axis=1), labels, len(classes))
     return {c: float(matrix[i, i] / matrix[i].sum()) if matrix[i].sum() else None
             for i, c in enumerate(classes)}
+
+
+def loaded_model(cfg, ctx, ckpt, log):
+    """The multitask network of ``cfg`` with ``ckpt``'s weights, run in eval.dtype (int8
+    calibrates on the run's training clips)."""
+    net = get_model(cfg["model"]["name"], ctx=[ctx], **multitask_options(cfg))
+    return loaded(net, cfg, ctx, ckpt, log, lambda: training_clips(cfg))
+
+
+def training_clips(cfg):
+    """The run's training split as multitask training clips."""
+    return multitask_clips(cfg, split_samples(cfg, "train"), "train")
 
 
 def evaluate_multitask(cfg, ctxs, log, ckpt, data):
@@ -302,7 +315,7 @@ def train_multitask(cfg, ctxs, log, dataset, resume_run=False):
         log.info("lr %g: the final lr of %s's run / %g", t["lr"], t["init_from"],
                  t["init_lr_divisor"])
     mx.random.seed(t["seed"])  # the initial weights depend on the seed only
-    net = build_model(cfg, ctxs)
+    net = build_with(cfg, ctxs, multitask_options(cfg))
     if t["stage"] == "pose_frozen":
         load_weights(net, t["init_from"], ctxs, log, only=POSE_PART)
         net.freeze_pose()

@@ -15,7 +15,8 @@ from data.keypoints import COCO_KEYPOINTS
 from data.loader import make_loader
 from data.multitask import pose_frames as PF
 from engine.training.checkpoints import checkpoint_or_last, load_weights
-from engine.pose_experiment import build_pose_model, check_pose_checkpoint
+from engine.systems import build_pose_model
+from engine.pose_experiment import check_pose_checkpoint
 from engine.metrics.pose_metrics import PCK_ALPHAS, joint_errors, pck_curve, percent
 
 

@@ -8,8 +8,8 @@ from data.multitask.pose_frames import PoseFrames, hold_out
 from data.multitask.pose_images import layout_of, num_joints
 from data.pose_targets import disk_radius
 from engine.training.checkpoints import checkpoint_config
-from engine.experiment import is_softargmax, split_samples
-from symbols import MODELS, get_model, names
+from engine.experiment import split_samples
+from symbols import get_model, names
 
 
 def pose_radius_of(cfg):
@@ -20,20 +20,11 @@ def pose_radius_of(cfg):
     return d["radius"] if d["radius"] is not None else disk_radius(d["input_size"][1], stride)
 
 
-def check_pose_config(cfg):
-    """The combinations of pose-config keys that cannot run, refused before any work: the
-    heat-map model trains on COCO (data.source coco), the soft-argmax models on frames with 3D
-    ground truth (data.source synth); the plateau schedule needs validation frames."""
-    d, t, name = cfg["data"], cfg["train"], cfg["model"]["name"]
-    if MODELS.get(name) not in ("pose", "multitask"):
-        raise ValueError(f"unknown pose model {name!r}; choose one of "
-                         f"{', '.join(names('pose') + names('multitask'))}")
-    if is_softargmax(cfg) != (d["source"] != "coco"):
-        raise ValueError(f"model {name} does not train on data.source {d['source']}: the "
-                         f"heat-map models ({', '.join(names('pose'))}) read COCO keypoints, the "
-                         f"soft-argmax models ({', '.join(names('multitask'))}) frames with 3D "
-                         f"ground truth (data.source synth) or the real datasets (mpii, h36m, "
-                         f"penn, ntu, mix)")
+def check_pose_keys(cfg):
+    """The combinations of pose-config keys that cannot run, refused before any work (the model
+    family against data.source: ``source_mismatch``): the soft-argmax models take square crops;
+    the plateau schedule needs validation frames."""
+    d, t = cfg["data"], cfg["train"]
     if d["source"] != "coco" and d["input_size"][0] != d["input_size"][1]:
         raise ValueError(f"data.input_size is {d['input_size']}; the soft-argmax models take "
                          f"square crops (Appendix B: 256 x 256)")
@@ -53,13 +44,30 @@ def check_pose_config(cfg):
                          f"(context_maps 0) or 2D data (mpii, penn)")
 
 
-def build_pose_model(cfg, ctxs):
-    """The pose model of a pose config (configs/pose/) on ``ctxs``, with its initial weights:
-    a heat-map model (family "pose" of symbols.MODELS) or the pose part of a soft-argmax model
-    (family "multitask"), whose input size and joints come from the data."""
+def source_mismatch(cfg, reads_coco):
+    """The one-line reason a pose model that reads COCO keypoints (``reads_coco``: the heat-map
+    models) or frames with 3D ground truth (the soft-argmax ones) cannot train on the config's
+    data.source; None when it can."""
+    name, source = cfg["model"]["name"], cfg["data"]["source"]
+    if reads_coco == (source == "coco"):
+        return None
+    return (f"model {name} does not train on data.source {source}: the heat-map models "
+            f"({', '.join(names('pose'))}) read COCO keypoints, the soft-argmax models "
+            f"({', '.join(names('multitask'))}) frames with 3D ground truth (data.source synth) "
+            f"or the real datasets (mpii, h36m, penn, ntu, mix)")
+
+
+def heatmap_pose_model(cfg, ctxs):
+    """A heat-map pose model (family "pose" of symbols.MODELS) on ``ctxs``, with its initial
+    weights."""
     m = cfg["model"]
-    if not is_softargmax(cfg):
-        return get_model(m["name"], pretrained=m["pretrained"], ctx=ctxs, **m["options"])
+    return get_model(m["name"], pretrained=m["pretrained"], ctx=ctxs, **m["options"])
+
+
+def softargmax_pose_model(cfg, ctxs):
+    """The pose part of a soft-argmax model (family "multitask") on ``ctxs``, with its initial
+    weights; its input size and joints come from the data."""
+    m = cfg["model"]
     options = dict(m["options"])
     derived = dict(parts="pose", input_size=cfg["data"]["input_size"][0],
                    num_joints=num_joints(cfg))

@@ -56,7 +56,7 @@ def nan_pose_checkpoint(path):
     """The tiny pose model with every parameter NaN, saved as a checkpoint with its config beside
     it (as training writes final.params + final.yaml): a diverged run."""
     from engine.config import POSE_BASE, load_config, save_config
-    from engine.pose_experiment import build_pose_model
+    from engine.systems import build_pose_model
     cfg = load_config(POSE_TINY, base=POSE_BASE)
     save_config(cfg, os.path.splitext(path)[0] + ".yaml")
     net = build_pose_model(cfg, [mx.cpu()])

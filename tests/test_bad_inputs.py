@@ -67,7 +67,7 @@ def test_eval_refuses_a_final_params_without_its_config(synth_work, runs, tmp_pa
 
 def test_strict_loading_names_the_first_missing_parameter(runs):
     from engine.config import load_config
-    from engine.experiment import build_model
+    from engine.systems import build_model
     cfg = load_config(config("kps"), ["model.options.heads=[rgb, kps, pose]",
                                       "model.pretrained=null"])
     import mxnet as mx
@@ -231,7 +231,7 @@ def test_non_finite_outputs_are_an_error_not_a_score(synth_work, runs, tmp_path,
 def test_eval_of_another_datasets_checkpoint_names_the_classes(synth_work, runs, tmp_path):
     # The checkpoint's config says synth; a config for another dataset is refused before work.
     from engine.config import load_config
-    from engine.experiment import checked_against_checkpoint
+    from engine.systems import checked_against_checkpoint
     cfg = load_config(os.path.join(ROOT, "configs", "nucla_xview1_kps.yaml"))
     with pytest.raises(ValueError, match="synth's classes; this config needs one trained on nucla"):
         checked_against_checkpoint(cfg, os.path.join(runs["kps"], "final.params"))

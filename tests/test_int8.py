@@ -13,7 +13,7 @@ import pytest
 import train_action
 from engine.config import load_config
 from engine.inference import int8, precision
-from engine.inference.loaded import loaded_model, training_clips
+from engine.systems import loaded_model, training_clips
 from helpers import POSE_TINY, config, overrides
 
 LOG = logging.getLogger("test_int8")

@@ -10,7 +10,8 @@ import train_action
 from engine.config import ConfigError, load_config
 from data.pose_targets import encode_pose
 from engine.metrics import scoring
-from engine.experiment import build_model, clip_dataset, split_samples
+from engine.systems import build_model
+from engine.experiment import clip_dataset, split_samples
 from helpers import config, overrides, params_of
 from symbols.pose_loss import PoseLoss
 

@@ -13,7 +13,7 @@ from data import shards, synth
 from data.index import read_index, read_splits, write_boxes, write_index
 from data.prepare import main as prepare_main
 from data.video import write_video
-from engine.pose_experiment import build_pose_model
+from engine.systems import build_pose_model
 from helpers import POSE_TINY
 
 

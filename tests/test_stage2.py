@@ -5,7 +5,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd
 
-import train_action
+from engine.systems import action_machine
 from symbols import get_model
 from symbols.action_machine import ActionMachineLoss
 
@@ -14,7 +14,7 @@ def test_the_frozen_forward_gives_the_pose_cnn_the_same_loss_and_gradients():
     mx.random.seed(0)
     net = get_model("action_machine_tiny", num_classes=10, input_size=64, num_frames=4,
                     global_stats="backbone", dropout=0.0)
-    train_action.freeze_for_stage(net, {"train": {"stage": "pose_cnn"}})
+    action_machine.freeze_for_stage(net, {"train": {"stage": "pose_cnn"}})
     net.hybridize(static_alloc=True)
     clip = mx.nd.array(np.random.RandomState(1).normal(size=(2, 3, 4, 64, 64)))
     label = mx.nd.array([3, 7])
@@ -22,7 +22,7 @@ def test_the_frozen_forward_gives_the_pose_cnn_the_same_loss_and_gradients():
     grads, losses = [], []
     for stage in ("joint", "pose_cnn"):  # joint: the whole network under autograd, as before
         with autograd.record():
-            total, _ = train_action.action_loss(criterion, stage)(net, clip, label, None, None,
+            total, _ = action_machine.action_loss(criterion, stage)(net, clip, label, None, None,
                                                                    None)
         total.backward()
         losses.append(total.asnumpy())

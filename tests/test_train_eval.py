@@ -17,8 +17,10 @@ import train_action
 from engine.config import load_config
 from data.batch import Batchify
 from engine.metrics import scoring
+from engine.systems import action_machine
 from engine.training import checkpoints, loop as training
-from engine.experiment import build_model, clip_dataset, split_samples
+from engine.systems import build_model
+from engine.experiment import clip_dataset, split_samples
 from helpers import ROOT, config, overrides, params_of
 from symbols.action_machine import ActionMachineLoss
 
@@ -105,7 +107,7 @@ def summed_grads(cfg, ctxs, batch):
                                  sorted(init._collect_params_with_prefix().items())):
         p.set_data(q.data())
     criterion = ActionMachineLoss(net.config.heads)
-    training.forward_backward(net, train_action.action_loss(criterion), batch, ctxs)
+    training.forward_backward(net, action_machine.action_loss(criterion), batch, ctxs)
     return {k: sum(g.asnumpy() for g in p.list_grad())
             for k, p in net._collect_params_with_prefix().items() if p.grad_req != "null"}
 

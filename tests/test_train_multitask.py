@@ -243,7 +243,7 @@ def test_the_annotated_pose_input_trains_and_tests_on_the_annotations(synth_work
     assert result["pose_input"] == "annotated" and result["videos"] == result["test_videos"]
     import logging
 
-    from engine.inference.loaded import loaded_model
+    from engine.systems import loaded_model
     from engine.multitask import multitask_test_data
     data = multitask_test_data(dict(cfg, eval=dict(cfg["eval"], clip_box="annotation")))
     views, label, poses = data[0]

@@ -47,7 +47,8 @@ from common.files import atomic_write_text
 from data.multitask import pose_frames as PF
 from engine.experiment import contexts
 from engine.pose_eval import load_model, predict_frames
-from engine.pose_experiment import check_pose_config, pose_frames
+from engine.systems import check_pose_config
+from engine.pose_experiment import pose_frames
 from engine.metrics.pose_metrics import joint_errors
 from symbols import multitask_config
 

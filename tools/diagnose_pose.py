@@ -36,9 +36,8 @@ from data.pose_targets import encode_clip
 from data.protocols import get_dataset
 from engine.training.checkpoints import checkpoint_or_last, load_weights
 from engine.demo.rows import row_config, seed_runs
+from engine.systems import build_model, checked_against_checkpoint
 from engine.experiment import (
-    build_model,
-    checked_against_checkpoint,
     clip_dataset,
     disk_radius_of,
     heatmap_stride,

@@ -65,7 +65,8 @@ from data.multitask.pose_images import check_roots, layout_of, pose_images
 from engine.experiment import contexts
 from engine.views.figures import poses_3d_figure
 from engine.pose_eval import load_model
-from engine.pose_experiment import check_pose_config, pose_frames
+from engine.systems import check_pose_config
+from engine.pose_experiment import pose_frames
 
 
 def chosen(count, frames=4, items=None):

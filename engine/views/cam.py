@@ -6,7 +6,6 @@ import os
 import mxnet as mx
 import numpy as np
 
-from engine.config import load_config
 from data.index import read_annotation_3d
 from data.transforms import (
     apply_affine,
@@ -19,8 +18,7 @@ from data.transforms import (
     to_network,
 )
 from data.video import read_frames
-from engine.training.checkpoints import checkpoint_or_last, load_weights
-from engine.experiment import dataset_of, build_model, checked_against_checkpoint
+from engine.experiment import dataset_of
 from symbols.cam import cam_mass, class_activation_maps, features_and_weights, upsample
 
 
@@ -108,14 +106,3 @@ def cam_mass_of_videos(cfg, net, samples, boxes=None):
                  for s in samples]  # (n, 3, 2)
     per_video = np.asarray(per_video, np.float64).reshape(len(samples), 3, 2)
     return {k: mean_shares(per_video[:, i]) for i, k in enumerate(("gt", "pred", "uniform"))}
-
-
-def load_model(config, checkpoint, overrides, ctx, log):
-    """-> (cfg checked against its checkpoint, the network with its weights, checkpoint)."""
-    cfg = load_config(config, overrides)
-    ckpt = checkpoint_or_last(cfg["out"], checkpoint or cfg["eval"]["checkpoint"])
-    cfg = checked_against_checkpoint(cfg, ckpt)
-    cfg["model"]["pretrained"] = None  # the checkpoint holds every weight: no ImageNet load
-    net = build_model(cfg, [ctx])
-    load_weights(net, ckpt, [ctx], log)
-    return cfg, net, ckpt

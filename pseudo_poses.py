@@ -80,7 +80,9 @@ from engine.systems import build_pose_model
 from engine.pose_experiment import pose_radius_of
 from engine.stages import published_pose
 from engine.inference.precision import check_dtype, for_inference
+from symbols import get_model
 from symbols.pose_decoder import decode_pose_maps, first_non_finite
+from symbols.published_pose import model_name
 
 log = logging.getLogger("pseudo_poses")
 
@@ -147,8 +149,8 @@ def config_labeller(cfg, ctx, checkpoint=None):
 
 def published_labeller(pose_model, weights, ctx, flip=True):
     """A published model (engine/stages/published_pose.py) -> (label, what it is)."""
-    name = published_pose.model_name(pose_model)
-    net = published_pose.load(name, weights, ctx)
+    model_name(pose_model)  # one line for a name outside GluonCV's simple_pose family
+    net = get_model(pose_model, ctx=ctx, weights=weights)
     return (lambda frames, box: published_pose.label_video(net, frames, box, ctx,
                                                            flip=flip)), pose_model
 

@@ -5,7 +5,8 @@ The registry loads on first use (``from symbols import get_model`` imports MXNet
 script can read names such as ``symbols.detector.RFCN_DETECTORS`` for its --help without
 loading MXNet.
 """
-__all__ = ["MODELS", "ModelConfig", "get_model", "model_config", "multitask_config", "names"]
+__all__ = ["MODELS", "ModelConfig", "family_of", "get_model", "model_config", "multitask_config",
+           "names"]
 
 
 def __getattr__(name):

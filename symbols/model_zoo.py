@@ -1,11 +1,15 @@
 """Named model configurations and ``get_model``: the one place a name becomes a network.
 
-One registry, ``MODELS`` (name -> family), over three families:
+One registry, ``MODELS`` (name -> family), over five families:
 - ``action_machine``: ``i3d_resnet50`` (RGBAction), ``kps_i3d_resnet50`` (KPS RGBAction),
   ``action_machine_r18`` / ``action_machine_r50`` (KPS PoseAction RGBAction with a ResNet-18 /
   -50 pose CNN);
 - ``pose``: the 2D pose model whose pseudo-poses train the pose head (paper Sec. 4.2);
-- ``multitask``: Luvizon et al. 2018's soft-argmax network (symbols/multitask/).
+- ``multitask``: Luvizon et al. 2018's soft-argmax network (symbols/multitask/);
+- ``detector``: the person detectors (``dcn_rfcn``, ``dcn_rfcn_tiny``; symbols/detector/), and any
+  GluonCV COCO detector as ``gluoncv:NAME``: frames -> boxes, not a HybridBlock;
+- ``published_pose``: GluonCV's published COCO pose models, ``gluoncv:simple_pose_*``
+  (symbols/published_pose.py), which label videos with pseudo-poses.
 ``*_tiny`` are the same code at toy widths and depths, for tests and the demo.
 """
 import dataclasses
@@ -13,7 +17,10 @@ import logging
 
 import mxnet as mx
 
+from symbols import published_pose
 from symbols.action_machine import ActionMachine, check_heads
+from symbols.detector import GLUONCV, RFCN_DETECTORS
+from symbols.detector.person_detector import get_person_detector
 from symbols.inflate import DEFAULT_2D_SOURCE, inflate_into, load_2d_params
 from symbols.multitask.model import MultitaskConfig, MultitaskNet
 from symbols.pose_net import PoseNet
@@ -93,10 +100,16 @@ def get_model(name, pretrained=None, ctx=None, **overrides):
     ``pretrained``: None (random init), True (ImageNet ResNet from the GluonCV model zoo, which
     downloads) or a path to a 2D ResNet .params file; its weights are inflated into the I3D
     backbone (paper Sec. 4.3), or copied into the pose model's. An Action Machine or multitask
-    network keeps its config as ``net.config``.
+    network keeps its config as ``net.config``. A detector (``weights=``, ``convert=``: see
+    ``person_detector.get_person_detector``) is a callable frames -> boxes; a published pose
+    model (``weights=``: a .params file instead of GluonCV's download) a hybridized network.
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    family = family_of(name)
+    if family == "detector":
+        return get_person_detector(name, overrides.pop("weights", None), _one(ctx), **overrides)
+    if family == "published_pose":
+        return published_pose.load(published_pose.model_name(name), overrides.get("weights"),
+                                   _one(ctx))
     if MODELS[name] == "multitask":
         return get_multitask_model(name, pretrained, ctx, **overrides)
     if MODELS[name] == "pose":
@@ -168,8 +181,28 @@ def get_multitask_model(name, pretrained=None, ctx=None, **overrides):
     return net
 
 
-FAMILIES = {"action_machine": ACTION_MACHINE, "pose": POSE, "multitask": MULTITASK}
+FAMILIES = {"action_machine": ACTION_MACHINE, "pose": POSE, "multitask": MULTITASK,
+            "detector": {name: {} for name in RFCN_DETECTORS},
+            "published_pose": {published_pose.PREFIX + n: {} for n in published_pose.COCO_AP}}
 MODELS = {name: family for family, table in FAMILIES.items() for name in table}
+
+
+def family_of(name):
+    """The family of a model name; ``gluoncv:NAME`` names outside the table are GluonCV's zoo:
+    a simple_pose model, or a detector. An unknown name is a ValueError listing the names."""
+    if name in MODELS:
+        return MODELS[name]
+    if name.startswith(GLUONCV):
+        return "published_pose" if name[len(GLUONCV):].startswith("simple_pose_") else "detector"
+    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)} or "
+                     f"gluoncv:NAME (a GluonCV COCO detector or simple_pose model)")
+
+
+def _one(ctx):
+    """A context list or one context -> one context (detectors and labellers run on one)."""
+    if isinstance(ctx, (list, tuple)):
+        return ctx[0] if ctx else mx.cpu()
+    return ctx or mx.cpu()
 
 
 def names(family):

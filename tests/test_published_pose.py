@@ -11,6 +11,8 @@ import pytest
 import pseudo_poses
 from data.index import read_index, read_poses
 from engine.stages import published_pose as P
+from symbols import family_of, get_model
+from symbols.published_pose import model_name
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +49,25 @@ def test_flip_back_mirrors_swaps_and_shifts_a_column():
 
 
 def test_model_names_are_checked():
-    assert P.model_name("gluoncv:simple_pose_resnet50_v1b") == "simple_pose_resnet50_v1b"
+    assert model_name("gluoncv:simple_pose_resnet50_v1b") == "simple_pose_resnet50_v1b"
     with pytest.raises(ValueError, match="gluoncv:NAME with a simple_pose model"):
-        P.model_name("gluoncv:yolo3_darknet53_coco")
+        model_name("gluoncv:yolo3_darknet53_coco")
+
+
+def test_one_registry_names_every_kind_of_network():
+    assert family_of("action_machine_tiny") == "action_machine"
+    assert family_of("softargmax_multitask_tiny") == "multitask"
+    assert family_of("pose_tiny") == "pose"
+    assert family_of("dcn_rfcn_tiny") == "detector"
+    assert family_of("gluoncv:simple_pose_resnet18_v1b") == "published_pose"
+    assert family_of("gluoncv:yolo3_darknet53_coco") == "detector"  # any GluonCV detector
+    with pytest.raises(ValueError, match="unknown model 'no_such_net'"):
+        family_of("no_such_net")
 
 
 def test_labels_equal_gluoncvs_own_decoding(weights):
     from gluoncv.data.transforms.pose import get_affine_transform, get_final_preds
-    net = P.load("simple_pose_resnet18_v1b", weights, mx.cpu())
+    net = get_model("gluoncv:simple_pose_resnet18_v1b", ctx=mx.cpu(), weights=weights)
     rng = np.random.RandomState(0)
     frames = rng.randint(0, 256, (2, 120, 160, 3)).astype(np.uint8)
     box = [40.0, 10.0, 90.0, 110.0]

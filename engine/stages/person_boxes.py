@@ -7,7 +7,8 @@ import numpy as np
 
 from data.transforms import full_frame_box, union_box
 from engine.inference.precision import for_inference
-from symbols.detector.person_detector import DEFAULT_WEIGHTS, RFCN_DETECTORS, get_person_detector
+from symbols import get_model
+from symbols.detector import DEFAULT_WEIGHTS, RFCN_DETECTORS
 
 log = logging.getLogger("detect_persons")
 
@@ -41,5 +42,5 @@ def build_detector(detector, weights, ctx, dtype="float32"):
         log.warning("%s without --weights: random weights, for testing the plumbing only",
                     detector)
     ctx = ctx or mx.cpu()
-    return get_person_detector(detector, weights, ctx,
-                               convert=lambda net: for_inference(net, dtype, ctx, "--dtype"))
+    return get_model(detector, ctx=ctx, weights=weights,
+                     convert=lambda net: for_inference(net, dtype, ctx, "--dtype"))

@@ -10,7 +10,7 @@ from engine.config import load_config
 from engine.pose_experiment import check_pose_keys, source_mismatch
 from engine.systems import action_machine, softargmax
 from engine.training.checkpoints import checkpoint_config, checkpoint_or_last, load_weights
-from symbols import MODELS, names
+from symbols import MODELS, family_of, names
 
 SYSTEMS = {"action_machine": action_machine, "pose": action_machine, "multitask": softargmax}
 
@@ -18,9 +18,12 @@ SYSTEMS = {"action_machine": action_machine, "pose": action_machine, "multitask"
 def system_of(cfg):
     """The task module of the config's model: action_machine or softargmax."""
     name = cfg["model"]["name"]
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
-    return SYSTEMS[MODELS[name]]
+    family = family_of(name)  # an unknown name: one line listing the names
+    if family not in SYSTEMS:
+        trained = [n for n, f in MODELS.items() if f in SYSTEMS]
+        raise ValueError(f"model.name {name} is a {family.replace('_', ' ')} model, which no "
+                         f"config trains or tests; choose one of {', '.join(trained)}")
+    return SYSTEMS[family]
 
 
 def build_model(cfg, ctx):

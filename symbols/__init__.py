@@ -6,7 +6,7 @@ script can read names such as ``symbols.detector.RFCN_DETECTORS`` for its --help
 loading MXNet.
 """
 __all__ = ["MODELS", "ModelConfig", "family_of", "get_model", "model_config", "multitask_config",
-           "names"]
+           "names", "register"]
 
 
 def __getattr__(name):

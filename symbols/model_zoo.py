@@ -187,6 +187,27 @@ FAMILIES = {"action_machine": ACTION_MACHINE, "pose": POSE, "multitask": MULTITA
 MODELS = {name: family for family, table in FAMILIES.items() for name in table}
 
 
+def register(family, name, **fields):
+    """Add the model ``name`` to ``family`` (action_machine, pose or multitask) with the fields
+    of that family's config (``ModelConfig``, ``PoseNet``'s keywords, ``MultitaskConfig``); the
+    same as a line in the family's table above. A name already taken is a ValueError."""
+    if family not in ("action_machine", "pose", "multitask"):
+        raise ValueError(f"a model registers in family action_machine, pose or multitask, "
+                         f"not {family!r}")
+    if name in MODELS:
+        raise ValueError(f"model name {name!r} is taken (family {MODELS[name]})")
+    FAMILIES[family][name] = dict(fields)
+    MODELS[name] = family
+    try:
+        if family == "action_machine":
+            model_config(name)
+        elif family == "multitask":
+            multitask_config(name)
+    except (TypeError, ValueError):
+        del FAMILIES[family][name], MODELS[name]
+        raise
+
+
 def family_of(name):
     """The family of a model name; ``gluoncv:NAME`` names outside the table are GluonCV's zoo:
     a simple_pose model, or a detector. An unknown name is a ValueError listing the names."""

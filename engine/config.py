@@ -17,6 +17,7 @@ from common.config import (
     RANGES,
     ConfigError,
     add_config_args,
+    config_path,
     flatten,
     or_exit,
     parse_override,
@@ -26,8 +27,8 @@ from common.config import load_config as load_layers
 from data.protocols import get_dataset
 
 __all__ = ["BASE", "CHOICES", "CONFIG_DIR", "POSE_BASE", "RANGES", "ConfigError", "add_config_args",
-           "flatten", "load_config", "load_config_or_exit", "parse_override", "save_config",
-           "derive"]
+           "config_path", "flatten", "load_config", "load_config_or_exit", "parse_override",
+           "save_config", "derive"]
 
 
 def load_config(path, overrides=(), base=BASE):

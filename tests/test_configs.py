@@ -13,16 +13,14 @@ from engine.config import (
     CONFIG_DIR,
     POSE_BASE,
     RANGES,
+    SYSTEMS,
     ConfigError,
+    config_path,
+    experiment_files,
     flatten,
     load_config,
     save_config,
 )
-
-
-def experiment_files():
-    return sorted(f for f in glob.glob(os.path.join(CONFIG_DIR, "*.yaml"))
-                  if not f.endswith("base.yaml"))
 
 
 def test_every_experiment_file_resolves_and_names_its_run():
@@ -44,19 +42,34 @@ def test_every_experiment_file_resolves_and_names_its_run():
             assert name.startswith(f"{cfg['data']['dataset']}_{cfg['data']['protocol']}_")
 
 
+def test_experiment_files_are_in_a_folder_per_system_and_dataset():
+    """configs/<system>/<dataset>/<name>.yaml, the name unique under configs/ (it is the
+    experiment and its runs folder); at the root only base.yaml and the shared folders."""
+    root = sorted(os.listdir(CONFIG_DIR))
+    assert root == sorted(["base.yaml", "rows", "datasets", "pose", "cross_dataset", *SYSTEMS])
+    names = [os.path.basename(f) for f in glob.glob(os.path.join(CONFIG_DIR, "**", "*.yaml"),
+                                                    recursive=True)]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == ["base.yaml"]
+    for f in experiment_files():
+        system, group, name = os.path.relpath(f, CONFIG_DIR).split(os.sep)
+        assert (system == "softargmax") == ("softargmax" in name), f
+        assert name.startswith(f"{group}_") or name.startswith("penn_action_") and group == "penn" \
+            or name.startswith("custom_list_") and group == "custom", f
+        assert config_path(name[:-5]) == f
+
+
 def test_rows_differ_only_where_the_paper_says():
-    base = flatten(load_config(os.path.join(CONFIG_DIR, "nucla_xview1_rgb_person_crop.yaml")))
-    random_crop = flatten(load_config(os.path.join(CONFIG_DIR,
-                                                   "nucla_xview1_rgb_random_crop.yaml")))
+    base = flatten(load_config(config_path("nucla_xview1_rgb_person_crop")))
+    random_crop = flatten(load_config(config_path("nucla_xview1_rgb_random_crop")))
     diff = {k for k in base if base[k] != random_crop[k]}
     assert diff == {"experiment", "out", "data.crop"}
-    stage2 = load_config(os.path.join(CONFIG_DIR, "nucla_xview1_kps_pose_r18.yaml"))
+    stage2 = load_config(config_path("nucla_xview1_kps_pose_r18"))
     assert stage2["train"]["stage"] == "pose_cnn"
     assert stage2["train"]["init_from"] == "runs/nucla_xview1_kps/final.params"
 
 
 def test_overrides_are_typed():
-    cfg = load_config(os.path.join(CONFIG_DIR, "ntu_xsub_kps.yaml"),
+    cfg = load_config(config_path("ntu_xsub_kps"),
                       ["train.lr=0.02", "train.lr_steps=[1, 2]", "data.workers=0",
                        "train.wd=5e-4"])
     assert cfg["train"]["lr"] == 0.02 and cfg["train"]["lr_steps"] == [1, 2]
@@ -74,7 +87,7 @@ def test_overrides_are_typed():
 ])
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
-        load_config(os.path.join(CONFIG_DIR, "nucla_xview1_kps.yaml"), [override])
+        load_config(config_path("nucla_xview1_kps"), [override])
 
 
 def test_unknown_key_in_a_file(tmp_path):
@@ -85,7 +98,7 @@ def test_unknown_key_in_a_file(tmp_path):
 
 
 def test_saved_config_loads_back_the_same(tmp_path):
-    cfg = load_config(os.path.join(CONFIG_DIR, "synth_xview3_kps.yaml"), ["train.epochs=3"])
+    cfg = load_config(config_path("synth_xview3_kps"), ["train.epochs=3"])
     path = str(tmp_path / "config.yaml")
     save_config(cfg, path)
     assert load_config(path, [f"experiment={cfg['experiment']}", f"out={cfg['out']}"]) == cfg
@@ -110,7 +123,7 @@ def test_cross_dataset_mappings_follow_the_appendix_names():
 # --- Configs fail before any work: YAML errors, non-mappings, values outside their range ---
 
 ROOT = os.path.dirname(CONFIG_DIR)
-SYNTH = os.path.join(CONFIG_DIR, "synth_xview3_kps.yaml")
+SYNTH = config_path("synth_xview3_kps")
 # Keys whose default is null or [] and whose values are not numbers (so need no range).
 NOT_NUMERIC = {"experiment", "model.pretrained", "model.global_stats", "data.detections",
                "train.init_from", "train.init_fresh", "train.pose_cnn_init", "eval.checkpoint",
@@ -356,3 +369,27 @@ def test_config_path_finds_an_experiment_by_name(fake_config_dir):
     assert config_path("exp") == config_path("exp.yaml") == new
     with pytest.raises(ConfigError, match="config nothing.yaml: no file of that name under"):
         config_path("nothing")
+
+
+def test_every_moved_file_loads_the_same_by_its_old_path(capsys):
+    import common.config
+    common.config._NOTICED.clear()
+    for f in experiment_files():
+        name = os.path.basename(f)
+        assert load_config(os.path.join(CONFIG_DIR, name)) == load_config(f), name
+        assert notices(capsys) == [f"notice: configs/{name} moved to "
+                                   f"{os.path.relpath(f, ROOT)}; the old name works until the "
+                                   f"next release"]
+
+
+def test_a_script_given_an_old_path_prints_the_notice_once():
+    """train_action.py with a bad override: the notice, then the one-line error (no training)."""
+    run = subprocess.run([sys.executable, "train_action.py", "--config",
+                          "configs/nucla_xview1_kps.yaml", "train.epochs=0"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert run.stderr.splitlines() == [
+        "notice: configs/nucla_xview1_kps.yaml moved to "
+        "configs/action_machine/nucla/nucla_xview1_kps.yaml; the old name works until the next "
+        "release",
+        "error: config key 'train.epochs' is 0; it must be an integer >= 1"], run.stderr

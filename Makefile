@@ -1,6 +1,6 @@
 # Action Machine and Luvizon et al.'s multitask model: set-up, tests and the papers' stages.
 # `make` (or `make help`) lists every target with its line below; variables are set as
-# `make eval CONFIG=configs/nucla_xview1_kps.yaml ARGS="--gpus 0,1"`.
+# `make eval CONFIG=configs/action_machine/nucla/nucla_xview1_kps.yaml ARGS="--gpus 0,1"`.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +10,7 @@ DATASET ?= synth
 WORK ?= work
 RAW ?= $(WORK)/$(DATASET)/raw
 DETECTOR ?= $(if $(filter synth,$(DATASET)),gt,dcn_rfcn)
-CONFIG ?= configs/synth_xview3_kps.yaml
+CONFIG ?= configs/action_machine/synth/synth_xview3_kps.yaml
 ARGS ?=
 SEEDS ?= 1
 SEED ?=
@@ -70,7 +70,7 @@ detect-coco: install ## person boxes on COCO val2017 (eval-coco's boxes)
 	$(PY) detect_persons.py --images $(WORK)/coco/val2017 \
 		--ann $(WORK)/coco/annotations/person_keypoints_val2017.json $(ARGS)
 
-train-action: install ## train a video model (CONFIG=configs/nucla_xview1_kps.yaml ARGS="...")
+train-action: install ## train a video model (CONFIG=configs/action_machine/nucla/nucla_xview1_kps.yaml ARGS="...")
 	$(PY) train_action.py --config $(CONFIG) $(ARGS)
 
 eval: install ## test a video model with the paper's protocol (CONFIG=...)
@@ -123,7 +123,7 @@ demo-int8: install ## the demo's checkpoints in float32 and int8 (after make dem
 	$(PY) -m tools.compare_dtypes --dtype int8 $(ARGS)
 
 # Steps/s of a dist_sync job on loopback: epochs after the first (warm-up), from metrics.jsonl.
-DIST_CONFIG ?= configs/synth_xview3_rgb_person_crop.yaml
+DIST_CONFIG ?= configs/action_machine/synth/synth_xview3_rgb_person_crop.yaml
 DIST_ARGS ?=
 STEPS_PER_SECOND := import json, sys; e = [json.loads(l) for l in open(sys.argv[1])]; \
 	steps = sum(1 for l in e if l["kind"] == "step" and l["epoch"] > 0); \

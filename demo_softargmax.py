@@ -2,17 +2,18 @@
 Action Machine with a soft-argmax decoder beside its arg-max one.
 
 synthesise -> prepare -> person boxes and ground-truth poses (as ``make demo``) -> train the tiny
-soft-argmax pose model (configs/pose/synth_softargmax_tiny.yaml) -> stage 1, the multitask
-model's action streams on the frozen pose model (configs/synth_xview3_softargmax_separate.yaml)
--> stage 2, the whole network fine-tuned end to end (..._finetuned.yaml) -> test each single- and
-multi-clip (Sec. 4.3), and score its pose part on the test frames (2D PCK, 3D MPJPE); the same
-first stage with the pose stream fed the benchmark's exact joints (Table 3's "annotated poses",
-configs/synth_xview3_softargmax_annotated.yaml) -> table 1; the top-1 of every action block of
-each stream and of the aggregation, separate and fine-tuned (Figure 8's numbers) -> table 2, and
-Figures 8 and 9 as PNGs (runs/demo_softargmax_figure{8,9}.png).
-Then Action Machine's tiny pose row (configs/synth_xview3_kps_pose_r18.yaml) with
-model.options.decoder argmax and softargmax, trained jointly (train.stage joint, all three heads
-from scratch: the pose-action loss reaches the pose head and the backbone only through the
+soft-argmax pose model (configs/pose/synth_softargmax_tiny.yaml) -> stage 1, the multitask model's
+action streams on the frozen pose model
+(configs/softargmax/synth/synth_xview3_softargmax_separate.yaml) -> stage 2, the whole network
+fine-tuned end to end (..._finetuned.yaml) -> test each single- and multi-clip (Sec. 4.3), and
+score its pose part on the test frames (2D PCK, 3D MPJPE); the same first stage with the pose
+stream fed the benchmark's exact joints (Table 3's "annotated poses",
+configs/softargmax/synth/synth_xview3_softargmax_annotated.yaml) -> table 1; the top-1 of every
+action block of each stream and of the aggregation, separate and fine-tuned (Figure 8's numbers) ->
+table 2, and Figures 8 and 9 as PNGs (runs/demo_softargmax_figure{8,9}.png).
+Then Action Machine's tiny pose row (configs/action_machine/synth/synth_xview3_kps_pose_r18.yaml)
+with model.options.decoder argmax and softargmax, trained jointly (train.stage joint, all three
+heads from scratch: the pose-action loss reaches the pose head and the backbone only through the
 soft-argmax) -> table 2; and, when make demo has trained its KPS RGBAction model, the same row in
 its stage 2 (that model frozen: only the decoding differs), reusing make demo's runs.
 Every stage is the project's code at the tiny size, and every stage resumes: a rerun redoes only
@@ -43,7 +44,7 @@ from engine.demo import tables as demo_tables
 from engine.inference import hardware
 from engine import pose_eval as pose_model_eval
 from engine.training.checkpoints import load_weights
-from engine.demo.rows import ground_truth_poses, run_rows
+from engine.demo.rows import ground_truth_poses, row_config, run_rows
 from engine.systems import build_pose_model
 from engine.pose_experiment import pose_frames
 from engine.views.plots import block_accuracy_figure, class_accuracy_figure
@@ -152,7 +153,7 @@ def multitask_rows(args, prepared, pose_cfg, pose_final, log, cpu):
         overrides = [f"data.prepared={prepared}", f"runs={runs}", *args.action_override]
         if row != "softargmax_finetuned":
             overrides.append(f"train.init_from={pose_final}")
-        cfg = load_config(os.path.join("configs", f"synth_xview3_{row}.yaml"), overrides)
+        cfg = load_config(*row_config(row, overrides))
         final = os.path.join(cfg["out"], "final.params")
         log.info("multitask %s (%s): training and testing", name, cfg["out"])
         if not os.path.exists(final):
@@ -160,8 +161,8 @@ def multitask_rows(args, prepared, pose_cfg, pose_final, log, cpu):
         results = {}
         for clips in ("single", "multi"):
             out = cfg["out"] if clips == "single" else cfg["out"] + "_multi"
-            test = load_config(os.path.join("configs", f"synth_xview3_{row}.yaml"), overrides + [
-                f"out={out}", f"eval.checkpoint={final}", f"eval.multitask_clips={clips}"])
+            test = load_config(*row_config(row, overrides + [
+                f"out={out}", f"eval.checkpoint={final}", f"eval.multitask_clips={clips}"]))
             results[clips] = reuse(os.path.join(out, "results.json"), final) or \
                 eval_action.run(test, cpu)
         rows.append((name, results, pose_part_scores(pose_cfg, final, cfg["out"], log, cpu[0])))

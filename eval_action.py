@@ -1,6 +1,7 @@
 """Evaluate a trained Action Machine with the paper's test protocol (Sec. 4.3, "Testing").
 
-    python eval_action.py --config configs/nucla_xview1_kps_pose_r18.yaml [key=value ...]
+    python eval_action.py --config configs/action_machine/nucla/nucla_xview1_kps_pose_r18.yaml \
+        [key=value ...]
 
 Each test video gives 10 clips evenly spaced in time x 3 crops (up-left, centre, down-right of the
 person box); softmax scores are averaged over the 30 views. Reported: top-1 of the RGB head, the

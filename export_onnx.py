@@ -1,7 +1,7 @@
 """Export a video model to ONNX, with MXNet's outputs on the same clips for check_onnx.py.
 
-    python export_onnx.py --config configs/synth_xview3_kps_pose_r18.yaml [--checkpoint FILE]
-                          [--untrained] [--out DIR] [--clips N] [key=value ...]
+    python export_onnx.py --config configs/action_machine/synth/synth_xview3_kps_pose_r18.yaml
+                          [--checkpoint FILE] [--untrained] [--out DIR] [--clips N] [key=value ...]
     make onnx CONFIG=... [CHECKPOINT=FILE] [ARGS=--untrained]   export, then check_onnx.py
 
 The graph is the config's network built exportable (``ActionMachine(exportable=True)``: the

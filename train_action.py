@@ -1,6 +1,7 @@
 """Train Action Machine on one dataset and protocol (paper Sec. 3 and 4.3).
 
-    python train_action.py --config configs/nucla_xview1_kps.yaml [key=value ...] [--gpus 0,1,2,3]
+    python train_action.py --config configs/action_machine/nucla/nucla_xview1_kps.yaml
+        [key=value ...] [--gpus 0,1,2,3]
 
 Joint stage: L = Lr + Lp + Lpaction with the heads the config switches on. Stage "pose_cnn": the
 KPS RGBAction model (train.init_from) is frozen and only the pose CNN trains. SGD with momentum,

@@ -1,7 +1,8 @@
 """See what a trained model sees: class activation maps (paper Figs. 1, 5) and poses (Figs. 6-9).
 
-    python visualize.py --config configs/synth_xview3_rgb_random_crop.yaml \
-        --config configs/synth_xview3_kps.yaml --videos a01_s01_e01_v03,a08_s02_e01_v03 \
+    python visualize.py --config configs/action_machine/synth/synth_xview3_rgb_random_crop.yaml \
+        --config configs/action_machine/synth/synth_xview3_kps.yaml \
+        --videos a01_s01_e01_v03,a08_s02_e01_v03 \
         --out runs/figures [--checkpoint FILE ...] [--classes gt,pred] [key=value ...]
 
 For each video, the test protocol's centre view (the middle of three clips evenly spaced, the

@@ -1,10 +1,13 @@
 """Experiment configs: one mechanism, three layers (the project's checks: engine/config.py).
 
 ``configs/base.yaml`` holds every key with its default and says what it means. An experiment file
-(``configs/nucla_xview1_kps.yaml``; its name is the experiment) lists ``bases`` (merged in order,
-paths relative to this folder) and holds only what differs. ``key=value`` overrides (dotted keys,
-YAML values) come last. ``{dataset}``, ``{protocol}`` and ``{experiment}`` in string values are
-filled in once everything is merged.
+(``configs/action_machine/nucla/nucla_xview1_kps.yaml``; its file name is the experiment, unique
+under configs/, and ``config_path`` finds it by that name) lists ``bases`` (merged in order, paths
+relative to configs/, not to the file) and holds only what differs. ``key=value`` overrides
+(dotted keys, YAML values) come last. ``{dataset}``, ``{protocol}`` and ``{experiment}`` in string
+values are filled in once everything is merged. The experiment files were at the root of configs/
+until they went into folders: such an old path still loads, with a one-line notice, until the
+next release.
 
 Everything is checked before a script does any work: a file that is not YAML (named with its
 line), not a mapping, an unknown key, a value of the wrong type, outside its choices or outside its
@@ -12,9 +15,11 @@ range (RANGES) is a one-line ConfigError naming the key and what is valid.
 """
 import copy
 import difflib
+import glob
 import math
 import os
 import re
+import sys
 
 import yaml
 
@@ -99,7 +104,7 @@ RANGES = {
     "train.visibility_weight": "a finite number >= 0",
     "data.mix_ratios": "a list of finite numbers > 0",  # shares of each batch (data.mix)
     "eval.crop_shift": "a number in [0, 1)",  # share of the crop's side
-    "eval.crops": "an integer in [1, 5]",  # 1 or 5 (pose_experiment.check_pose_config)
+    "eval.crops": "an integer in [1, 5]",  # 1 or 5 (engine/pose_experiment.py: check_pose_keys)
     "train.kvstore_timeout": "a finite number > 0",  # seconds
     # video configs, multitask models (data/multitask/clips.py, symbols/multitask/loss.py)
     "data.subsample": "2 integers >= 1",  # (low, high) frame step of training clips
@@ -205,10 +210,62 @@ def flatten(cfg, prefix=""):
     return out
 
 
-def _load_layers(path, seen=()):
-    path = os.path.abspath(path)
+def _under_config_dir(name):
+    """The files named ``name`` anywhere under CONFIG_DIR."""
+    return sorted(f for f in glob.glob(os.path.join(glob.escape(CONFIG_DIR), "**", name),
+                                       recursive=True) if os.path.isfile(f))
+
+
+def config_path(name):
+    """The experiment file of an experiment name (``nucla_xview1_kps``, ``.yaml`` optional)
+    wherever it lies under CONFIG_DIR: callers need not know the folder layout."""
+    name = name if name.endswith(".yaml") else name + ".yaml"
+    found = _under_config_dir(name)
+    if len(found) != 1:
+        where = f"{len(found)} files" if found else "no file"
+        raise ConfigError(f"config {name}: {where} of that name under {CONFIG_DIR}")
+    return found[0]
+
+
+def _shown(path):
+    """A path under the project as the docs write it (configs/...); others as they are."""
+    if path is None:
+        return None
+    rel = os.path.relpath(path, os.path.dirname(CONFIG_DIR))
+    return path if rel.startswith("..") else rel.replace(os.sep, "/")
+
+
+_NOTICED = set()  # old paths whose notice was printed (once a process)
+
+
+def _moved(path, given, named_in=None):
+    """An experiment file named by its path before the files went into folders
+    (``configs/nucla_xview1_kps.yaml``) -> its path now, with a one-line notice on stderr the
+    first time; None if ``path`` is not such a path or the name is not unique under configs/.
+    The old names work until the next release."""
+    given = os.path.normpath(given)
+    if os.path.dirname(path) != CONFIG_DIR and (
+            os.path.isabs(given) or os.path.dirname(given) != os.path.basename(CONFIG_DIR)):
+        return None
+    found = _under_config_dir(os.path.basename(path))
+    if len(found) != 1:
+        return None
+    old = os.path.join(CONFIG_DIR, os.path.basename(path))
+    if old not in _NOTICED:
+        _NOTICED.add(old)
+        old, new, named_in = (_shown(p) for p in (old, found[0], named_in))
+        where = f" (in the bases of {named_in})" if named_in else ""
+        print(f"notice: {old}{where} moved to {new}; the old name works until the next release",
+              file=sys.stderr)
+    return found[0]
+
+
+def _load_layers(path, seen=(), named_in=None):
+    given, path = path, os.path.abspath(path)
     if not os.path.isfile(path):
-        raise ConfigError(f"config file not found: {path}")
+        path = _moved(path, given, named_in)
+        if path is None:
+            raise ConfigError(f"config file not found: {os.path.abspath(given)}")
     if path in seen:
         raise ConfigError(f"config bases loop through {path}")
     layer = _read(path)
@@ -218,7 +275,7 @@ def _load_layers(path, seen=()):
                           f"relative to {CONFIG_DIR}")
     merged = {}
     for base in bases:
-        _merge(merged, _load_layers(os.path.join(CONFIG_DIR, base), seen + (path,)))
+        _merge(merged, _load_layers(os.path.join(CONFIG_DIR, base), seen + (path,), path))
     return _merge(merged, layer)
 
 
@@ -299,7 +356,7 @@ def load_config(path, overrides=(), base=BASE, protocols_of=None, derive=None):
     """The resolved config (nested dicts) of an experiment file plus overrides. The project's
     own checks come in as ``protocols_of`` (see ``validate``) and ``derive(cfg, error)``, which
     fills the keys derived from others in place and calls ``error(message)`` for a conflict."""
-    cfg = _merge(_read(base), _load_layers(os.path.abspath(path)))
+    cfg = _merge(_read(base), _load_layers(path))
     if cfg.get("experiment") is None:
         cfg["experiment"] = os.path.splitext(os.path.basename(path))[0]
     for text in overrides:

@@ -9,6 +9,9 @@ model, fixed, and only the pose CNN trains. So ``train.stage: pose_cnn`` needs t
 ('pose' in the heads), the trained KPS RGBAction model (``train.init_from``), and batch norm on
 running statistics at least in the frozen part (``model.global_stats``, derived when null).
 """
+import glob
+import os
+
 from common.config import (
     BASE,
     CHOICES,
@@ -17,6 +20,7 @@ from common.config import (
     RANGES,
     ConfigError,
     add_config_args,
+    config_path,
     flatten,
     or_exit,
     parse_override,
@@ -25,9 +29,19 @@ from common.config import (
 from common.config import load_config as load_layers
 from data.protocols import get_dataset
 
-__all__ = ["BASE", "CHOICES", "CONFIG_DIR", "POSE_BASE", "RANGES", "ConfigError", "add_config_args",
-           "flatten", "load_config", "load_config_or_exit", "parse_override", "save_config",
-           "derive"]
+__all__ = ["BASE", "CHOICES", "CONFIG_DIR", "POSE_BASE", "RANGES", "SYSTEMS", "ConfigError",
+           "add_config_args", "config_path", "experiment_files", "flatten", "load_config",
+           "load_config_or_exit", "parse_override", "save_config", "derive"]
+# configs/ holds base.yaml, the layers experiment files name in their bases (rows/, datasets/),
+# the pose model's configs (pose/, on pose/base.yaml), the cross-dataset label mappings
+# (cross_dataset/), and each system's experiment files: configs/<system>/<dataset>/<name>.yaml.
+SYSTEMS = ("action_machine", "softargmax")
+
+
+def experiment_files():
+    """Every video experiment file (configs/<system>/<dataset>/<name>.yaml), sorted."""
+    return sorted(f for system in SYSTEMS for f in glob.glob(
+        os.path.join(CONFIG_DIR, system, "**", "*.yaml"), recursive=True))
 
 
 def load_config(path, overrides=(), base=BASE):

@@ -11,12 +11,13 @@ import detect_persons
 from data import synth
 from data.index import read_annotation, read_index, write_poses
 from data.prepare import prepare
+from engine.config import config_path
 from engine.inference import hardware
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POSE_TINY = os.path.join(ROOT, "configs", "pose", "synth_tiny.yaml")
-SEPARATE = os.path.join(ROOT, "configs", "synth_xview3_softargmax_separate.yaml")
-FINETUNED = os.path.join(ROOT, "configs", "synth_xview3_softargmax_finetuned.yaml")
+SEPARATE = config_path("synth_xview3_softargmax_separate")
+FINETUNED = config_path("synth_xview3_softargmax_finetuned")
 SOFTARGMAX_POSE = os.path.join(ROOT, "configs", "pose", "synth_softargmax_tiny.yaml")
 # bfloat16 runs on AVX-512 CPUs only (hardware.py); elsewhere its tests are skipped with the reason.
 needs_bfloat16 = pytest.mark.skipif(hardware.bfloat16_missing() is not None,
@@ -45,7 +46,7 @@ def overrides(work, out, *extra):
 
 
 def config(row):
-    return os.path.join(ROOT, "configs", f"synth_xview3_{row}.yaml")
+    return config_path(f"synth_xview3_{row}")
 
 
 def params_of(path):

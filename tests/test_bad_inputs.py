@@ -230,14 +230,14 @@ def test_non_finite_outputs_are_an_error_not_a_score(synth_work, runs, tmp_path,
 
 def test_eval_of_another_datasets_checkpoint_names_the_classes(synth_work, runs, tmp_path):
     # The checkpoint's config says synth; a config for another dataset is refused before work.
-    from engine.config import load_config
+    from engine.config import config_path, load_config
     from engine.systems import checked_against_checkpoint
-    cfg = load_config(os.path.join(ROOT, "configs", "nucla_xview1_kps.yaml"))
+    cfg = load_config(config_path("nucla_xview1_kps"))
     with pytest.raises(ValueError, match="synth's classes; this config needs one trained on nucla"):
         checked_against_checkpoint(cfg, os.path.join(runs["kps"], "final.params"))
     # Cross-dataset configs take the number of classes from the (NTU) checkpoint.
-    cross = load_config(os.path.join(ROOT, "configs", "cross_msr_kps.yaml"))
-    saved = load_config(os.path.join(ROOT, "configs", "ntu_xsub_kps.yaml"))
+    cross = load_config(config_path("cross_msr_kps"))
+    saved = load_config(config_path("ntu_xsub_kps"))
     ckpt = tmp_path / "final.params"
     ckpt.write_bytes(b"")
     import yaml

@@ -20,7 +20,7 @@ import eval_action
 import eval_pose
 import train_action
 import train_pose
-from engine.config import POSE_BASE, load_config
+from engine.config import POSE_BASE, config_path, load_config
 from data.prepare import prepare
 from data.video import write_video
 from helpers import ROOT
@@ -92,7 +92,7 @@ def pose_chain(name, *extra):
 
 
 def action(script, name, *extra):
-    return script.main(["--config", config(f"{name}.yaml"), *ACTION_SIZES, *extra])
+    return script.main(["--config", config_path(name), *ACTION_SIZES, *extra])
 
 
 def finite(values):

@@ -13,16 +13,14 @@ from engine.config import (
     CONFIG_DIR,
     POSE_BASE,
     RANGES,
+    SYSTEMS,
     ConfigError,
+    config_path,
+    experiment_files,
     flatten,
     load_config,
     save_config,
 )
-
-
-def experiment_files():
-    return sorted(f for f in glob.glob(os.path.join(CONFIG_DIR, "*.yaml"))
-                  if not f.endswith("base.yaml"))
 
 
 def test_every_experiment_file_resolves_and_names_its_run():
@@ -44,19 +42,34 @@ def test_every_experiment_file_resolves_and_names_its_run():
             assert name.startswith(f"{cfg['data']['dataset']}_{cfg['data']['protocol']}_")
 
 
+def test_experiment_files_are_in_a_folder_per_system_and_dataset():
+    """configs/<system>/<dataset>/<name>.yaml, the name unique under configs/ (it is the
+    experiment and its runs folder); at the root only base.yaml and the shared folders."""
+    root = sorted(os.listdir(CONFIG_DIR))
+    assert root == sorted(["base.yaml", "rows", "datasets", "pose", "cross_dataset", *SYSTEMS])
+    names = [os.path.basename(f) for f in glob.glob(os.path.join(CONFIG_DIR, "**", "*.yaml"),
+                                                    recursive=True)]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == ["base.yaml"]
+    for f in experiment_files():
+        system, group, name = os.path.relpath(f, CONFIG_DIR).split(os.sep)
+        assert (system == "softargmax") == ("softargmax" in name), f
+        assert name.startswith(f"{group}_") or name.startswith("penn_action_") and group == "penn" \
+            or name.startswith("custom_list_") and group == "custom", f
+        assert config_path(name[:-5]) == f
+
+
 def test_rows_differ_only_where_the_paper_says():
-    base = flatten(load_config(os.path.join(CONFIG_DIR, "nucla_xview1_rgb_person_crop.yaml")))
-    random_crop = flatten(load_config(os.path.join(CONFIG_DIR,
-                                                   "nucla_xview1_rgb_random_crop.yaml")))
+    base = flatten(load_config(config_path("nucla_xview1_rgb_person_crop")))
+    random_crop = flatten(load_config(config_path("nucla_xview1_rgb_random_crop")))
     diff = {k for k in base if base[k] != random_crop[k]}
     assert diff == {"experiment", "out", "data.crop"}
-    stage2 = load_config(os.path.join(CONFIG_DIR, "nucla_xview1_kps_pose_r18.yaml"))
+    stage2 = load_config(config_path("nucla_xview1_kps_pose_r18"))
     assert stage2["train"]["stage"] == "pose_cnn"
     assert stage2["train"]["init_from"] == "runs/nucla_xview1_kps/final.params"
 
 
 def test_overrides_are_typed():
-    cfg = load_config(os.path.join(CONFIG_DIR, "ntu_xsub_kps.yaml"),
+    cfg = load_config(config_path("ntu_xsub_kps"),
                       ["train.lr=0.02", "train.lr_steps=[1, 2]", "data.workers=0",
                        "train.wd=5e-4"])
     assert cfg["train"]["lr"] == 0.02 and cfg["train"]["lr_steps"] == [1, 2]
@@ -74,7 +87,7 @@ def test_overrides_are_typed():
 ])
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
-        load_config(os.path.join(CONFIG_DIR, "nucla_xview1_kps.yaml"), [override])
+        load_config(config_path("nucla_xview1_kps"), [override])
 
 
 def test_unknown_key_in_a_file(tmp_path):
@@ -85,7 +98,7 @@ def test_unknown_key_in_a_file(tmp_path):
 
 
 def test_saved_config_loads_back_the_same(tmp_path):
-    cfg = load_config(os.path.join(CONFIG_DIR, "synth_xview3_kps.yaml"), ["train.epochs=3"])
+    cfg = load_config(config_path("synth_xview3_kps"), ["train.epochs=3"])
     path = str(tmp_path / "config.yaml")
     save_config(cfg, path)
     assert load_config(path, [f"experiment={cfg['experiment']}", f"out={cfg['out']}"]) == cfg
@@ -110,7 +123,7 @@ def test_cross_dataset_mappings_follow_the_appendix_names():
 # --- Configs fail before any work: YAML errors, non-mappings, values outside their range ---
 
 ROOT = os.path.dirname(CONFIG_DIR)
-SYNTH = os.path.join(CONFIG_DIR, "synth_xview3_kps.yaml")
+SYNTH = config_path("synth_xview3_kps")
 # Keys whose default is null or [] and whose values are not numbers (so need no range).
 NOT_NUMERIC = {"experiment", "model.pretrained", "model.global_stats", "data.detections",
                "train.init_from", "train.init_fresh", "train.pose_cnn_init", "eval.checkpoint",
@@ -276,3 +289,107 @@ def test_train_action_stops_on_a_bad_config_with_one_line(tmp_path, bad_file, ov
     lines = run.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and names in lines[0], run.stderr
     assert "Traceback" not in run.stderr and not out.exists()
+
+
+# --- Experiment files live in folders; a path from before the move still loads, with a notice ---
+
+@pytest.fixture
+def fake_config_dir(tmp_path, monkeypatch):
+    """An empty configs/ folder in tmp_path as CONFIG_DIR, with no notice printed yet."""
+    import common.config
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    monkeypatch.setattr(common.config, "CONFIG_DIR", str(folder))
+    monkeypatch.setattr(common.config, "_NOTICED", set())
+    return folder
+
+
+def put(folder, relative, text):
+    path = folder / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return str(path)
+
+
+def notices(capsys):
+    return [line for line in capsys.readouterr().err.splitlines() if line.startswith("notice:")]
+
+
+def test_an_old_path_loads_the_file_of_that_name_and_says_so_once(fake_config_dir, capsys):
+    new = put(fake_config_dir, "system/synth/exp.yaml",
+              "data: {dataset: synth, protocol: xview3}\ntrain: {epochs: 3}\n")
+    old = str(fake_config_dir / "exp.yaml")
+    cfg = load_config(old)
+    assert cfg == load_config(new) and cfg["experiment"] == "exp" and cfg["out"] == "runs/exp"
+    assert notices(capsys) == ["notice: configs/exp.yaml moved to configs/system/synth/exp.yaml; "
+                               "the old name works until the next release"]
+    assert load_config(old) == cfg and notices(capsys) == []
+
+
+def test_an_old_relative_path_loads_from_another_folder(fake_config_dir, tmp_path, monkeypatch,
+                                                       capsys):
+    new = put(fake_config_dir, "system/synth/exp.yaml",
+              "data: {dataset: synth, protocol: xview3}\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert load_config(os.path.join("configs", "exp.yaml")) == load_config(new)
+    assert len(notices(capsys)) == 1
+
+
+def test_a_base_named_by_its_old_path_loads_and_says_where(fake_config_dir, capsys):
+    put(fake_config_dir, "system/synth/layer.yaml", "data: {dataset: synth, protocol: xview3}\n")
+    exp = put(fake_config_dir, "system/synth/exp.yaml", "bases: [layer.yaml]\ntrain: {epochs: 3}\n")
+    cfg = load_config(exp)
+    assert cfg["data"]["protocol"] == "xview3" and cfg["train"]["epochs"] == 3
+    assert notices(capsys) == ["notice: configs/layer.yaml (in the bases of "
+                               "configs/system/synth/exp.yaml) moved to "
+                               "configs/system/synth/layer.yaml; the old name works until the "
+                               "next release"]
+
+
+@pytest.mark.parametrize("name", ["nothing.yaml", "twice.yaml"])
+def test_an_unknown_or_ambiguous_name_is_still_not_found(fake_config_dir, capsys, name):
+    for folder in ("a", "b"):
+        put(fake_config_dir, f"{folder}/twice.yaml", "data: {dataset: synth, protocol: xview3}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(fake_config_dir / name))
+    assert str(err.value) == f"config file not found: {fake_config_dir / name}"
+    assert capsys.readouterr().err == ""
+
+
+def test_a_missing_file_outside_configs_is_not_looked_up(fake_config_dir, tmp_path):
+    put(fake_config_dir, "system/exp.yaml", "data: {dataset: synth, protocol: xview3}\n")
+    with pytest.raises(ConfigError, match="^config file not found: .*other/exp.yaml$"):
+        load_config(str(tmp_path / "other" / "exp.yaml"))
+
+
+def test_config_path_finds_an_experiment_by_name(fake_config_dir):
+    from engine.config import config_path
+    new = put(fake_config_dir, "system/synth/exp.yaml", "{}\n")
+    assert config_path("exp") == config_path("exp.yaml") == new
+    with pytest.raises(ConfigError, match="config nothing.yaml: no file of that name under"):
+        config_path("nothing")
+
+
+def test_every_moved_file_loads_the_same_by_its_old_path(capsys):
+    import common.config
+    common.config._NOTICED.clear()
+    for f in experiment_files():
+        name = os.path.basename(f)
+        assert load_config(os.path.join(CONFIG_DIR, name)) == load_config(f), name
+        assert notices(capsys) == [f"notice: configs/{name} moved to "
+                                   f"{os.path.relpath(f, ROOT)}; the old name works until the "
+                                   f"next release"]
+
+
+def test_a_script_given_an_old_path_prints_the_notice_once():
+    """train_action.py with a bad override: the notice, then the one-line error (no training)."""
+    run = subprocess.run([sys.executable, "train_action.py", "--config",
+                          "configs/nucla_xview1_kps.yaml", "train.epochs=0"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert run.stderr.splitlines() == [
+        "notice: configs/nucla_xview1_kps.yaml moved to "
+        "configs/action_machine/nucla/nucla_xview1_kps.yaml; the old name works until the next "
+        "release",
+        "error: config key 'train.epochs' is 0; it must be an integer >= 1"], run.stderr

@@ -14,10 +14,10 @@ import detect_persons
 import eval_action
 import pseudo_poses
 import train_action
+from engine.config import config_path
 from data import custom, synth
 from data.index import read_index
 from data.prepare import main as prepare_main
-from helpers import ROOT
 
 CLASSES = ["wave", "walk", "throw"]
 
@@ -151,7 +151,7 @@ def test_the_worked_example_end_to_end(example, tmp_path):
              "model.options.num_classes=3", "data.size=64", "data.clip_len=4",
              "data.workers=0", "train.epochs=1", "train.batch_size=3", "train.lr_steps=[]",
              "eval.num_clips=2"]
-    config = os.path.join(ROOT, "configs", "custom_list_kps.yaml")
+    config = config_path("custom_list_kps")
     train_action.main(["--config", config] + sizes)
     results = eval_action.main(["--config", config] + sizes)
     assert results["videos"] == results["test_videos"] == 3
@@ -177,6 +177,5 @@ def test_a_wrong_class_count_is_refused_with_the_right_one(example, tmp_path):
                   "--out", prepared, "--workers", "1"])
     with pytest.raises(SystemExit, match=r"model\.options\.num_classes is 10, but .* holds 3 "
                                          r"classes: set model\.options\.num_classes=3$"):
-        train_action.main(["--config", os.path.join(ROOT, "configs", "custom_list_rgb_person_crop"
-                                                    ".yaml"), f"data.prepared={prepared}",
-                           "data.crop=frame", f"out={tmp_path}/o"])
+        train_action.main(["--config", config_path("custom_list_rgb_person_crop"),
+                           f"data.prepared={prepared}", "data.crop=frame", f"out={tmp_path}/o"])

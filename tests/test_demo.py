@@ -9,7 +9,7 @@ import numpy as np
 
 import demo
 import eval_action
-from engine.config import load_config
+from engine.config import config_path, load_config
 
 
 def test_a_toy_demo_tests_every_claim_over_two_seeds(synth_work, tmp_path):
@@ -42,7 +42,7 @@ def test_a_toy_demo_tests_every_claim_over_two_seeds(synth_work, tmp_path):
         assert c["verdict"] in ("shown", "refuted", "undecided")
     # The KPS row is not tested by itself: the stage-2 row's RGB head is its frozen model. Tested
     # by itself, it predicts what the stage-2 row's RGB column says, video by video.
-    kps = load_config(os.path.join("configs", "synth_xview3_kps.yaml"), [
+    kps = load_config(config_path("synth_xview3_kps"), [
         f"data.prepared={work}/prepared", f"data.boxes={work}/boxes.json",
         f"data.poses={work}/poses", f"runs={runs}/demo", "train.seed=0", *row_overrides])
     alone = eval_action.run(kps, [demo.mx.cpu()])

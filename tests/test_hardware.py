@@ -11,8 +11,9 @@ import pytest
 
 import eval_action
 import train_action
+from engine.config import config_path
 from engine.inference import hardware, precision
-from helpers import ROOT, config, overrides
+from helpers import config, overrides
 from tools import bench_precision, compare_dtypes
 
 ZEN3 = frozenset("fpu sse sse2 ssse3 sse4_1 sse4_2 avx avx2 fma f16c bmi2 sha_ni vaes".split())
@@ -102,7 +103,7 @@ def avx2_only(monkeypatch):
 
 def test_eval_with_bfloat16_on_an_avx2_cpu_is_one_line(avx2_only, capsys):
     with pytest.raises(SystemExit) as err:
-        eval_action.main(["--config", os.path.join(ROOT, "configs", "synth_xview3_kps.yaml"),
+        eval_action.main(["--config", config_path("synth_xview3_kps"),
                           "--dtype", "bfloat16"])
     line = str(err.value)
     assert line.startswith("error: eval.dtype=bfloat16 cannot run on this CPU (AMD EPYC 7B13)")

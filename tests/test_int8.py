@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import train_action
-from engine.config import load_config
+from engine.config import config_path, load_config
 from engine.inference import int8, precision
 from engine.systems import loaded_model, training_clips
 from helpers import POSE_TINY, config, overrides
@@ -210,7 +210,7 @@ def test_int8_of_the_paper_size_multitask_model_is_refused_before_any_work(tmp_p
     (engine.inference.int8.REFUSED): eval_action.py says so in one line before it looks for a checkpoint
     or reads a video; its tiny version is not refused."""
     import eval_action
-    cfg = load_config(os.path.join("configs", "synth_xview3_softargmax_separate.yaml"), [
+    cfg = load_config(config_path("synth_xview3_softargmax_separate"), [
         "model.name=softargmax_multitask", "eval.dtype=int8", f"runs={tmp_path}",
         f"data.prepared={tmp_path / 'none'}"])
     with pytest.raises(SystemExit, match=r"^error: eval.dtype=int8 with model "

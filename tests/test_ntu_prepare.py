@@ -15,11 +15,10 @@ import pytest
 
 import eval_action
 import train_action
-from engine.config import load_config
+from engine.config import config_path, load_config
 from data.index import read_index, read_skipped, read_splits
 from data.prepare import prepare
 from data.video import write_video
-from helpers import ROOT
 from symbols import get_model
 from test_ntu_skeleton import ID_A, ID_B, joint_values, write
 
@@ -27,7 +26,7 @@ from test_ntu_skeleton import ID_A, ID_B, joint_values, write
 # swapped (data/joints.py): pelvis <- spine_base 0, thorax <- spine_shoulder 20, neck 2, head 3,
 # right_shoulder <- shoulder_left 4, left_shoulder <- shoulder_right 8, ...
 KINECT_TO_PA20 = [0, 20, 2, 3, 4, 8, 5, 9, 6, 10, 7, 11, 12, 16, 13, 17, 14, 18, 15, 19]
-SEPARATE = os.path.join(ROOT, "configs", "ntu_xsub_softargmax_separate.yaml")
+SEPARATE = config_path("ntu_xsub_softargmax_separate")
 # xsub: performers 1 and 2 train, 3 tests (data/ntu.py). WITHOUT has no skeleton file at all,
 # GARBLED an unusable one; the others a body in every frame.
 WITH, WITHOUT = "S001C001P001R001A001", "S001C002P002R001A002"

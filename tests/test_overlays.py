@@ -12,6 +12,7 @@ import train_action
 import visualize
 from data.index import read_boxes, read_index
 from data.keypoints import COCO_KEYPOINTS
+from engine import systems
 from engine.views import cam as views
 from engine.views.figures import (
     BOX,
@@ -129,7 +130,7 @@ def test_cam_mass_of_a_synthetic_video(trained):
     work, ckpts, root = trained
     shares = {}
     for row in ("rgb_random_crop", "kps"):
-        cfg, net, _ = views.load_model(config(row), ckpts[row], overrides(
+        cfg, net, _ = systems.load_model(config(row), ckpts[row], overrides(
             work, str(root / row))[:3] + ["data.clip_len=4"], mx.cpu(), logging.getLogger())
         sample = [s for s in read_index(cfg["data"]["prepared"]) if s["view"] == 3][0]
         boxes = read_boxes(cfg["data"]["boxes"])[0]
@@ -145,7 +146,7 @@ def test_cam_mass_of_videos_is_the_per_video_shares_averaged(trained):
     forward pass, not the CAM path); the uniform map's shares are the boxes' areas."""
     from symbols.cam import cam_mass
     work, ckpts, root = trained
-    cfg, net, _ = views.load_model(config("rgb_random_crop"), ckpts["rgb_random_crop"],
+    cfg, net, _ = systems.load_model(config("rgb_random_crop"), ckpts["rgb_random_crop"],
                                        overrides(work, str(root / "rgb_random_crop"))[:3] +
                                        ["data.clip_len=4"], mx.cpu(), logging.getLogger())
     samples = [s for s in read_index(cfg["data"]["prepared"]) if s["view"] == 3][:2]

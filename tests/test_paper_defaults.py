@@ -17,13 +17,13 @@ from mxnet import gluon
 import engine.training.loop
 import train_action
 import train_pose
-from engine.config import BASE, CONFIG_DIR, POSE_BASE, load_config
+from engine.config import BASE, CONFIG_DIR, POSE_BASE, config_path, experiment_files, load_config
 from engine.experiment import multitask_options
 from engine.training.loop import make_trainer
 from symbols import MODELS, multitask_config
 
 POSE_FILES = sorted(glob.glob(os.path.join(CONFIG_DIR, "pose", "*.yaml")))
-VIDEO_FILES = sorted(glob.glob(os.path.join(CONFIG_DIR, "*.yaml")))
+VIDEO_FILES = experiment_files()
 
 
 def resolved(path, overrides=()):
@@ -107,7 +107,7 @@ def test_every_soft_argmax_config_is_found():
     annotated / Kinect, joint) on the benchmark, Penn Action and NTU."""
     assert len([f for f in FILES if f.startswith("pose")]) == 8
     assert len([f for f in FILES if not f.startswith("pose")]) == 10
-    assert "ntu_xsub_softargmax_kinect.yaml" in FILES
+    assert "softargmax/ntu/ntu_xsub_softargmax_kinect.yaml" in FILES
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -126,8 +126,7 @@ def test_the_shipped_config_follows_the_paper(name):
 ])
 def test_a_config_that_departs_is_caught(override, found):
     """The check can fail: one shipped config with one setting changed."""
-    kind, cfg = resolved(os.path.join(CONFIG_DIR, "ntu_xsub_softargmax_separate.yaml"),
-                         [override])
+    kind, cfg = resolved(config_path("ntu_xsub_softargmax_separate"), [override])
     assert any(line.startswith(found) for line in departures(kind, cfg)), departures(kind, cfg)
 
 
@@ -139,7 +138,7 @@ def test_the_trainer_built_from_the_config_clips_nothing(name):
     net = gluon.nn.Dense(2, in_units=3)
     net.initialize()
     assert make_trainer(net.collect_params(), cfg["train"], 1)._optimizer.clip_gradient is None
-    _, am = resolved(os.path.join(CONFIG_DIR, "synth_xview3_kps.yaml"))
+    _, am = resolved(config_path("synth_xview3_kps"))
     assert make_trainer(net.collect_params(), am["train"], 1)._optimizer.clip_gradient == 2.0
 
 
@@ -157,7 +156,7 @@ def test_the_training_runs_of_the_toy_rows_step_without_clipping(synth_work, tmp
     pose = load_config(os.path.join(CONFIG_DIR, "pose", "synth_softargmax_tiny.yaml"),
                        common + ["train.batch_size=8"], base=POSE_BASE)
     final = train_pose.run(pose, [mx.cpu()])
-    video = load_config(os.path.join(CONFIG_DIR, "synth_xview3_softargmax_separate.yaml"),
+    video = load_config(config_path("synth_xview3_softargmax_separate"),
                         common + [f"train.init_from={final}", "data.clip_len=4",
                                   "data.stride=2"])
     train_action.run(video, [mx.cpu()])

@@ -14,7 +14,7 @@ import pytest
 from test_penn import write_label
 
 import train_action
-from engine.config import load_config
+from engine.config import config_path, load_config
 from data import penn_action
 from data.index import read_index, read_skipped, read_splits
 from data.multitask.clips import MultitaskClips, flip_clip_keypoints
@@ -22,7 +22,7 @@ from data.prepare import prepare
 from helpers import ROOT
 from symbols import get_model
 
-SEPARATE = os.path.join(ROOT, "configs", "penn_action_official_softargmax_separate.yaml")
+SEPARATE = config_path("penn_action_official_softargmax_separate")
 W, H = 96, 72
 # Penn's joint k goes to pa16 joint PENN_TO_PA16[k], by hand from the two orders (data/joints.py):
 # head -> head_top 3, left_shoulder -> 5, right_shoulder -> 4, ... left_ankle 15, right_ankle 14.

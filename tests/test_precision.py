@@ -200,7 +200,7 @@ def test_after_amp_training_a_float32_eval_in_the_same_process_is_refused():
     # amp.init cannot be undone: a float32 evaluation after it would silently run in bfloat16
     script = (
         "import mxnet as mx\n"
-        "from engine import precision\n"
+        "from engine.inference import precision\n"
         "from mxnet import gluon\n"
         "net = gluon.nn.Dense(2); net.initialize()\n"
         "trainer = gluon.Trainer(net.collect_params(), 'sgd')\n"

@@ -10,13 +10,12 @@ import pytest
 
 import eval_action
 import train_action
-from engine.config import load_config
+from engine.config import config_path, load_config
 from data.index import read_index
 from data.multitask.clips import MultitaskClips, middle_clip_start, multi_clip_starts
 from engine.multitask import finetune_lr
 from helpers import (
     FINETUNED,
-    ROOT,
     SEPARATE,
     epoch_lines,
     needs_bfloat16,
@@ -177,12 +176,12 @@ def test_the_pose_loss_trains_when_asked(synth_work, stages, tmp_path):
 @pytest.mark.parametrize("config, overrides, message", [
     (SEPARATE, ["train.init_from=null"], "set train.init_from"),
     (SEPARATE, ["train.stage=joint"], "trains in stage pose_frozen or end_to_end"),
-    (os.path.join(ROOT, "configs", "synth_xview3_kps.yaml"), ["train.stage=pose_frozen"],
+    (config_path("synth_xview3_kps"), ["train.stage=pose_frozen"],
      "is a stage of the multitask models"),
     (SEPARATE, ["train.init_from=/nonexistent.params"], "no checkpoint at /nonexistent.params"),
     (SEPARATE, ["train.lr_schedule=plateau", "data.val_share=0.0"], "needs a validation score"),
     (SEPARATE, ["train.init_lr_divisor=10"], "train.init_lr_divisor divides the final lr"),
-    (os.path.join(ROOT, "configs", "synth_xview3_kps.yaml"), ["train.lr_schedule=plateau"],
+    (config_path("synth_xview3_kps"), ["train.lr_schedule=plateau"],
      "train.lr_schedule is 'plateau': only the multitask models"),
 ])
 def test_bad_multitask_configs_are_one_line(synth_work, tmp_path, config, overrides, message):

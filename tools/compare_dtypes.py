@@ -27,7 +27,7 @@ from engine.config import load_config
 from common.errors import exit_on_error
 from common.files import atomic_write_text
 from engine.training.checkpoints import checkpoint_or_last
-from engine.demo.rows import ROWS
+from engine.demo.rows import ROWS, row_config
 from engine.inference.precision import DTYPES, check_dtype
 
 HEADS = ("rgb", "pose", "fused")
@@ -42,8 +42,8 @@ def demo_groups(work, runs, overrides=()):
     for title, folder, rows, poses in (
             ("ground-truth poses", "demo", ROWS, "poses"),
             ("pseudo-poses of the tiny pose model", "demo_pseudo", ROWS[2:], "pseudo_poses")):
-        cfgs = [(name, load_config(os.path.join("configs", f"synth_xview3_{row}.yaml"), common + [
-            f"data.poses={work}/{poses}", f"runs={os.path.join(runs, folder)}"]))
+        cfgs = [(name, load_config(*row_config(row, common + [
+            f"data.poses={work}/{poses}", f"runs={os.path.join(runs, folder)}"])))
             for name, row in rows]
         groups.append((title, folder, cfgs))
     return groups

@@ -6,7 +6,7 @@ import os
 
 import mxnet as mx
 
-from engine.config import load_config
+from engine.config import config_path, load_config
 from data.index import read_annotation, read_index, write_poses
 
 ROWS = (("RGBAction random crop", "rgb_random_crop"),
@@ -29,7 +29,8 @@ def seed_runs(runs, seed, name):
 
 
 def row_config(row, overrides):
-    return os.path.join("configs", f"synth_xview3_{row}.yaml"), overrides
+    """(the synthetic benchmark's config of ``row``, ``overrides``): load_config's arguments."""
+    return config_path(f"synth_xview3_{row}"), overrides
 
 
 def run_rows(rows, overrides, log, train, test, step=""):

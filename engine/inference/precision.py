@@ -9,7 +9,7 @@ network into what runs:
   unfused), so the fused nodes are counted and a graph without them is said in one log line.
   On a GPU, the network itself.
 - int8 (CPU, oneDNN): ``engine/inference/int8.py``, with the thresholds calibrated on the run's training
-  clips (``engine.inference.loaded.loaded_model`` makes or reads them; a script without the run's
+  clips (``engine.systems.loaded_model`` makes or reads them; a script without the run's
   config refuses int8 with one line).
 - bfloat16 (CPU) / float16 (GPU): a wrapper that converts the network on its first call (AMP
   needs the hybridized graph, which exists after one forward pass) with
@@ -213,7 +213,7 @@ def for_inference(net, dtype, ctx, key="eval.dtype", log=None, thresholds=None,
                   float32_parts=()):
     """``net`` (weights loaded) to run in ``dtype`` on ``ctx``: float32 the oneDNN-fused graph
     on a CPU (the network itself on a GPU or without oneDNN), int8 quantized with calibrated
-    ``thresholds`` (engine/inference/int8.py; ``engine.inference.loaded.loaded_model`` makes them from the
+    ``thresholds`` (engine/inference/int8.py; ``engine.systems.loaded_model`` makes them from the
     run's training clips), bfloat16 / float16 through AMP."""
     check_dtype(dtype, ctx, key, calibrates=thresholds is not None)
     if _TRAINING_AMP and _TRAINING_AMP[0] != dtype:

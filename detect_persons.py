@@ -38,7 +38,7 @@ import json
 import logging
 import os
 
-from data.protocols import DATASETS
+from data import registry
 from data.shards import parse as shard_arg
 from common import cli
 from symbols.detector import DEFAULT_WEIGHTS, GLUONCV, RFCN_DETECTORS
@@ -59,7 +59,8 @@ def detector_name(value):
 
 def parse_args(argv=None):
     parser = cli.parser(__doc__)
-    parser.add_argument("--dataset", choices=DATASETS, help="videos: the dataset")
+    parser.add_argument("--dataset", type=registry.canonical, choices=registry.names("video"),
+                        help="videos: the dataset")
     parser.add_argument("--prepared", help="videos: the prepared directory")
     parser.add_argument("--images", help="image mode: a folder of COCO images")
     parser.add_argument("--ann", help="image mode: the COCO annotation file listing them")

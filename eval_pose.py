@@ -49,9 +49,9 @@ Writes, in the run's out folder (TAG "_untrained" for the baseline, else empty):
 A model whose output is not finite is one line ``error: ...`` naming the frame; nothing is
 written.
 
-Model mode on the real datasets (--config, data.source mpii, h36m, penn, ntu or mix): the model
-runs on data.test_source's test set (MPII: valid.json, gt_valid.mat's order; Human3.6M: S9 and
-S11 every 64th frame, the file's order), each item cropped from its annotated box, and writes
+Model mode on the real datasets (--config, data.source mpii, h36m, penn_action, ntu or mix): the
+model runs on data.test_source's test set (MPII: valid.json, gt_valid.mat's order; Human3.6M: S9
+and S11 every 64th frame, the file's order), each item cropped from its annotated box, and writes
 pose_pred{TAG}_mpii.npy (N, 16, 2) in MATLAB's 1-based pixels or pose_pred{TAG}_h36m.npy
 (N, 17, 3) camera mm (depth from the ground truth's pelvis, as above), which the file mode then
 scores: PCKh (Table 2) or MPJPE per action (Tables 1, 6). eval.crops 5 averages five crops
@@ -71,7 +71,7 @@ from common.errors import exit_on_error, fail
 from common.files import atomic_write_bytes, atomic_write_text
 from data.joints import LAYOUTS, from_common
 from data.keypoints import COCO_KEYPOINTS
-from data.multitask.pose_images import layout_of, pose_images, test_source_of
+from data.multitask.pose_images import layout_of, pose_images, root_key, test_source_of
 from engine.experiment import contexts, setup_logging
 from engine.systems import check_pose_config
 from engine.pose_experiment import pose_frames
@@ -214,7 +214,7 @@ def evaluate_images(cfg, ctx, log, untrained=False):
                          f"Human3.6M (MPJPE) test sets")
     layout = layout_of(cfg)
     from_common(np.zeros((len(LAYOUTS[layout]), 3)), source, layout)  # every joint scorable
-    root = d[f"{source}_root"]
+    root = d[root_key(source)]
     ann = os.path.join(root, "annotations", "gt_valid.mat") if source == "mpii" else \
         os.path.join(root, "annotation_body3d", "fps50", "h36m_test.npz")
     dataset = pose_images(cfg, "test")
@@ -249,7 +249,8 @@ def run(cfg, ctx, log, untrained=False):
     check_pose_config(cfg)
     if cfg["data"]["source"] == "coco":
         raise ValueError("eval_pose.py --config scores the soft-argmax models (data.source "
-                         "synth, mpii, h36m, penn, ntu or mix); COCO pose models: eval_coco.py")
+                         "synth, mpii, h36m, penn_action, ntu or mix); COCO pose models: "
+                         "eval_coco.py")
     if cfg["data"]["source"] != "synth":
         return evaluate_images(cfg, ctx, log, untrained)
     dataset = pose_frames(cfg, "test")

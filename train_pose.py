@@ -8,13 +8,14 @@ Heat-map model (data.source coco): ResNet-50 (ImageNet init) + the deconv head i
 x0.1 at epochs 17 and 21 of 22, batch 8, momentum 0.9, wd 1e-4, clip_gradient 2; loss
 Lp = 0.5 Lh + 0.5 Lo (Eqs. 3-5), the video model's pose loss on one frame.
 
-Soft-argmax model (data.source synth, or the real datasets mpii, h36m, penn, ntu and their per-step
-mixture, mix: data/multitask/pose_images.py; the multitask family of symbols.MODELS with parts
-"pose"): the elastic-net loss with visibility (Eq. 3, Sec. 5.2) on the pose of every one of the K
-prediction blocks, weight 1 each (intermediate supervision, as the cvpr18 code); RMSprop lr 0.001,
-x0.2 when the validation MPJPE plateaus (Appendix B). The validation frames are data.val_share of
-the train split's performances (real data: of data.test_source's training images or videos), scored
-as eval_pose.py scores the test frames (a 2D dataset: the mean 2D error, % of the box side).
+Soft-argmax model (data.source synth, or the real datasets mpii, h36m, penn_action, ntu and
+their per-step mixture, mix: data/multitask/pose_images.py; the multitask family of
+symbols.MODELS with parts "pose"): the elastic-net loss with visibility (Eq. 3, Sec. 5.2) on the
+pose of every one of the K prediction blocks, weight 1 each (intermediate supervision, as the
+cvpr18 code); RMSprop lr 0.001, x0.2 when the validation MPJPE plateaus (Appendix B). The
+validation frames are data.val_share of the train split's performances (real data: of
+data.test_source's training images or videos), scored as eval_pose.py scores the test frames (a
+2D dataset: the mean 2D error, % of the box side).
 
 Both go through ``training.fit``: outputs, checkpoints and --resume as train_action.py.
 """
@@ -42,7 +43,7 @@ from engine.config import POSE_BASE, load_config_or_exit
 from common.errors import check_writable, exit_on_error
 from data.loader import Substitutes
 from data.multitask.pose_images import check_roots, pose_images
-from data.multitask.pose_records import SOURCES
+from data import registry
 from engine import pose_eval as pose_model_eval
 from engine.training.checkpoints import load_weights
 from common.cli import with_kvstore
@@ -51,7 +52,7 @@ from engine.pose_experiment import coco_dataset, pose_frames
 from engine.systems import build_pose_model, check_pose_config, system_of
 from engine.training.loop import check_devices, fit, run_logging
 
-REAL_SOURCES = SOURCES + ("mix",)
+REAL_SOURCES = registry.names("reader") + (registry.MIX,)
 
 
 def validation(cfg, dataset, ctx):

@@ -30,9 +30,10 @@ from common.files import atomic_write_text
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 BASE = os.path.join(CONFIG_DIR, "base.yaml")  # the video model's experiments
 POSE_BASE = os.path.join(CONFIG_DIR, "pose", "base.yaml")  # the COCO pose model's
-# Keys whose values come from a fixed set (the dataset's protocols are checked separately).
+# Keys whose values come from a fixed set. The project adds the dataset names (data.dataset,
+# data.source, data.test_source: engine/config.py, from data/registry.py); the dataset's
+# protocols are checked separately.
 CHOICES = {
-    "data.dataset": ("ntu", "nucla", "msr", "utd", "synth", "penn_action", "custom"),
     "data.crop": ("person", "frame"),
     "data.backend": ("cv2", "decord"),
     "model.global_stats": ("none", "backbone", "all"),
@@ -40,9 +41,7 @@ CHOICES = {
     "train.heatmap_loss": ("smooth_l1", "logistic"),
     "train.pose_loss_frames": ("mean", "sum"),
     "eval.cross_dataset_argmax": ("restricted", "all"),
-    "data.source": ("coco", "synth", "mpii", "h36m", "penn", "ntu", "mix"),  # pose configs
     "data.layout": ("pa16", "pa17", "pa20"),  # pose configs: data/joints.py LAYOUTS
-    "data.test_source": ("mpii", "h36m", "penn", "ntu"),  # pose configs
     "train.optimizer": ("sgd", "nesterov", "rmsprop"),
     "train.lr_schedule": ("step", "cosine", "plateau"),  # plateau: pose, multitask video configs
     "eval.dtype": ("float32", "int8", "bfloat16", "float16"),  # common.cli.DTYPES
@@ -307,9 +306,11 @@ def parse_override(text):
     return key.strip(), parsed
 
 
-def validate(cfg, base=BASE, protocols_of=None):
+def validate(cfg, base=BASE, protocols_of=None, choices=None):
     """Check every key of ``cfg`` against ``base``: known, of its type, within its choices and
-    range; ``protocols_of(dataset)`` (optional) names the protocols ``data.protocol`` may take."""
+    range; ``protocols_of(dataset)`` (optional) names the protocols ``data.protocol`` may take;
+    ``choices`` (optional) adds keys with their values to CHOICES."""
+    choices = {**CHOICES, **(choices or {})}
     defaults = flatten(_read(base))
     for key, value in flatten(cfg).items():
         if key not in defaults:
@@ -324,9 +325,9 @@ def validate(cfg, base=BASE, protocols_of=None):
         if key in RANGES and isinstance(value, str) and _NON_FINITE.match(value):
             value = float(value)  # YAML 1.1 reads nan and inf (no dot) as strings
         _check_type(key, value, defaults[key])
-        if key in CHOICES and value not in CHOICES[key] and not (value is None and defaults[key] is None):
+        if key in choices and value not in choices[key] and not (value is None and defaults[key] is None):
             raise ConfigError(f"config key {key!r} is {value!r}; choose one of "
-                              f"{', '.join(CHOICES[key])}")
+                              f"{', '.join(choices[key])}")
         if key in RANGES and not _IN_RANGE[key](value):
             raise ConfigError(f"config key {key!r} is {value!r}; it must be {RANGES[key]}")
     if protocols_of is None or "protocol" not in cfg.get("data", {}):
@@ -352,10 +353,13 @@ def _fill(value, names, key=""):
     return value
 
 
-def load_config(path, overrides=(), base=BASE, protocols_of=None, derive=None):
+def load_config(path, overrides=(), base=BASE, protocols_of=None, derive=None, choices=None,
+                rename=None):
     """The resolved config (nested dicts) of an experiment file plus overrides. The project's
-    own checks come in as ``protocols_of`` (see ``validate``) and ``derive(cfg, error)``, which
-    fills the keys derived from others in place and calls ``error(message)`` for a conflict."""
+    own checks come in as ``protocols_of`` and ``choices`` (see ``validate``), ``rename(cfg)``,
+    which puts the current names for old ones in place before any check, and
+    ``derive(cfg, error)``, which fills the keys derived from others in place and calls
+    ``error(message)`` for a conflict."""
     cfg = _merge(_read(base), _load_layers(path))
     if cfg.get("experiment") is None:
         cfg["experiment"] = os.path.splitext(os.path.basename(path))[0]
@@ -367,7 +371,9 @@ def load_config(path, overrides=(), base=BASE, protocols_of=None, derive=None):
                 raise ConfigError(f"unknown config key {key!r}")
             node = node[part]
         node[parts[-1]] = value  # an unknown key is caught by validate() below
-    validate(cfg, base, protocols_of)
+    if rename is not None:
+        rename(cfg)
+    validate(cfg, base, protocols_of, choices)
     names = dict(dataset=cfg["data"].get("dataset"), protocol=cfg["data"].get("protocol"),
                  experiment=cfg["experiment"])
     names["runs"] = _fill(cfg.get("runs", "runs"), names, "runs")

@@ -71,7 +71,8 @@ NTU_FROM_KINECT = np.array([KINECT.index(n) for n in NTU])  # kinect25[..., NTU_
 COCO = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
         "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
         "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
-JOINTS = {"mpii": MPII, "h36m": H36M, "penn": PENN, "ntu": NTU, "coco": COCO}
+# Keyed by the dataset's name (data/registry.py: its ``joints``); the synthetic person is COCO's 17.
+JOINTS = {"mpii": MPII, "h36m": H36M, "penn_action": PENN, "ntu": NTU, "coco": COCO}
 
 _LIMBS = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
 PA16 = ("pelvis", "thorax", "neck", "head_top") + tuple(
@@ -128,7 +129,7 @@ TO_COMMON = {
     "h36m": dict(_same_names(H36M), root="pelvis", spine="spine", thorax="thorax",
                  neck_base="neck", head="head_top", right_foot="right_ankle",
                  left_foot="left_ankle"),
-    "penn": dict(_same_names(PENN), head="head_top"),
+    "penn_action": dict(_same_names(PENN), head="head_top"),
     "ntu": dict(_swapped_kinect(), spine_base="pelvis", spine_shoulder="thorax", neck="neck",
                 head="head_top"),
     "coco": _same_names(COCO),
@@ -137,7 +138,7 @@ TO_COMMON = {
 
 def common_layout(datasets):
     """The paper's layout for mixing ``datasets``: the smallest pa layout with at least as many
-    joints as the dataset with most joints (mpii+penn -> pa16, mpii+h36m -> pa17,
+    joints as the dataset with most joints (mpii+penn_action -> pa16, mpii+h36m -> pa17,
     mpii+h36m+ntu -> pa20)."""
     unknown = [d for d in datasets if d not in JOINTS]
     if unknown or not datasets:

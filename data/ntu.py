@@ -44,7 +44,7 @@ appearance, with per-video arrays xyz (T, 25, 3), depth (T, 25, 2), color (T, 25
 (T, 25) and present (T,); a frame where the body is absent is NaN (tracking 0).
 
 Protocols: the video names', for a folder of .skeleton files: ``count_splits``
-(``python -m data.protocols --dataset ntu_skeleton``).
+(``python -m data.protocols --dataset ntu --pose``).
 """
 import argparse
 import collections

@@ -21,8 +21,8 @@ missing row gets the last given box repeated (the box of a neighbouring frame of
 person), and ``boxes_filled`` counts them; a file without any box, or with more rows than
 frames, is an error naming it.
 
-As pose files (``python -m data.protocols --dataset penn``) the label files are counted by
-``count_splits``. As a video dataset (``--dataset penn_action``) each sequence is a sample: its
+As pose files (``python -m data.protocols --dataset penn_action --pose``) the label files are
+counted by ``count_splits``. As a video dataset (without ``--pose``) each sequence is a sample: its
 id the four digits, its label the .mat's action (CLASSES, the label files' order), and the
 protocol "official" the .mat's ``train`` flag (1 train, -1 test), the split Table 3 reports.
 
@@ -180,8 +180,8 @@ def list_samples(root):
 
 def ground_truth(video):
     """``read_labels``' dict -> the annotation arrays (module docstring)."""
-    points, _ = to_common(video["joints"], "penn", LAYOUT)  # invisible joints keep their x, y
-    _, valid = to_common(video["joints"], "penn", LAYOUT, video["visible"])
+    points, _ = to_common(video["joints"], NAME, LAYOUT)  # invisible joints keep their x, y
+    _, valid = to_common(video["joints"], NAME, LAYOUT, video["visible"])
     keypoints = np.concatenate([points, valid[..., None]], axis=-1)  # (T, 16, 3)
     return dict(keypoints=keypoints.astype(np.float32),
                 boxes=video["boxes"].astype(np.float32), layout=LAYOUT)

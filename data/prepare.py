@@ -39,7 +39,8 @@ from . import ntu
 from common.progress import Progress
 from common.files import atomic_write_text
 from .index import read_skipped, write_annotation, write_index, write_skipped, write_splits
-from .protocols import DATASETS, all_splits, counts, get_dataset, list_names, parse_names
+from . import registry
+from .protocols import all_splits, counts, list_names, parse_names
 from .shards import merge_parts, pick, write_part
 from .shards import parse as shard_arg
 from .video import VideoError, read_video, write_video
@@ -151,7 +152,7 @@ def prepare_one(job):
             if truth is not None:  # none: indexed all the same (no_annotation.csv)
                 write_annotation(annotation, **truth)
         return "ok", result
-    dataset = get_dataset(dataset_name)
+    dataset = registry.dataset(dataset_name, "video").adapter()
     truth = None
     try:
         if hasattr(dataset, "read_sample"):  # frames and ground truth from the dataset's files
@@ -195,7 +196,7 @@ def prepare(dataset_name, raw, out, workers=2, progress=True, shard=None, skelet
     ``shard=(k, n)``: every n-th video from the k-th; the last shard to finish writes the index
     of all (-> all samples and skipped), the others return their own and write no index.
     ``custom`` (dataset custom): dict(list=, classes=, splits=, short_side=), data/custom.py."""
-    dataset = get_dataset(dataset_name)
+    dataset = registry.dataset(dataset_name, "video").adapter()
     if skeletons is not None and dataset_name != "ntu":
         raise ValueError(f"--skeletons is NTU's; {dataset_name} has no .skeleton files")
     if skeletons is not None and not os.path.isdir(skeletons):
@@ -284,7 +285,8 @@ def remove_if_nothing_prepared(out):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--dataset", required=True, type=registry.canonical,
+                        choices=registry.names("video"))
     parser.add_argument("--raw", required=True, help="the dataset's videos (searched recursively)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -318,7 +320,7 @@ def main(argv=None):
         if created:
             remove_if_nothing_prepared(args.out)
         raise
-    dataset = get_dataset(args.dataset, args.out)
+    dataset = registry.dataset(args.dataset, "video").adapter(args.out)
     log.info("%d samples prepared, %d skipped (see %s/skipped.csv)", len(samples), len(skipped),
              args.out)
     log.info("protocol counts: %s", json.dumps(counts(dataset, samples)))

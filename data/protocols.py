@@ -1,6 +1,7 @@
-"""Datasets by name, the sample index, and the protocol splits.
+"""The sample index and the protocol splits of a dataset, and the command that counts them.
 
-A dataset adapter is a module with NAME, RESIZE (w, h), FPS, STRIDE, VIDEO_EXTS, CLASSES,
+The datasets, by name, are data/registry.py's: ``registry.dataset(name, "video").adapter()`` is a
+video dataset's adapter, a module with NAME, RESIZE (w, h), FPS, STRIDE, VIDEO_EXTS, CLASSES,
 ``parse(stem) -> fields`` (ValueError for a name it does not know) and PROTOCOLS
 (name -> function(sample) -> "train" | "test" | None for samples a protocol leaves out).
 
@@ -12,40 +13,23 @@ is its dataset folder.
 counts as JSON, from a directory of videos or a text file with one file name per line, so a copy
 of a dataset can be checked against the published sizes before anything is decoded.
 
-The pose datasets (POSE_DATASETS) are annotation files rather than videos named by their fields:
-each module has NAME, JOINTS and ``count_splits(path) -> {protocol: {"train": n, "test": n}}``,
-and ``--names`` is what that dataset ships: MPII a JSON annotation file (or their folder), H36M an
-mmpose .npz (or their folder), Penn Action the labels folder, NTU skeletons a folder of .skeleton
-files (or a list of names).
+``--pose`` counts a dataset's pose annotation files instead (the registry's ``pose_files``: MPII
+and Human3.6M have nothing else, so for them it is implied): its adapter has NAME, JOINTS and
+``count_splits(path) -> {protocol: {"train": n, "test": n}}``, and ``--names`` is what that
+dataset ships: MPII a JSON annotation file (or their folder), H36M an mmpose .npz (or their
+folder), Penn Action the labels folder, NTU a folder of .skeleton files (or a list of names).
+The old names ``ntu_skeleton`` and ``penn`` named these counts: they still do, with a notice.
 """
 import argparse
-import importlib
 import json
 import os
 import sys
 
 from common.errors import one_line
+from data import registry
 
-DATASETS = ("ntu", "nucla", "msr", "utd", "synth", "penn_action", "custom")
-# pose dataset name -> the adapter that reads its files (Penn's label files and NTU's skeletons
-# are read by the video adapters of the same datasets)
-POSE_DATASETS = {"mpii": "mpii", "h36m": "h36m", "penn": "penn_action", "ntu_skeleton": "ntu"}
-
-
-def get_dataset(name, prepared=None):
-    """The adapter of a dataset by name. ``custom`` (your own videos, data/custom.py) has its
-    classes in the prepared folder: with ``prepared`` given, the adapter read from there."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    module = importlib.import_module(f"data.{name}")
-    return module.load(prepared) if name == "custom" and prepared is not None else module
-
-
-def get_pose_dataset(name):
-    if name not in POSE_DATASETS:
-        raise ValueError(f"unknown pose dataset {name!r}; choose one of "
-                         f"{', '.join(POSE_DATASETS)}")
-    return importlib.import_module(f"data.{POSE_DATASETS[name]}")
+# old names that meant the pose files' counts (the registry resolves them to their entry)
+POSE_FILES_ALIASES = ("ntu_skeleton", "penn")
 
 
 def stem_of(path):
@@ -112,18 +96,33 @@ def counts(dataset, samples):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Protocol train/test counts of a dataset copy.")
-    parser.add_argument("--dataset", required=True, choices=DATASETS + tuple(POSE_DATASETS))
+    counted = registry.names("video") + tuple(n for n in registry.names("pose_files")
+                                              if n not in registry.names("video"))
+    parser.add_argument("--dataset", required=True, metavar="NAME",
+                        help=f"one of {', '.join(counted)}")
     parser.add_argument("--names", required=True,
                         help="a directory of videos, or a text file with one file name a line; "
-                             "penn_action its folder (labels/ and frames/); "
-                             "pose datasets: mpii a .json, h36m an .npz, penn the labels folder, "
-                             "ntu_skeleton a folder of .skeleton files (or a list)")
-    return parser.parse_args(argv)
+                             "penn_action its folder (labels/ and frames/); with --pose: mpii "
+                             "a .json, h36m an .npz, penn_action the labels folder, ntu a folder "
+                             "of .skeleton files (or a list)")
+    parser.add_argument("--pose", action="store_true",
+                        help="count the dataset's pose annotation files, not its videos "
+                             "(implied for mpii and h36m)")
+    args = parser.parse_args(argv)
+    if registry.canonical(args.dataset) not in counted:
+        parser.error(f"unknown dataset {args.dataset!r}; choose one of {', '.join(counted)}")
+    entry = registry.dataset(args.dataset)
+    args.pose = args.pose or args.dataset in POSE_FILES_ALIASES or not entry.video
+    try:
+        args.dataset = registry.dataset(entry.name, "pose_files" if args.pose else "video").name
+    except ValueError as err:
+        parser.error(str(err))
+    return args
 
 
 def pose_main(name, path):
     """Split counts of a pose dataset's annotation files, as JSON; one line on a bad file."""
-    dataset = get_pose_dataset(name)
+    dataset = registry.dataset(name, "pose_files").adapter()
     try:
         splits = dataset.count_splits(path)
     except (OSError, ValueError) as err:
@@ -135,9 +134,9 @@ def pose_main(name, path):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.dataset in POSE_DATASETS:
+    if args.pose:
         return pose_main(args.dataset, args.names)
-    dataset = get_dataset(args.dataset)
+    dataset = registry.dataset(args.dataset, "video").adapter()
     try:
         if hasattr(dataset, "list_samples"):
             samples, skipped = dataset.list_samples(args.names)

@@ -1,5 +1,10 @@
 """The project's configs: common/config.py's loader with the checks that need the project (the
-dataset's protocols, the stage-2 rule below). Scripts and the engine load configs here.
+dataset names and the dataset's protocols, from data/registry.py; the stage-2 rule below).
+Scripts and the engine load configs here.
+
+Dataset names: data.dataset is a video dataset of the registry, data.source one of its pose
+sources or mix, data.test_source (and each of data.mix) a records source. An old name (``penn``
+for penn_action) is replaced by the current one before the checks, with a notice on stderr.
 
 Stage 2 is one setting: the keys that must agree with ``train.stage`` are derived from it or
 checked together with it, once, when a config is loaded.
@@ -12,9 +17,9 @@ running statistics at least in the frozen part (``model.global_stats``, derived 
 import glob
 import os
 
+from common.config import CHOICES as COMMON_CHOICES
 from common.config import (
     BASE,
-    CHOICES,
     CONFIG_DIR,
     POSE_BASE,
     RANGES,
@@ -27,7 +32,7 @@ from common.config import (
     save_config,
 )
 from common.config import load_config as load_layers
-from data.protocols import get_dataset
+from data import registry
 
 __all__ = ["BASE", "CHOICES", "CONFIG_DIR", "POSE_BASE", "RANGES", "SYSTEMS", "ConfigError",
            "add_config_args", "config_path", "experiment_files", "flatten", "load_config",
@@ -44,10 +49,36 @@ def experiment_files():
         os.path.join(CONFIG_DIR, system, "**", "*.yaml"), recursive=True))
 
 
+# the keys whose values are dataset names (data.mix, a list, is checked by its reader)
+DATASET_CHOICES = {
+    "data.dataset": registry.names("video"),
+    "data.source": registry.names("source") + (registry.MIX,),  # pose configs
+    "data.test_source": registry.names("reader"),  # pose configs
+}
+CHOICES = {**COMMON_CHOICES, **DATASET_CHOICES}
+
+
+def current_names(cfg):
+    """Put the registry's current name for an old dataset name in place (its notice, once)."""
+    d = cfg.get("data")
+    if not isinstance(d, dict):
+        return
+    for key in ("dataset", "source", "test_source"):
+        if isinstance(d.get(key), str):
+            d[key] = registry.canonical(d[key])
+    if isinstance(d.get("mix"), list):
+        d["mix"] = [registry.canonical(s) if isinstance(s, str) else s for s in d["mix"]]
+
+
+def protocols_of(name):
+    """The protocols of a video dataset (config data.protocol's choices)."""
+    return registry.dataset(name, "video").adapter().PROTOCOLS
+
+
 def load_config(path, overrides=(), base=BASE):
     """The resolved and checked config (nested dicts) of an experiment file plus overrides."""
-    return load_layers(path, overrides, base, protocols_of=lambda d: get_dataset(d).PROTOCOLS,
-                       derive=derive)
+    return load_layers(path, overrides, base, protocols_of=protocols_of, derive=derive,
+                       choices=DATASET_CHOICES, rename=current_names)
 
 
 def load_config_or_exit(path, overrides=(), base=BASE):

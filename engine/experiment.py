@@ -17,7 +17,7 @@ from data.index import read_boxes, read_index, read_splits
 from data.loader import ClipDataset
 from data.multitask.clips import MultitaskClips
 from data.pose_targets import disk_radius
-from data.protocols import get_dataset
+from data import registry
 from symbols import get_model, model_config, names
 from symbols.model_zoo import multitask_config
 
@@ -59,7 +59,7 @@ def setup_logging(out, name):
 
 def dataset_of(cfg):
     """The adapter of the config's dataset (a custom dataset's read from its prepared folder)."""
-    return get_dataset(cfg["data"]["dataset"], cfg["data"]["prepared"])
+    return registry.dataset(cfg["data"]["dataset"], "video").adapter(cfg["data"]["prepared"])
 
 
 def split_samples(cfg, split):

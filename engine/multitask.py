@@ -29,7 +29,7 @@ from data.loader import UNREADABLE, UNREADABLE_LABEL, Skippable, Substitutes, ma
 from data.multitask import pose_frames as PF
 from data.multitask.clip_boxes import pose_box
 from data.multitask.pose_frames import hold_out
-from data.protocols import get_dataset
+from data import registry
 from engine.inference import hardware
 from engine.training.checkpoints import load_weights
 from engine.experiment import build_with, multitask_clips, multitask_options, split_samples
@@ -160,7 +160,7 @@ def evaluate_multitask(cfg, ctxs, log, ckpt, data):
         box_net = net if hasattr(net, "predict_pose") else loaded_model(
             dict(cfg, eval=dict(cfg["eval"], dtype="float32")), ctx, ckpt, log)
         predict_clip_boxes(box_net, clips, ctx, cfg["eval"]["views_per_batch"])
-    dataset = get_dataset(cfg["data"]["dataset"])
+    dataset = registry.dataset(cfg["data"]["dataset"], "video").adapter()
     samples = clips.samples
     loader = make_loader(data, 1, workers=cfg["data"]["workers"])
     blocks = net.action_blocks if hasattr(net, "action_blocks") else \

@@ -41,7 +41,7 @@ def check_pose_keys(cfg):
     if cfg["model"]["options"].get("context_maps") and deep:
         raise ValueError(f"model.options.context_maps: ref. [28]'s 2D model predicts no depth, "
                          f"and {', '.join(deep)} trains it; use the volumetric model "
-                         f"(context_maps 0) or 2D data (mpii, penn)")
+                         f"(context_maps 0) or 2D data (mpii, penn_action)")
 
 
 def source_mismatch(cfg, reads_coco):
@@ -54,7 +54,7 @@ def source_mismatch(cfg, reads_coco):
     return (f"model {name} does not train on data.source {source}: the heat-map models "
             f"({', '.join(names('pose'))}) read COCO keypoints, the soft-argmax models "
             f"({', '.join(names('multitask'))}) frames with 3D ground truth (data.source synth) "
-            f"or the real datasets (mpii, h36m, penn, ntu, mix)")
+            f"or the real datasets (mpii, h36m, penn_action, ntu, mix)")
 
 
 def heatmap_pose_model(cfg, ctxs):

@@ -107,13 +107,13 @@ def test_saved_config_loads_back_the_same(tmp_path):
 def test_cross_dataset_mappings_follow_the_appendix_names():
     import json
 
-    from data.protocols import get_dataset
-    ntu = get_dataset("ntu")
+    from data import registry
+    ntu = registry.dataset("ntu").adapter()
     sizes = {}
     for target in ("nucla", "msr", "utd"):
         with open(os.path.join(CONFIG_DIR, "cross_dataset", f"{target}_ntu.json")) as f:
             mapping = json.load(f)
-        classes = get_dataset(target).CLASSES
+        classes = registry.dataset(target).adapter().CLASSES
         for label, sources in mapping["classes"].items():
             assert [ntu.CLASSES[s] for s in sources] == [mapping["names"][classes[int(label)]]]
         sizes[target] = len(mapping["classes"])

@@ -21,11 +21,11 @@ def index_points(count):
 
 
 def test_layout_sizes_and_the_papers_mixes():
-    assert {k: len(v) for k, v in J.JOINTS.items()} == dict(mpii=16, h36m=17, penn=13, ntu=20,
-                                                            coco=17)
+    assert {k: len(v) for k, v in J.JOINTS.items()} == dict(mpii=16, h36m=17, penn_action=13,
+                                                            ntu=20, coco=17)
     assert len(J.KINECT) == 25
     assert J.common_layout(["mpii", "h36m"]) == "pa17"  # Appendix B
-    assert J.common_layout(["mpii", "penn"]) == "pa16"  # Sec. 5.4, 16 joints
+    assert J.common_layout(["mpii", "penn_action"]) == "pa16"  # Sec. 5.4, 16 joints
     assert J.common_layout(["mpii", "h36m", "ntu"]) == "pa20"  # Sec. 5.4, 20 joints
     with pytest.raises(ValueError, match="unknown dataset 'lsp'"):
         J.common_layout(["mpii", "lsp"])
@@ -59,7 +59,7 @@ def test_penn_and_coco_masks_and_visibility():
     points = index_points(13)
     visible = np.ones(13, bool)
     visible[J.PENN.index("left_knee")] = False
-    out, ok = J.to_common(points, "penn", "pa16", valid=visible, fill=-1.0)
+    out, ok = J.to_common(points, "penn_action", "pa16", valid=visible, fill=-1.0)
     missing = {J.PA16[k] for k in np.flatnonzero(~ok)}
     assert missing == {"pelvis", "thorax", "neck", "left_knee"}
     assert (out[~ok] == -1.0).all()

@@ -88,17 +88,21 @@ def run_protocols(*args):
 def test_protocols_cli_counts_the_labels_folder(tmp_path):
     for k, train in enumerate([1, -1, -1]):
         write_label(tmp_path / "labels", f"{k + 1:04d}", train=train)
-    run = run_protocols("--dataset", "penn", "--names", str(tmp_path / "labels"))
-    assert run.returncode == 0, run.stderr
+    run = run_protocols("--dataset", "penn_action", "--pose", "--names", str(tmp_path / "labels"))
+    assert run.returncode == 0 and not run.stderr, run.stderr
     report = json.loads(run.stdout)
-    assert report["dataset"] == "penn"
+    assert report["dataset"] == "penn_action"
     assert report["protocols"] == {"official": {"train": 1, "test": 2}}
+    old = run_protocols("--dataset", "penn", "--names", str(tmp_path / "labels"))  # the old name
+    assert old.returncode == 0 and json.loads(old.stdout) == report
+    assert old.stderr == ("notice: penn is now penn_action; the old name works until the next "
+                          "release\n")
 
 
 def test_protocols_cli_bad_labels_are_one_line(tmp_path):
     write_label(tmp_path / "labels", "0001", box_rows=7)
     for names in (str(tmp_path / "labels"), str(tmp_path / "nowhere")):
-        run = run_protocols("--dataset", "penn", "--names", names)
+        run = run_protocols("--dataset", "penn_action", "--pose", "--names", names)
         assert run.returncode == 1 and "Traceback" not in run.stderr
         lines = run.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ")

@@ -158,7 +158,7 @@ def test_penn_items_mask_invisible_joints_and_depth(tmp_path):
     write_label(os.path.join(root, "labels"), "0002", frames=2, train=-1)
     for t in range(3):
         image(os.path.join(root, "frames", "0001", f"{t + 1:06d}.jpg"), w=481, h=272, seed=t)
-    records = read_records("penn", root, "train", "pa16", frame_step=2)
+    records = read_records("penn_action", root, "train", "pa16", frame_step=2)
     assert records["frame"].tolist() == [-1, -1] and records["row"].tolist() == [0, 2]
     for (img, target, mask, vis), t in zip(items(records, "pa16"), (0, 2)):
         x1, y1, x2, y2 = label["bbox"][t]  # 100 x 200: the window is 250 px about its centre

@@ -147,9 +147,9 @@ def test_pose_datasets_join_the_cli(tmp_path, capsys):
     from test_penn import write_label
     for k, train in enumerate([1, 1, -1]):
         write_label(tmp_path / "labels", f"{k + 1:04d}", train=train)
-    main(["--dataset", "penn", "--names", str(tmp_path / "labels")])
+    main(["--dataset", "penn_action", "--pose", "--names", str(tmp_path / "labels")])
     report = json.loads(capsys.readouterr().out)
-    assert report["dataset"] == "penn"
+    assert report["dataset"] == "penn_action"
     assert report["protocols"] == {"official": {"train": 2, "test": 1}}
     write_npz(tmp_path / "h36m_test.npz")
     main(["--dataset", "h36m", "--names", str(tmp_path / "h36m_test.npz")])
@@ -158,18 +158,32 @@ def test_pose_datasets_join_the_cli(tmp_path, capsys):
 
 def test_pose_dataset_errors_are_one_line(tmp_path):
     with pytest.raises(SystemExit, match=r"^error: no such folder: .*nowhere$"):
-        main(["--dataset", "penn", "--names", str(tmp_path / "nowhere")])
+        main(["--dataset", "penn_action", "--pose", "--names", str(tmp_path / "nowhere")])
     (tmp_path / "labels").mkdir()
     with pytest.raises(SystemExit, match=r"^error: no \.mat label file in "):
-        main(["--dataset", "penn", "--names", str(tmp_path / "labels")])
+        main(["--dataset", "penn_action", "--pose", "--names", str(tmp_path / "labels")])
 
 
-def test_pose_datasets_are_not_video_adapters():
-    from data.protocols import DATASETS, POSE_DATASETS, get_dataset, get_pose_dataset
-    assert DATASETS == ("ntu", "nucla", "msr", "utd", "synth", "penn_action", "custom")  # prepare's
-    assert not set(DATASETS) & set(POSE_DATASETS)
-    with pytest.raises(ValueError, match="unknown dataset 'mpii'"):
-        get_dataset("mpii")
-    for name in POSE_DATASETS:
-        module = get_pose_dataset(name)
-        assert callable(module.count_splits) and module.JOINTS
+def test_the_old_pose_names_count_the_pose_files(tmp_path, capsys, monkeypatch):
+    from data import registry
+    from test_ntu_skeleton import ID_A, write
+    monkeypatch.setattr(registry, "_noticed", set())
+    for name in ("S001C001P001R001A001", "S001C002P003R001A001"):
+        write(tmp_path / f"{name}.skeleton", [[(ID_A, 1)]])
+    main(["--dataset", "ntu", "--pose", "--names", str(tmp_path)])
+    now = capsys.readouterr()
+    main(["--dataset", "ntu_skeleton", "--names", str(tmp_path)])
+    old = capsys.readouterr()
+    assert json.loads(old.out) == json.loads(now.out)
+    assert json.loads(now.out)["dataset"] == "ntu" and now.err == ""
+    assert old.err == "notice: ntu_skeleton is now ntu; the old name works until the next release\n"
+
+
+def test_the_cli_refuses_a_name_in_one_line(capsys):
+    for argv, message in ((["--dataset", "lsp"], "unknown dataset 'lsp'; choose one of ntu, "),
+                          (["--dataset", "coco"], "unknown dataset 'coco'"),
+                          (["--dataset", "msr", "--pose"], "unknown pose dataset 'msr'; choose "
+                                                           "one of ntu, penn_action, mpii, h36m")):
+        with pytest.raises(SystemExit) as done:
+            main(argv + ["--names", "x"])
+        assert done.value.code == 2 and message in capsys.readouterr().err

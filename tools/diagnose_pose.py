@@ -33,7 +33,7 @@ from common.files import atomic_write_text
 from data.index import read_boxes, read_poses
 from data.loader import Substitutes
 from data.pose_targets import encode_clip
-from data.protocols import get_dataset
+from data import registry
 from engine.training.checkpoints import checkpoint_or_last, load_weights
 from engine.demo.rows import row_config, seed_runs
 from engine.systems import build_model, checked_against_checkpoint
@@ -81,7 +81,8 @@ def view_keypoints(cfg, sample, poses, boxes):
     (``data.loader.ClipDataset._test_item``: clips, then crops) -> (V, T, K, 3) crop pixels."""
     d = cfg["data"]
     idx = T.test_indices(sample["frames"], d["clip_len"],
-                         d["stride"] or get_dataset(d["dataset"]).STRIDE, cfg["eval"]["num_clips"])
+                         d["stride"] or registry.dataset(d["dataset"], "video").adapter().STRIDE,
+                         cfg["eval"]["num_clips"])
     kps = poses[np.minimum(idx, len(poses) - 1)].astype(np.float32)  # (clips, T, K, 3)
     kps[..., 2] = kps[..., 2] > d["pose_min_confidence"]  # a target joint, as the loader says
     crops = test_crops(cfg, boxes[sample["id"]])

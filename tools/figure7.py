@@ -123,7 +123,7 @@ def figure(cfg, ctx, log, out, frames=4, items=None):
     check_pose_config(cfg)
     if cfg["data"]["source"] == "coco":
         raise ValueError("tools.figure7 draws the soft-argmax models' 3D poses (data.source "
-                         "synth, mpii, h36m, penn, ntu or mix), not a COCO pose model's")
+                         "synth, mpii, h36m, penn_action, ntu or mix), not a COCO pose model's")
     if cfg["model"]["options"].get("context_maps"):
         raise ValueError("model.options.context_maps: the 2D model of ref. [28] predicts no "
                          "depth; Figure 7 draws a 3D model's poses")

@@ -23,17 +23,18 @@ import os
 import numpy as np
 from mxnet import gluon
 
+from data import registry
 from data import transforms as T
 from data.batch import PoseItem
 from data.coco import read_image
 from data.joints import LAYOUTS, common_layout, flip_permutation, mix_draws
 from data.loader import UNREADABLE, EpochSampler
 from data.multitask import pose_frames as PF
-from data.multitask.pose_records import SOURCES, read_records
+from data.multitask.pose_records import read_records
 from data.video import VideoError, read_frames
 
 ROOT = 0  # the pelvis: joint 0 of every pa layout
-MIX = "mix"
+MIX = registry.MIX
 
 
 class PoseImages(gluon.data.Dataset):
@@ -160,10 +161,11 @@ def sources_of(cfg):
     d = cfg["data"]
     if d["source"] != MIX:
         return [d["source"]]
-    unknown = [s for s in d["mix"] if s not in SOURCES]
+    sources = registry.names("reader")
+    unknown = [s for s in d["mix"] if s not in sources]
     if len(d["mix"]) < 2 or unknown or len(set(d["mix"])) != len(d["mix"]):
         raise ValueError(f"data.mix is {d['mix']}; data.source mix needs two or more different "
-                         f"datasets of {', '.join(SOURCES)}")
+                         f"datasets of {', '.join(sources)}")
     if len(d["mix_ratios"]) != len(d["mix"]):
         raise ValueError(f"data.mix_ratios {d['mix_ratios']} needs one share per dataset of "
                          f"data.mix {d['mix']}")
@@ -187,7 +189,7 @@ def test_source_of(cfg):
 
 def _dataset(cfg, source, split, mode, keep=None):
     d = cfg["data"]
-    records = read_records(source, d[f"{source}_root"], split, layout_of(cfg), d["frame_step"])
+    records = read_records(source, d[root_key(source)], split, layout_of(cfg), d["frame_step"])
     if keep is not None:
         records = {k: v[keep(records)] for k, v in records.items()}
     return PoseImages(records, layout_of(cfg), mode, size=d["input_size"][0],
@@ -237,10 +239,15 @@ def num_joints(cfg):
     return 17 if cfg["data"]["source"] == "synth" else len(LAYOUTS[layout_of(cfg)])
 
 
+def root_key(source):
+    """The pose config key under data of a records source's folder (data/registry.py)."""
+    return registry.dataset(source, "reader").root_key
+
+
 def check_roots(cfg):
     """Each dataset folder the config reads exists: a missing one is a FileNotFoundError."""
     for source in sources_of(cfg):
-        root = cfg["data"][f"{source}_root"]
+        root = cfg["data"][root_key(source)]
         if not os.path.isdir(root):
-            raise FileNotFoundError(f"data.{source}_root: no such folder {root} (README: where "
-                                    f"to put {source})")
+            raise FileNotFoundError(f"data.{root_key(source)}: no such folder {root} (README: "
+                                    f"where to put {source})")

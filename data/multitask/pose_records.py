@@ -16,7 +16,7 @@ Records, a dict of arrays over the N items of one source and split:
     row (N,)           the item's row in its annotation file (the prediction files' order)
     group (N,)         the image, video or performance an item belongs to (validation hold-out)
 
-Per source (its folder as README lists it):
+Per source (data/registry.py names each source's reader here; its folder as README lists it):
 - mpii: annotations/{train,valid}.json (Simple Baselines), images/. Coordinates are MATLAB's
   1-based pixels: 1 is subtracted (as HRNet and mmpose do). The box is the square of side
   200 x scale (MPII's scale: the person's height / 200 px) about the centre, so the crop's
@@ -25,7 +25,7 @@ Per source (its folder as README lists it):
   is the square of side 200 x scale / 1.2 (mmpose's scale is 1.2 x the joints' box / 200)
   about the centre. Train: protocol p1's training subjects, every ``frame_step``-th video frame;
   test: S9 and S11 every 64th frame (data.h36m.protocol_rows), in the file's order.
-- penn: labels/NNNN.mat, frames/NNNN/*.jpg. The official train flag splits; every
+- penn_action: labels/NNNN.mat, frames/NNNN/*.jpg. The official train flag splits; every
   ``frame_step``-th frame; the box is the label's; coordinates as the labels give them.
 - ntu: nturgb+d_skeletons/*.skeleton, nturgb+d_rgb/*_rgb.avi; protocol xsub's sides (Table 4
   is cross-subject). The first body of a file (the one tracked first: the actor; the second
@@ -37,10 +37,9 @@ import os
 
 import numpy as np
 
-from data import h36m, mpii, ntu, penn_action
+from data import h36m, mpii, ntu, penn_action, registry
 from data.joints import LAYOUTS, NTU_FROM_KINECT, to_common
 
-SOURCES = ("mpii", "h36m", "penn", "ntu")
 SPLITS = ("train", "test")
 MPII_FILES = {"train": "train.json", "test": "valid.json"}
 H36M_FILES = {"train": "h36m_train.npz", "test": "h36m_test.npz"}
@@ -68,8 +67,9 @@ def _check_split(split):
         raise ValueError(f"split is train or test, got {split!r}")
 
 
-def mpii_records(root, split, layout):
-    """MPII's train.json ("train") or valid.json ("test", gt_valid.mat's order)."""
+def mpii_records(root, split, layout, frame_step=1):
+    """MPII's train.json ("train") or valid.json ("test", gt_valid.mat's order); every image
+    (``frame_step`` is the video sources')."""
     _check_split(split)
     entries = mpii.read_annotations(os.path.join(root, "annotations", MPII_FILES[split]))
     n = len(entries)
@@ -128,7 +128,7 @@ def penn_records(root, split, layout, frame_step=1):
         if video["train"] != (split == "train"):
             continue
         ts = np.arange(0, video["frames"], frame_step)
-        joints, valid = to_common(video["joints"][ts], "penn", layout, video["visible"][ts])
+        joints, valid = to_common(video["joints"][ts], "penn_action", layout, video["visible"][ts])
         paths = penn_action.frame_paths(root, video["id"], video["frames"])
         parts.append(dict(path=np.array(paths)[ts], box=video["boxes"][ts], joints=joints,
                           valid=valid, row=ts, group=video["id"]))
@@ -185,20 +185,12 @@ def ntu_records(root, split, layout, frame_step=1):
     return _concat(parts)
 
 
-READERS = {"mpii": mpii_records, "h36m": h36m_records, "penn": penn_records,
-           "ntu": ntu_records}
-
-
 def read_records(source, root, split, layout, frame_step=1):
     """The records (module docstring) of ``source``'s ``split`` under ``root`` in ``layout``."""
-    if source not in READERS:
-        raise ValueError(f"unknown pose source {source!r}; choose from {', '.join(SOURCES)}")
+    reader = globals()[registry.dataset(source, "reader").reader]
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
-    if source == "mpii":
-        records = mpii_records(root, split, layout)
-    else:
-        records = READERS[source](root, split, layout, frame_step)
+    records = reader(root, split, layout, frame_step)
     if not len(records["path"]):
         raise ValueError(f"{source} under {root} has no {split} item")
     return records

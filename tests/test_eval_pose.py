@@ -251,6 +251,19 @@ def test_the_validation_scores_by_hand():
     pred[0, 3] += 1000.0  # not annotated
     assert pose.images_error_of(None, pred, deep, has_3d=True) == pytest.approx(4.0)
 
+
+def test_pooled_pck_equals_the_share_of_scored_joints_by_hand():
+    """PCK pooled over joints (pck_curve and percent, as score_frames and the pose branch's
+    diagnosis pool it): correct joints over scored joints; np.inf (not annotated) and NaN do
+    not count."""
+    scaled = np.array([[0.04, 0.15, np.inf], [0.2, np.nan, 0.05], [0.5, 0.1, 0.01]])
+    correct, visible = pose_metrics.pck_curve(scaled, (0.05, 0.1, 0.2))
+    pooled = [float(pose_metrics.percent(c.sum(), visible.sum())) for c in correct]
+    finite = scaled[np.isfinite(scaled)]  # 7 scored joints
+    by_hand = [100 * np.count_nonzero(finite <= a) / finite.size for a in (0.05, 0.1, 0.2)]
+    assert by_hand == pytest.approx([300 / 7, 400 / 7, 600 / 7])
+    assert pooled == pytest.approx(by_hand, rel=1e-12)
+
 def test_without_a_config_or_the_file_arguments_is_one_line():
     run = run_eval("--dataset", "mpii")
     assert run.returncode == 1 and "Traceback" not in run.stderr

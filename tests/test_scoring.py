@@ -3,7 +3,14 @@ examples, also through a cross-dataset class mapping; the soft-argmax model's he
 import numpy as np
 import pytest
 
-from engine.metrics.scoring import class_accuracy, head_scores, hits, multitask_heads, top1
+from engine.metrics.scoring import (
+    best_classes,
+    class_accuracy,
+    head_scores,
+    hits,
+    multitask_heads,
+    top1,
+)
 
 CLASSES = [f"c{i}" for i in range(7)]
 
@@ -30,6 +37,10 @@ def test_ties_go_to_the_lower_class_as_argmax():
     scores = np.array([[0.5, 0.5, 0.0, 0, 0, 0, 0]])
     assert hits(scores, [0], 1).tolist() == [True] and hits(scores, [1], 1).tolist() == [False]
     assert top1(scores, np.array([0])) == float(scores.argmax(axis=1)[0] == 0)
+    # one video's ranking (demo_video.py's top 5): the same order, ties included
+    p = np.array([0.1, 0.3, 0.1, 0.3, 0.2, 0.0, 0.0])
+    assert best_classes(p, 5).tolist() == [1, 3, 4, 0, 2]
+    assert best_classes(scores, 3).tolist() == [[0, 1, 2]]
 
 
 def test_mean_class_weights_classes_not_videos():

@@ -51,6 +51,12 @@ def multitask_heads(scores, blocks):
             "appearance": scores[f"appearance_action{blocks}"], "aggregation": scores["action"]}
 
 
+def best_classes(scores, k):
+    """The indices of the ``k`` best classes of scores (..., C), best first; ties: the lower
+    class first, as arg-max."""
+    return np.argsort(-scores, axis=-1, kind="stable")[..., :k]
+
+
 def hits(scores, labels, k=1, mapping=None, restricted=True):
     """(N,) bool: the label is among each video's ``k`` best classes (ties: the lower class
     first, as arg-max). With a cross-dataset ``mapping`` (target -> source labels), scores are
@@ -58,11 +64,11 @@ def hits(scores, labels, k=1, mapping=None, restricted=True):
     video is right when one of its k best maps to its label."""
     labels = np.asarray(labels)
     if mapping is None:
-        best = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        best = best_classes(scores, k)
         return (best == labels[:, None]).any(axis=1)
     allowed = sorted({s for v in mapping.values() for s in v}) if restricted else \
         list(range(scores.shape[1]))
-    best = np.array(allowed)[np.argsort(-scores[:, allowed], axis=1, kind="stable")[:, :k]]
+    best = np.array(allowed)[best_classes(scores[:, allowed], k)]
     return np.array([any(p in mapping[l] for p in row) for row, l in zip(best, labels)])
 
 

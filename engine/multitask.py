@@ -247,13 +247,14 @@ def validation(cfg, clips, ctx):
     def validate(net):
         if clips.box_source == "predicted":
             predict_clip_boxes(net, clips, ctx, per_batch)
-        right = 0
+        scores, labels = [], []
         for i in range(len(clips)):
             item = clips[i]  # views (V, 3, T, S, S), label[, poses (V, T, J, 4)]
             poses = mx.nd.array(item[2]) if len(item) > 2 else None
-            scores = multitask_scores(net, mx.nd.array(item[0]), ctx, per_batch, poses)
-            right += int(np.argmax(scores["action"]) == int(item[1]))
-        return 1.0 - right / len(clips)
+            scores.append(multitask_scores(net, mx.nd.array(item[0]), ctx, per_batch,
+                                           poses)["action"])
+            labels.append(int(item[1]))
+        return 1.0 - top1(np.stack(scores), labels)
     return validate
 
 

@@ -43,6 +43,7 @@ from data.prepare import prepare
 from engine.demo import tables as demo_tables
 from engine.inference import hardware
 from engine import pose_eval as pose_model_eval
+from engine.metrics.pose import score_frames
 from engine.training.checkpoints import load_weights
 from engine.demo.rows import ground_truth_poses, row_config, run_rows
 from engine.systems import build_pose_model
@@ -138,7 +139,7 @@ def pose_part_scores(pose_cfg, params, out, log, ctx):
     net.hybridize(static_alloc=True)
     e = pose_cfg["eval"]
     uv, xyz = pose_model_eval.predict_frames(net, dataset, ctx, e["batch_size"], e["flip"], params)
-    scores = pose_model_eval.score_frames(uv, xyz, dataset.ground_truth())
+    scores = score_frames(uv, xyz, dataset.ground_truth())
     mean = {m: v[1] for m, v in scores.items()}
     atomic_write_text(path, json.dumps(dict(checkpoint=params, frames=len(dataset), mean=mean)))
     return mean

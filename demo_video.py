@@ -91,7 +91,7 @@ from engine.experiment import dataset_of, contexts, setup_logging
 from engine.systems import build_model
 from engine.stages.person_boxes import build_detector, video_box
 from engine.inference.precision import check_dtype, for_inference
-from engine.metrics.scoring import video_scores
+from engine.metrics.scoring import best_classes, video_scores
 from engine.views.cam import crop_keypoints_to_frame
 from symbols.detector import RFCN_DETECTORS
 from symbols.pose_decoder import decode_pose_maps
@@ -224,8 +224,9 @@ def frame_poses(net, crops, clip_len, stride, batch, ctx):
 
 
 def top5(scores, classes):
-    """{head: softmax} -> {head: [(class, probability)] best first}."""
-    return {head: [(classes[i], float(p[i])) for i in np.argsort(-p)[:5]]
+    """{head: softmax} -> {head: [(class, probability)] best first (ties: the lower class
+    first, as the test's top-5)}."""
+    return {head: [(classes[i], float(p[i])) for i in best_classes(p, 5)]
             for head, p in scores.items()}
 
 

@@ -66,7 +66,7 @@ import sys
 import numpy as np
 
 from engine.config import POSE_BASE, add_config_args, load_config
-from data import h36m, mpii
+from data import h36m
 from common.errors import exit_on_error, fail
 from common.files import atomic_write_bytes, atomic_write_text
 from data.joints import LAYOUTS, from_common
@@ -75,85 +75,9 @@ from data.multitask.pose_images import layout_of, pose_images, root_key, test_so
 from engine.experiment import contexts, setup_logging
 from engine.systems import check_pose_config
 from engine.pose_experiment import pose_frames
-from engine.pose_eval import load_model, predict_crops, score_frames
-from engine.metrics.pose_metrics import (
-    AUC_STEP,
-    MPII_NOT_IN_MEAN,
-    PCKH_ALPHAS,
-    mpjpe,
-    pckh_hits,
-    pckh_scores,
-)
-
-
-def load_predictions(path, joints, dims, counts, names):
-    """The (N, joints, dims) array of ``path``; N must be one of ``counts``. A bad file is a
-    ValueError naming it and the first bad entry."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such file: {path}")
-    try:
-        pred = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise ValueError(f"{path} is not a .npy array of numbers ({err})") from None
-    if not isinstance(pred, np.ndarray) or not (np.issubdtype(pred.dtype, np.floating)
-                                                or np.issubdtype(pred.dtype, np.integer)):
-        raise ValueError(f"{path} is not a .npy array of numbers")
-    if pred.ndim != 3 or pred.shape[1:] != (joints, dims):
-        raise ValueError(f"{path}: predictions have shape {pred.shape}; expected (N, {joints}, "
-                         f"{dims})")
-    if len(pred) not in counts:
-        raise ValueError(f"{path}: {len(pred)} predictions; the annotations need "
-                         f"{' or '.join(str(c) for c in counts)}")
-    bad = np.argwhere(~np.isfinite(pred))
-    if len(bad):
-        i, j, c = bad[0]
-        value = pred[i, j, c]
-        kind = "NaN" if np.isnan(value) else "infinite"
-        raise ValueError(f"{path}: prediction {i}, joint {j} ({names[j]}) is {kind}")
-    return pred.astype(float)
-
-
-def _number(v):
-    return None if v is None or not np.isfinite(v) else round(float(v), 4)
-
-
-def evaluate_mpii(ann_path, pred_path):
-    gt = mpii.read_gt_valid(ann_path)
-    names = mpii.JOINTS
-    pred = load_predictions(pred_path, len(names), 2, [len(gt["joints"])], names)
-    heads = mpii.head_sizes(gt["headboxes"])
-    if not np.all(heads > 0):
-        raise ValueError(f"{ann_path}: entry {int(np.argmin(heads > 0))} has an empty head box")
-    scores = pckh_scores(pckh_hits(pred, gt["joints"], gt["visible"], heads), names)
-    return dict(dataset="mpii", annotations=ann_path, predictions=pred_path, samples=len(pred),
-                head_size="0.6 x head box diagonal", not_in_mean=list(MPII_NOT_IN_MEAN),
-                auc=f"mean PCKh over alpha in [0, a], step {AUC_STEP} (trapezoids), in %",
-                joints={n: {m: _number(v[0][j]) for m, v in scores.items()}
-                        for j, n in enumerate(names)},
-                mean={m: _number(v[1]) for m, v in scores.items()})
-
-
-def evaluate_h36m(ann_path, pred_path, frames="protocol"):
-    ann = h36m.read_annotations(ann_path)
-    everything = np.arange(len(ann["frame"]))
-    rows = h36m.protocol_rows(ann, "test") if frames == "protocol" else everything
-    if not len(rows):
-        raise ValueError(f"{ann_path} has no Human3.6M test frame (S9, S11, every "
-                         f"{h36m.TEST_EVERY}th frame); use --frames all to score every row")
-    counts = [len(rows)] if len(rows) == len(everything) else [len(rows), len(everything)]
-    pred = load_predictions(pred_path, len(h36m.JOINTS), 3, counts, h36m.JOINTS)
-    if len(pred) != len(rows):
-        pred = pred[rows]
-    errors = mpjpe(pred, ann["joints_3d"][rows])
-    actions = ann["action"][rows]
-    per_action = {a: dict(MPJPE=_number(errors[actions == a].mean()),
-                          frames=int((actions == a).sum()))
-                  for a in h36m.TABLE1_ACTIONS if (actions == a).any()}
-    return dict(dataset="h36m", annotations=ann_path, predictions=pred_path, samples=len(rows),
-                frames=frames, frame_step=h36m.frame_step(ann), units="mm", root="pelvis",
-                subjects=sorted(int(s) for s in np.unique(ann["subject"][rows])),
-                actions=per_action, average_over_frames=_number(errors.mean()),
-                average_over_actions=_number(np.mean([v["MPJPE"] for v in per_action.values()])))
+from engine.pose_eval import load_model, predict_crops
+from engine.metrics.pose import evaluate_h36m, evaluate_mpii, rounded, score_frames
+from engine.metrics.pose_metrics import MPII_NOT_IN_MEAN, PCKH_ALPHAS
 
 
 def _cell(v):
@@ -181,7 +105,7 @@ def h36m_table(result):
     return "\n".join(lines)
 
 
-# ---- model mode: a soft-argmax model's predictions (pose_model_eval.py), written and scored
+# ---- model mode: a soft-argmax model's predictions (engine/pose_eval.py), written and scored
 def frames_table(result):
     metrics = list(result["mean"])
     lines = ["| joint | " + " | ".join(f"{m} (mm)" if m == "MPJPE" else m for m in metrics)
@@ -269,9 +193,9 @@ def run(cfg, ctx, log, untrained=False):
             "person box (Penn Action's convention), in %",
         mpjpe="mm, after subtracting each pose's pelvis (the midpoint of the hips); absolute "
               "depth from the ground truth's pelvis",
-        joints={n: {m: _number(v[0][j]) for m, v in scores.items()}
+        joints={n: {m: rounded(v[0][j]) for m, v in scores.items()}
                 for j, n in enumerate(COCO_KEYPOINTS)},
-        mean={m: _number(v[1]) for m, v in scores.items()})
+        mean={m: rounded(v[1]) for m, v in scores.items()})
     table = frames_table(result)
     atomic_write_text(os.path.join(cfg["out"], f"pose_eval{tag}.json"),
                       json.dumps(result, indent=1, allow_nan=False))

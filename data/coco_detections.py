@@ -7,8 +7,6 @@ their image; written by ``write_person_detections`` (detect_persons.py's image m
 ``read_person_detections`` (for eval_coco.py's ``data.detections``), and accepted by
 pycocotools' ``COCO.loadRes``.
 """
-import contextlib
-import io
 import json
 import os
 
@@ -61,21 +59,6 @@ def to_coco_results(image_id, dets, width, height, inclusive=False):
                  bbox=[float(x1[i]), float(y1[i]), float(x2[i] - x1[i]), float(y2[i] - y1[i])],
                  score=float(dets[i, 4]))
             for i in range(len(dets)) if x2[i] > x1[i] and y2[i] > y1[i]]
-
-
-def person_box_ap(ann, results):
-    """COCO box AP of person ``results`` against ``ann`` (pycocotools): the number detectors'
-    person files are known by (Simple Baselines' val2017 boxes: 56.4)."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints as it goes
-        gt = COCO(ann)
-        ev = COCOeval(gt, gt.loadRes([dict(r) for r in results]), "bbox")  # it adds keys
-        ev.params.catIds = [PERSON]
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return float(ev.stats[0])
 
 
 def write_person_detections(path, results):

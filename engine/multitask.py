@@ -40,7 +40,17 @@ from engine.views.plots import (
     confusion_figure,
     read_metrics,
 )
-from engine.metrics.scoring import check_finite, confusion, row_name, softmax, top1
+from engine.metrics.scoring import (
+    MULTITASK_STREAMS,
+    check_finite,
+    class_accuracy,
+    confusion,
+    hits,
+    multitask_heads,
+    multitask_scores,
+    row_name,
+    top1,
+)
 from engine.training.loop import fit
 from symbols import get_model
 from symbols.multitask.loss import MultitaskActionLoss
@@ -48,7 +58,6 @@ from symbols.multitask.model import POSE_PART
 
 # ---- Luvizon et al.'s multitask models -------------------------------------------------------------
 MULTITASK_HEADS = ("pose", "appearance", "aggregation")  # paper Table 5's columns
-STREAMS = {"pose": "pose_action", "appearance": "appearance_action"}  # head -> output prefix
 
 
 def annotated_poses(cfg):
@@ -63,28 +72,6 @@ def clip_options(cfg, mode):
     """The MultitaskClips options of the config's keys (``MultitaskClips.replace``)."""
     return dict(outside=cfg["data"]["outside_joints"], annotated_poses=annotated_poses(cfg),
                 box_source=cfg["eval"]["clip_box"] if mode == "test" else "annotation")
-
-
-def multitask_scores(net, views, ctx, views_per_batch, poses=None):
-    """views (V, 3, T, S, S) (and poses (V, T, J, 4) for an annotated pose stream), V test
-    clips -> {output name: softmax averaged over the V clips} for every action block of both
-    streams and the aggregated output ("action")."""
-    names = [n for n in net.output_names if n.startswith(tuple(STREAMS.values())) or n == "action"]
-    sums = {}
-    for start in range(0, views.shape[0], views_per_batch):
-        args = [views[start:start + views_per_batch].as_in_context(ctx)]
-        if poses is not None:
-            args.append(poses[start:start + views_per_batch].as_in_context(ctx))
-        outputs = dict(zip(net.output_names, net(*args)))
-        for name in names:
-            sums[name] = sums.get(name, 0) + softmax(outputs[name].asnumpy()).sum(axis=0)
-    return {k: v / views.shape[0] for k, v in sums.items()}
-
-
-def head_scores(scores, blocks):
-    """Output-name scores -> Table 5's heads: each stream's last block and the aggregation."""
-    return {"pose": scores[f"pose_action{blocks}"],
-            "appearance": scores[f"appearance_action{blocks}"], "aggregation": scores["action"]}
 
 
 def predict_clip_boxes(net, clips, ctx, batch_size=8):
@@ -126,13 +113,6 @@ def multitask_markdown(results):
     cells = [f"{100 * results['top1'][h]:.1f}" for h in MULTITASK_HEADS]
     return ("| model | Pose | Appearance | Aggregation |\n| --- | ---: | ---: | ---: |\n"
             f"| {name} | " + " | ".join(cells) + " |")
-
-
-def class_accuracies(scores, labels, classes):
-    """(N, C) scores and (N,) labels -> {class: top-1 over its test videos, None if none}."""
-    matrix = confusion(scores.argmax(axis=1), labels, len(classes))
-    return {c: float(matrix[i, i] / matrix[i].sum()) if matrix[i].sum() else None
-            for i, c in enumerate(classes)}
 
 
 def loaded_model(cfg, ctx, ckpt, log):
@@ -179,18 +159,18 @@ def evaluate_multitask(cfg, ctxs, log, ckpt, data):
             scores.setdefault(name, []).append(v)
         labels.append(int(label.asscalar()))
         clips_seen.append(int(views.shape[1]))
-        video = head_scores(s, blocks)
+        video = multitask_heads(s, blocks)
         per_video.append(dict(id=samples[i]["id"], label=labels[-1], clips=clips_seen[-1],
                               **{h: int(np.argmax(v)) for h, v in video.items()},
                               p_label={h: float(v[labels[-1]]) for h, v in video.items()},
                               **{f"{h}_blocks": [int(np.argmax(s[f"{p}{b + 1}"]))
                                                  for b in range(blocks)]
-                                 for h, p in STREAMS.items()}))
+                                 for h, p in MULTITASK_STREAMS.items()}))
     if not labels:
         raise ValueError(f"none of the {len(samples)} test videos could be read")
     labels = np.array(labels)
     scores = {h: np.stack(v) for h, v in scores.items()}
-    heads = head_scores(scores, blocks)
+    heads = multitask_heads(scores, blocks)
     classes = list(dataset.CLASSES)
     matrix = confusion(heads["aggregation"].argmax(axis=1), labels, len(classes))
     results = dict(experiment=cfg["experiment"], checkpoint=ckpt, dtype=cfg["eval"]["dtype"],
@@ -203,8 +183,10 @@ def evaluate_multitask(cfg, ctxs, log, ckpt, data):
                    attention_maps=getattr(net, "attention_maps", "estimated"),
                    top1={h: top1(v, labels) for h, v in heads.items()},
                    top1_blocks={h: [top1(scores[f"{prefix}{b + 1}"], labels)
-                                    for b in range(blocks)] for h, prefix in STREAMS.items()},
-                   per_class={h: class_accuracies(v, labels, classes) for h, v in heads.items()},
+                                    for b in range(blocks)]
+                                for h, prefix in MULTITASK_STREAMS.items()},
+                   per_class={h: class_accuracy(hits(v, labels), labels, classes)
+                              for h, v in heads.items()},
                    confusion=matrix.tolist())
     out = cfg["out"]
     confusion_figure(matrix, classes, os.path.join(out, "confusion.png"),
@@ -265,13 +247,14 @@ def validation(cfg, clips, ctx):
     def validate(net):
         if clips.box_source == "predicted":
             predict_clip_boxes(net, clips, ctx, per_batch)
-        right = 0
+        scores, labels = [], []
         for i in range(len(clips)):
             item = clips[i]  # views (V, 3, T, S, S), label[, poses (V, T, J, 4)]
             poses = mx.nd.array(item[2]) if len(item) > 2 else None
-            scores = multitask_scores(net, mx.nd.array(item[0]), ctx, per_batch, poses)
-            right += int(np.argmax(scores["action"]) == int(item[1]))
-        return 1.0 - right / len(clips)
+            scores.append(multitask_scores(net, mx.nd.array(item[0]), ctx, per_batch,
+                                           poses)["action"])
+            labels.append(int(item[1]))
+        return 1.0 - top1(np.stack(scores), labels)
     return validate
 
 

@@ -1,23 +1,22 @@
 """Running a soft-argmax pose model (Luvizon et al. 2018) over test items: its checkpoint, the
-last block's pose in the annotation's units (frame pixels, camera-frame mm), and the scores of
-those predictions on frames with 3D ground truth.
+last block's pose in the annotation's units (frame pixels, camera-frame mm), and the validation
+scores of a model (its predictions scored by engine/metrics/pose.py).
 
 ``eval_pose.py --config`` writes and scores these predictions (its docstring gives the units and
 the metrics); ``train_pose.py`` validates with ``frames_mpjpe`` / ``images_error``;
 ``demo_softargmax.py`` scores a multitask checkpoint's pose part with ``predict_frames`` and
-``score_frames``.
+engine/metrics/pose.py's ``score_frames``.
 """
 import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from data.keypoints import COCO_KEYPOINTS
 from data.loader import make_loader
 from data.multitask import pose_frames as PF
 from engine.training.checkpoints import checkpoint_or_last, load_weights
 from engine.systems import build_pose_model
 from engine.pose_experiment import check_pose_checkpoint
-from engine.metrics.pose_metrics import PCK_ALPHAS, joint_errors, pck_curve, percent
+from engine.metrics.pose import frames_mpjpe_of, images_error_of
 
 
 def load_model(cfg, ctx, log, untrained=False):
@@ -81,40 +80,14 @@ def predict_crops(net, dataset, ctx, batch_size=32, flip=True, model="the model"
 
 
 def images_error(net, dataset, ctx, batch_size=32, flip=True, model="the model"):
-    """The validation score of a real dataset's items (``data.pose_images.PoseImages``): the
-    root-aligned MPJPE (mm, root the pelvis) where every joint has depth, else the mean 2D
-    error in % of the box's longer side; only annotated joints count."""
+    """The validation score of ``net`` on a real dataset's items (``PoseImages``): the
+    root-aligned MPJPE (mm) where every joint has depth, else the mean 2D error in % of the
+    box's longer side (``images_error_of``)."""
     uv, xyz = predict_frames(net, dataset, ctx, batch_size, flip, model)
-    r = dataset.records
-    if dataset.has_3d():
-        truth = r["xyz"] if np.isfinite(r["xyz"][r["valid"]]).all() else \
-            PF.back_project(r["joints"], r["depth"], r["camera"])
-        errors = joint_errors(xyz, truth, 0)
-    else:
-        side = np.maximum(r["box"][:, 2] - r["box"][:, 0], r["box"][:, 3] - r["box"][:, 1])
-        errors = 100.0 * np.linalg.norm(uv - r["joints"], axis=-1) / side[:, None]
-    return float(errors[r["valid"]].mean())
+    return images_error_of(uv, xyz, dataset.records, dataset.has_3d())
 
 
 def frames_mpjpe(net, dataset, ctx, batch_size=32, flip=True, model="the model"):
     """The mean root-aligned MPJPE (mm) of ``net`` on ``dataset``: the validation score."""
     _, xyz = predict_frames(net, dataset, ctx, batch_size, flip, model)
-    return float(joint_errors(xyz, dataset.ground_truth()["joints_3d"], PF.HIPS).mean())
-
-
-def score_frames(uv, xyz, truth, names=COCO_KEYPOINTS, alphas=PCK_ALPHAS):
-    """{metric: (per joint (J,), pooled)}: PCK@alpha in % of the box's longer side, and MPJPE
-    in mm after pelvis alignment, of predictions against ``PoseFrames.ground_truth()``."""
-    boxes = truth["boxes"]
-    size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])  # (N,)
-    visible = truth["keypoints"][..., 2] > 0
-    scaled = np.linalg.norm(uv - truth["keypoints"][..., :2], axis=-1) / size[:, None]
-    scaled = np.where(visible, scaled, np.inf)
-    out = {}
-    for a in alphas:
-        correct, count = pck_curve(scaled, [a])
-        out[f"PCK@{a:g}"] = (percent(correct[0], count),
-                             float(percent(correct[0].sum(), count.sum())))
-    errors = joint_errors(xyz, truth["joints_3d"], PF.HIPS)  # (N, J)
-    out["MPJPE"] = (errors.mean(0), float(errors.mean()))
-    return out
+    return frames_mpjpe_of(xyz, dataset.ground_truth())

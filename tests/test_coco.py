@@ -8,6 +8,7 @@ import pytest
 
 import eval_coco
 import train_pose
+from engine.metrics.coco import STAT_NAMES, score
 from data.coco import CocoPose, crop_box
 from data.pose_targets import encode_pose
 from data.synth import generate_coco
@@ -63,9 +64,9 @@ def test_score_equals_pycocotools_run_directly(coco, tmp_path):
     ev.evaluate()
     ev.accumulate()
     ev.summarize()
-    ours = eval_coco.score(ann(coco, "val"), path)
+    ours = score(ann(coco, "val"), path)
     assert 0.05 < ours["AP"] < 0.99  # a real, non-trivial score
-    assert [ours[k] for k in eval_coco.STAT_NAMES] == pytest.approx(list(ev.stats))
+    assert [ours[k] for k in STAT_NAMES] == pytest.approx(list(ev.stats))
 
 
 def test_crop_box_is_4_by_3_around_the_box():
@@ -102,7 +103,7 @@ def test_maps_of_the_true_keypoints_go_back_to_the_image(coco):
     for r in results:
         got = np.array(r["keypoints"]).reshape(-1, 3)
         np.testing.assert_allclose(got[:, :2], truth[r["image_id"]][:, :2], atol=0.05)
-    assert eval_coco.score(ann(coco, "val"), results)["AP"] == pytest.approx(1.0)
+    assert score(ann(coco, "val"), results)["AP"] == pytest.approx(1.0)
 
 
 def pose_args(coco, out):
@@ -121,7 +122,7 @@ def test_train_pose_then_eval_coco(coco, tmp_path):
               if '"kind": "epoch"' in l]
     assert len(epochs) == 2 and all(np.isfinite(e["loss_kps"]) for e in epochs)
     stats = eval_coco.main(args)
-    assert set(eval_coco.STAT_NAMES) <= set(stats) and 0.0 <= stats["AP"] <= 1.0
+    assert set(STAT_NAMES) <= set(stats) and 0.0 <= stats["AP"] <= 1.0
     # A detections file (COCO results format) holding the ground-truth boxes, plus one non-person
     # detection that must be ignored (and counted), gives the same keypoints as the ground-truth
     # boxes.

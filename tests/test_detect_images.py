@@ -118,7 +118,7 @@ def test_image_mode_gt_detector_gives_the_annotated_person_boxes(coco_images, tm
         assert gi == ti and gb == pytest.approx(tb, abs=1e-4)
     assert all(a["score"] == 1.0 for a in res.loadAnns(res.getAnnIds()))
     # The box AP the run logs, from pycocotools: 1 for these boxes, 0 once moved off them.
-    from data.coco_detections import person_box_ap
+    from engine.metrics.coco import person_box_ap
     with open(out) as f:
         results = json.load(f)
     assert person_box_ap(ann, results) == pytest.approx(1.0)

@@ -1,6 +1,7 @@
-"""eval_coco's checks of what it scores: results and detections are validated against the
-ground truth before pycocotools sees them, and a bad file is one line, never a traceback or a
-score. On a hand-made two-image ground truth; the scores themselves are in test_coco.py."""
+"""The checks of what the COCO scores read (engine/metrics/coco.py): results and detections are
+validated against the ground truth before pycocotools sees them, and a bad file is one line of
+eval_coco.py, never a traceback or a score. On a hand-made two-image ground truth; the scores
+themselves are in test_coco.py."""
 import json
 import math
 import os
@@ -10,6 +11,7 @@ import sys
 import pytest
 
 import eval_coco
+from engine.metrics import coco
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 K = 17
@@ -81,7 +83,7 @@ BAD_RESULTS = {
 def test_bad_results_are_an_error_not_a_score(ann, case):
     results, message = BAD_RESULTS[case]
     with pytest.raises(ValueError) as err:
-        eval_coco.score(ann, results)
+        coco.score(ann, results)
     assert str(err.value) == message
 
 
@@ -89,14 +91,14 @@ def test_the_first_bad_entry_is_named():
     results = good_results() + good_results()
     results[1]["keypoints"][7] = math.nan
     del results[3]["score"]
-    truth = eval_coco.Truth({1, 2}, 1, K)
+    truth = coco.Truth({1, 2}, 1, K)
     with pytest.raises(ValueError, match=r"^results\[1\]: keypoints hold .* at index 7$"):
-        eval_coco.check_results(results, truth)
+        coco.check_results(results, truth)
 
 
 def test_good_results_pass_the_check_and_score_ap_1(ann):
     # pycocotools itself: identical keypoints have OKS 1 at every threshold.
-    assert eval_coco.score(ann, good_results())["AP"] == pytest.approx(1.0)
+    assert coco.score(ann, good_results())["AP"] == pytest.approx(1.0)
 
 
 def run_script(*args):
@@ -143,11 +145,11 @@ def detection(image_id=1, **change):
 
 
 def test_detections_of_other_categories_are_dropped_and_counted():
-    truth = eval_coco.Truth({1, 2}, 1, K)
+    truth = coco.Truth({1, 2}, 1, K)
     no_category = detection(2)
     del no_category["category_id"]  # as before: taken as a person box
     dets = [detection(1), detection(1, category_id=3), no_category, detection(2, category_id=62)]
-    people, dropped = eval_coco.check_detections(dets, truth)
+    people, dropped = coco.check_detections(dets, truth)
     assert people == [dets[0], dets[2]] and dropped == 2
 
 
@@ -165,12 +167,12 @@ def test_detections_of_other_categories_are_dropped_and_counted():
     ({"bbox": [1, 2, 3, 4], "score": 1.0}, "detections[1] has no 'image_id'"),
 ])
 def test_bad_detections_are_an_error(entry, message):
-    truth = eval_coco.Truth({1, 2}, 1, K)
+    truth = coco.Truth({1, 2}, 1, K)
     with pytest.raises(ValueError) as err:
-        eval_coco.check_detections([detection(2), entry], truth)
+        coco.check_detections([detection(2), entry], truth)
     assert str(err.value).startswith(message)
 
 
 def test_detections_without_a_person_box_are_an_error():
     with pytest.raises(ValueError, match="hold no box of the person category"):
-        eval_coco.check_detections([detection(category_id=3)], eval_coco.Truth({1}, 1, K))
+        coco.check_detections([detection(category_id=3)], coco.Truth({1}, 1, K))

@@ -1,5 +1,6 @@
-"""eval_pose: PCKh, AUC and MPJPE against hand computations on two- and three-pose examples
-written in the real annotation formats (gt_valid.mat, mmpose's .npz), and its bad inputs."""
+"""eval_pose.py and engine/metrics/pose.py: PCKh, AUC and MPJPE against hand computations on two-
+and three-pose examples written in the real annotation formats (gt_valid.mat, mmpose's .npz), the
+validation scores, and bad inputs."""
 import json
 import os
 import subprocess
@@ -12,8 +13,7 @@ from test_mpii import write_gt_valid
 
 import eval_pose
 from data.joints import MPII
-from engine import pose_eval as pose_model_eval
-from engine.metrics import pose_metrics
+from engine.metrics import pose, pose_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,7 +45,7 @@ def mpii_example(tmp_path):
 
 def test_pckh_equals_the_hand_computation(tmp_path):
     ann, path, _ = mpii_example(tmp_path)
-    result = eval_pose.evaluate_mpii(ann, path)
+    result = pose.evaluate_mpii(ann, path)
     joints = result["joints"]
     assert joints["right_ankle"]["PCKh@0.5"] == 100.0 and joints["right_ankle"]["PCKh@0.2"] == 0.0
     assert joints["left_wrist"]["PCKh@0.5"] == 100.0 and joints["left_wrist"]["PCKh@0.2"] == 50.0
@@ -63,7 +63,7 @@ def test_auc_equals_the_hand_computation():
     sample 1's curve is 0 up to 0.10, 1 from 0.11: trapezoids give 0.005 + 0.39 over [0, 0.5]
     (AUC 79 %) and 0.005 + 0.09 over [0, 0.2] (47.5 %); sample 2's, 0 up to 0.30: 0.005 + 0.19
     over [0, 0.5] (39 %), 0 over [0, 0.2]. The joint's curve is their mean."""
-    scores = eval_pose.pckh_scores(np.array([[0.105], [0.305]]), ("j",), not_in_mean=())
+    scores = pose_metrics.pckh_scores(np.array([[0.105], [0.305]]), ("j",), not_in_mean=())
     assert scores["AUC@0.5"][0][0] == pytest.approx((79 + 39) / 2)
     assert scores["AUC@0.2"][0][0] == pytest.approx(47.5 / 2)
     assert scores["AUC@0.5"][1] == pytest.approx(59.0)
@@ -93,16 +93,16 @@ def test_mpjpe_per_action_equals_the_hand_computation(tmp_path):
     ann, pred = h36m_example(tmp_path)
     path = str(tmp_path / "preds.npy")
     np.save(path, pred[[1, 3, 4]])  # one pose per protocol test row
-    result = eval_pose.evaluate_h36m(ann, path)
+    result = pose.evaluate_h36m(ann, path)
     assert result["samples"] == 3 and result["subjects"] == [9, 11]
     actions = {a: v["MPJPE"] for a, v in result["actions"].items()}
     assert actions == pytest.approx({"Direction": 2.0, "Walk": 4.0, "Eat": 16.0}, abs=1e-6)
     assert result["average_over_frames"] == pytest.approx(22 / 3, abs=1e-4)
     assert result["average_over_actions"] == pytest.approx(22 / 3, abs=1e-4)
     np.save(path, pred)  # one pose per row of the file: the same rows are scored
-    assert eval_pose.evaluate_h36m(ann, path)["average_over_frames"] == pytest.approx(22 / 3,
+    assert pose.evaluate_h36m(ann, path)["average_over_frames"] == pytest.approx(22 / 3,
                                                                                       abs=1e-4)
-    everything = eval_pose.evaluate_h36m(ann, path, frames="all")
+    everything = pose.evaluate_h36m(ann, path, frames="all")
     assert everything["samples"] == 5
     assert everything["average_over_frames"] == pytest.approx(22 / 5, abs=1e-4)
 
@@ -160,7 +160,7 @@ def test_bad_predictions_are_one_line_naming_the_entry(tmp_path, case):
     ann, _, pred = mpii_example(tmp_path)
     path, message = bad_predictions(tmp_path, pred)[case]
     with pytest.raises(ValueError if case != "missing" else OSError, match=message):
-        eval_pose.evaluate_mpii(ann, path)
+        pose.evaluate_mpii(ann, path)
     run = run_eval("--dataset", "mpii", "--ann", ann, "--pred", path)
     assert run.returncode == 1 and "Traceback" not in run.stderr and run.stdout == ""
     lines = run.stderr.strip().splitlines()
@@ -215,7 +215,7 @@ def test_pck_of_the_box_and_mpjpe_about_the_pelvis_by_hand():
     xyz = truth["joints_3d"] + 0.0
     xyz[0] += 7.0
     xyz[1, 9, 2] += 30.0
-    scores = pose_model_eval.score_frames(uv, xyz, truth)
+    scores = pose.score_frames(uv, xyz, truth)
     pck1, mean1 = scores["PCK@0.1"]
     pck2, mean2 = scores["PCK@0.2"]
     assert list(pck1[:3]) == [100.0, 0.0, 50.0] and list(pck2[:3]) == [100.0, 100.0, 50.0]
@@ -228,6 +228,41 @@ def test_pck_of_the_box_and_mpjpe_about_the_pelvis_by_hand():
     assert pose_metrics.joint_errors(xyz[:1], truth["joints_3d"][:1], (11, 12)).max() < 1e-9
     assert pose_metrics.mpjpe(xyz, truth["joints_3d"], 0)[0] == pytest.approx(0.0, abs=1e-9)
 
+
+
+def test_the_validation_scores_by_hand():
+    """frames_mpjpe_of: pelvis-aligned (the hips' midpoint), so a shift of the whole pose costs
+    nothing; images_error_of: MPJPE (root joint 0) with 3D truth, else the 2D error in % of the
+    box's longer side; joints not annotated do not count."""
+    rng = np.random.RandomState(1)
+    joints_3d = rng.uniform(-500, 500, (1, 17, 3))
+    xyz = joints_3d + 7.0
+    xyz[0, 0, 2] += 34.0  # the nose: 34 mm on one joint of 17
+    assert pose.frames_mpjpe_of(xyz, dict(joints_3d=joints_3d)) == pytest.approx(2.0)
+    valid = np.array([[True, True, True, False]])
+    flat = dict(box=np.array([[0.0, 0.0, 100.0, 50.0]]), joints=np.zeros((1, 4, 2)),
+                valid=valid, depth=np.full((1, 4), np.nan))
+    uv = np.array([[[0.0, 0.0], [6.0, 8.0], [0.0, 20.0], [500.0, 0.0]]])
+    assert pose.images_error_of(uv, None, flat, has_3d=False) == pytest.approx(10.0)
+    truth = rng.uniform(-500, 500, (1, 4, 3))
+    deep = dict(flat, xyz=truth, depth=truth[..., 2])
+    pred = truth + 5.0
+    pred[0, 1, 0] += 12.0
+    pred[0, 3] += 1000.0  # not annotated
+    assert pose.images_error_of(None, pred, deep, has_3d=True) == pytest.approx(4.0)
+
+
+def test_pooled_pck_equals_the_share_of_scored_joints_by_hand():
+    """PCK pooled over joints (pck_curve and percent, as score_frames and the pose branch's
+    diagnosis pool it): correct joints over scored joints; np.inf (not annotated) and NaN do
+    not count."""
+    scaled = np.array([[0.04, 0.15, np.inf], [0.2, np.nan, 0.05], [0.5, 0.1, 0.01]])
+    correct, visible = pose_metrics.pck_curve(scaled, (0.05, 0.1, 0.2))
+    pooled = [float(pose_metrics.percent(c.sum(), visible.sum())) for c in correct]
+    finite = scaled[np.isfinite(scaled)]  # 7 scored joints
+    by_hand = [100 * np.count_nonzero(finite <= a) / finite.size for a in (0.05, 0.1, 0.2)]
+    assert by_hand == pytest.approx([300 / 7, 400 / 7, 600 / 7])
+    assert pooled == pytest.approx(by_hand, rel=1e-12)
 
 def test_without_a_config_or_the_file_arguments_is_one_line():
     run = run_eval("--dataset", "mpii")

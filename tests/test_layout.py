@@ -1,13 +1,15 @@
 """The house: entry scripts at the root (each answers --help), shared code in packages, no script
 importing another's helpers, no import loop, the ground floor (common/) importing nothing of the
-project, the lower floors (symbols/, data/) importing neither engine/ nor a script, configs/ holding
-YAML and data only, and every file, script and make target the README and docs name exists."""
+project, the lower floors (symbols/, data/) importing neither engine/ nor a script, the scores
+(engine/metrics/) importing only the floors below them, configs/ holding YAML and data only, and
+every file, script and make target the README and docs name exists."""
 import ast
 import contextlib
 import importlib
 import io
 import os
 import re
+import sys
 
 import pytest
 
@@ -112,6 +114,25 @@ def test_the_lower_floors_import_no_engine_tool_or_script():
             assert not targets & upper, f"{name} imports {sorted(targets & upper)}"
         if name.split(".")[0] == "engine":
             assert not targets & (set(SCRIPTS) | set(TOOLS)), f"{name} imports a script"
+
+
+def test_the_scores_import_only_the_floors_below_them():
+    """engine/metrics/ imports common/, data/ and its own modules of the project, and outside it
+    the standard library, numpy, pycocotools and mxnet: no training, system, stage or script."""
+    allowed = {"numpy", "pycocotools", "mxnet"} | set(sys.stdlib_module_names)
+    for name, targets in GRAPH.items():
+        if not name.startswith("engine.metrics"):
+            continue
+        above = {t for t in targets if t.split(".")[0] not in ("common", "data")
+                 and not t.startswith("engine.metrics")}
+        assert not above, f"{name} imports {sorted(above)}"
+        tree = ast.parse(open(MODULES[name]).read())
+        outside = {a.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                   for a in node.names} | \
+            {node.module.split(".")[0] for node in ast.walk(tree)
+             if isinstance(node, ast.ImportFrom) and node.module and not node.level}
+        outside -= {"common", "data", "engine"}
+        assert outside <= allowed, f"{name} imports {sorted(outside - allowed)}"
 
 
 def test_the_ground_floor_imports_nothing_of_the_project():

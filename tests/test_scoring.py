@@ -1,9 +1,16 @@
-"""engine/metrics/scoring.py: top-1, top-5, per-class and mean-class accuracy against hand examples, also
-through a cross-dataset class mapping."""
+"""engine/metrics/scoring.py: top-1, top-5, per-class and mean-class accuracy against hand
+examples, also through a cross-dataset class mapping; the soft-argmax model's heads."""
 import numpy as np
 import pytest
 
-from engine.metrics.scoring import class_accuracy, head_scores, hits, top1
+from engine.metrics.scoring import (
+    best_classes,
+    class_accuracy,
+    head_scores,
+    hits,
+    multitask_heads,
+    top1,
+)
 
 CLASSES = [f"c{i}" for i in range(7)]
 
@@ -30,6 +37,10 @@ def test_ties_go_to_the_lower_class_as_argmax():
     scores = np.array([[0.5, 0.5, 0.0, 0, 0, 0, 0]])
     assert hits(scores, [0], 1).tolist() == [True] and hits(scores, [1], 1).tolist() == [False]
     assert top1(scores, np.array([0])) == float(scores.argmax(axis=1)[0] == 0)
+    # one video's ranking (demo_video.py's top 5): the same order, ties included
+    p = np.array([0.1, 0.3, 0.1, 0.3, 0.2, 0.0, 0.0])
+    assert best_classes(p, 5).tolist() == [1, 3, 4, 0, 2]
+    assert best_classes(scores, 3).tolist() == [[0, 1, 2]]
 
 
 def test_mean_class_weights_classes_not_videos():
@@ -63,3 +74,31 @@ def test_a_class_mapping_restricts_the_competing_classes():
 def test_class_accuracy_by_hand():
     got = class_accuracy([True, False, True, True], [2, 2, 0, 2], ["x", "y", "z"])
     assert got == {"x": 1.0, "y": None, "z": pytest.approx(2 / 3)}
+
+
+def test_per_class_top1_of_scores_equals_the_confusion_diagonal_by_hand():
+    """Both systems' per-class accuracy, class_accuracy(hits(...)), against an independent
+    NumPy count: the diagonal of the (true, arg-max) matrix over its rows; a tie goes to the
+    lower class and a class without a test video is None."""
+    scores = np.array([[0.7, 0.2, 0.1, 0.0], [0.4, 0.4, 0.2, 0.0], [0.1, 0.8, 0.1, 0.0],
+                       [0.3, 0.3, 0.4, 0.0], [0.2, 0.5, 0.3, 0.0], [0.6, 0.1, 0.3, 0.0],
+                       [0.1, 0.1, 0.8, 0.0]])
+    labels = np.array([0, 1, 1, 2, 2, 0, 2])
+    names = ["a", "b", "c", "d"]
+    pred = np.array([int(np.flatnonzero(row == row.max())[0]) for row in scores])
+    matrix = np.zeros((4, 4), int)
+    for t, p in zip(labels, pred):
+        matrix[t, p] += 1
+    by_hand = {n: (matrix[i, i] / matrix[i].sum() if matrix[i].sum() else None)
+               for i, n in enumerate(names)}
+    got = class_accuracy(hits(scores, labels), labels, names)
+    assert got == by_hand == {"a": 1.0, "b": 0.5, "c": 2 / 3, "d": None}
+    assert head_scores(scores, labels, names)["per_class"] == by_hand
+
+
+def test_multitask_heads_are_each_streams_last_block_and_the_aggregation():
+    scores = {f"{s}_action{b}": np.full(3, b) for s in ("pose", "appearance") for b in (1, 2)}
+    scores["action"] = np.full(3, 9)
+    heads = multitask_heads(scores, 2)
+    assert list(heads) == ["pose", "appearance", "aggregation"]
+    assert heads["pose"] is scores["pose_action2"] and heads["aggregation"] is scores["action"]

@@ -44,8 +44,8 @@ from engine.experiment import (
     setup_logging,
     split_samples,
 )
-from engine.metrics.pose_metrics import pckh_hits
-from engine.metrics.scoring import softmax
+from engine.metrics.pose_metrics import pck_curve, pckh_hits, percent
+from engine.metrics.scoring import softmax, top1
 from engine.training.loop import fit
 from engine.views.cam import box_in_crop
 from symbols.action_machine import ActionMachineLoss
@@ -57,7 +57,7 @@ STAGE2 = "kps_pose_r18"
 
 class PoseOnly(HybridBlock):
     """The pose CNN of a model, alone: (N, 3, T, K) -> (pose logits,), with ``output_names`` so
-    ``eval_action.video_scores`` can score it."""
+    ``engine.metrics.scoring.video_scores`` can score it."""
     output_names = ["pose"]
 
     def __init__(self, pose_cnn, **kwargs):
@@ -132,11 +132,10 @@ def train_oracle(cfg, log):
 def pose_top1(cfg, pose_net, decoder, inputs_of, log):
     """Test top-1 of a pose CNN over the 30 views of every test video, its input from
     ``inputs_of(sample) -> (V, 3, T, K)``."""
-    right, samples = 0, split_samples(cfg, "test")
-    for s in samples:
-        logits = pose_net(mx.nd.array(inputs_of(s)))[0].asnumpy()
-        right += int(softmax(logits).mean(axis=0).argmax() == s["label"])
-    return right / len(samples)
+    samples = split_samples(cfg, "test")
+    scores = [softmax(pose_net(mx.nd.array(inputs_of(s)))[0].asnumpy()).mean(axis=0)
+              for s in samples]
+    return top1(np.stack(scores), [s["label"] for s in samples])
 
 
 def gt_inputs(cfg, decoder, poses_dir, boxes):
@@ -168,10 +167,10 @@ def keypoint_errors(cfg, net, gt_poses, boxes):
                                 np.full(len(flat(inside)), side)))
         conf.append(pred[..., 2][inside])
     errors, conf = np.concatenate(errors), np.concatenate(conf)
-    scaled = np.concatenate(scaled)
+    correct, visible = pck_curve(np.concatenate(scaled), PCK_ALPHAS)  # pooled over joints
     return dict(mean_px=float(errors.mean()), joints=int(errors.size),
-                pck={a: float(100 * (scaled[np.isfinite(scaled)] <= a).mean())
-                     for a in PCK_ALPHAS},
+                pck={a: float(percent(c.sum(), visible.sum()))
+                     for a, c in zip(PCK_ALPHAS, correct)},
                 confidence=float(conf.mean()), confidence_max=float(conf.max()))
 
 

@@ -1,6 +1,6 @@
 """Pose metrics as pure NumPy functions: PCK / PCKh with AUC (MPII's head-size rule, Penn
-Action's box rule) and MPJPE after root alignment (Human3.6M). ``eval_pose.py`` reads the files
-and prints the tables; these compute.
+Action's box rule) and MPJPE after root alignment (Human3.6M). engine/metrics/pose.py applies
+them to predictions files and frames, ``eval_pose.py`` prints the tables; these compute.
 """
 import numpy as np
 

@@ -1,7 +1,12 @@
-"""Scoring a test set: softmax scores averaged over a video's views; top-1 and top-5 (also across
+"""Action scores of both systems: softmax scores averaged over a video's views (Action
+Machine's heads, ``video_scores``) or clips (every action block of the soft-argmax model,
+``multitask_scores``, and its Table 5 heads, ``multitask_heads``); top-1 and top-5 (also across
 datasets through a class mapping), per-class and mean-class accuracy; the confusion matrix; and
 the check that no score is non-finite."""
 import numpy as np
+
+# the soft-argmax model's action streams: head -> the prefix of its blocks' output names
+MULTITASK_STREAMS = {"pose": "pose_action", "appearance": "appearance_action"}
 
 
 def softmax(x):
@@ -22,6 +27,36 @@ def video_scores(net, views, ctx, views_per_batch):
     return {k: v / views.shape[0] for k, v in sums.items()}
 
 
+def multitask_scores(net, views, ctx, views_per_batch, poses=None):
+    """views (V, 3, T, S, S) (and poses (V, T, J, 4) for an annotated pose stream), V test
+    clips -> {output name: softmax averaged over the V clips} for every action block of both
+    streams of the soft-argmax model and the aggregated output ("action")."""
+    names = [n for n in net.output_names
+             if n.startswith(tuple(MULTITASK_STREAMS.values())) or n == "action"]
+    sums = {}
+    for start in range(0, views.shape[0], views_per_batch):
+        args = [views[start:start + views_per_batch].as_in_context(ctx)]
+        if poses is not None:
+            args.append(poses[start:start + views_per_batch].as_in_context(ctx))
+        outputs = dict(zip(net.output_names, net(*args)))
+        for name in names:
+            sums[name] = sums.get(name, 0) + softmax(outputs[name].asnumpy()).sum(axis=0)
+    return {k: v / views.shape[0] for k, v in sums.items()}
+
+
+def multitask_heads(scores, blocks):
+    """``multitask_scores``' output-name scores -> Table 5's heads: each stream's last block
+    and the aggregation."""
+    return {"pose": scores[f"pose_action{blocks}"],
+            "appearance": scores[f"appearance_action{blocks}"], "aggregation": scores["action"]}
+
+
+def best_classes(scores, k):
+    """The indices of the ``k`` best classes of scores (..., C), best first; ties: the lower
+    class first, as arg-max."""
+    return np.argsort(-scores, axis=-1, kind="stable")[..., :k]
+
+
 def hits(scores, labels, k=1, mapping=None, restricted=True):
     """(N,) bool: the label is among each video's ``k`` best classes (ties: the lower class
     first, as arg-max). With a cross-dataset ``mapping`` (target -> source labels), scores are
@@ -29,11 +64,11 @@ def hits(scores, labels, k=1, mapping=None, restricted=True):
     video is right when one of its k best maps to its label."""
     labels = np.asarray(labels)
     if mapping is None:
-        best = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        best = best_classes(scores, k)
         return (best == labels[:, None]).any(axis=1)
     allowed = sorted({s for v in mapping.values() for s in v}) if restricted else \
         list(range(scores.shape[1]))
-    best = np.array(allowed)[np.argsort(-scores[:, allowed], axis=1, kind="stable")[:, :k]]
+    best = np.array(allowed)[best_classes(scores[:, allowed], k)]
     return np.array([any(p in mapping[l] for p in row) for row, l in zip(best, labels)])
 
 
@@ -44,7 +79,7 @@ def top1(scores, labels, mapping=None, restricted=True):
 
 def class_accuracy(correct, labels, classes):
     """{class name: fraction of its test videos that are right}, None for a class without a
-    test video."""
+    test video; ``correct`` from ``hits`` (top-1: ``hits(scores, labels)``)."""
     correct, labels = np.asarray(correct), np.asarray(labels)
     return {name: (float(correct[labels == c].mean()) if (labels == c).any() else None)
             for c, name in enumerate(classes)}

@@ -7,14 +7,10 @@ import os
 import numpy as np
 
 from data.coco import read_image
-from data.coco_detections import (
-    person_box_ap,
-    read_coco_images,
-    to_coco_results,
-    write_person_detections,
-)
+from data.coco_detections import read_coco_images, to_coco_results, write_person_detections
 from common.errors import check_writable
 from common.progress import Progress
+from engine.metrics.coco import person_box_ap
 from engine.stages.person_boxes import build_detector
 from symbols.detector.person_detector import inclusive_extents
 

@@ -91,7 +91,18 @@ _noticed = set()  # the old names whose notice was printed
 
 def names(part=None):
     """The names of the entries that have ``part`` (a field of Dataset; None: all), in order."""
-    return tuple(d.name for d in ENTRIES if d.has(part))
+    return tuple(d.name for d in DATASETS.values() if d.has(part))
+
+
+def register(entry):
+    """Add a dataset (a ``Dataset``) to the registry at run time: the same as a line in
+    ``ENTRIES``. Its adapter is the module ``entry.module`` (any importable module); a name or
+    an old name already taken is a ValueError."""
+    taken = [n for n in (entry.name,) + tuple(entry.aliases) if n in DATASETS or n in ALIASES]
+    if taken:
+        raise ValueError(f"dataset name {taken[0]!r} is taken")
+    DATASETS[entry.name] = entry
+    ALIASES.update({old: entry.name for old in entry.aliases})
 
 
 def canonical(name):

@@ -49,13 +49,15 @@ def experiment_files():
         os.path.join(CONFIG_DIR, system, "**", "*.yaml"), recursive=True))
 
 
-# the keys whose values are dataset names (data.mix, a list, is checked by its reader)
-DATASET_CHOICES = {
-    "data.dataset": registry.names("video"),
-    "data.source": registry.names("source") + (registry.MIX,),  # pose configs
-    "data.test_source": registry.names("reader"),  # pose configs
-}
-CHOICES = {**COMMON_CHOICES, **DATASET_CHOICES}
+def dataset_choices():
+    """The keys whose values are dataset names, and the registry's names for each (read at each
+    load: a dataset registered at run time counts). data.mix, a list, is checked by its reader."""
+    return {"data.dataset": registry.names("video"),
+            "data.source": registry.names("source") + (registry.MIX,),  # pose configs
+            "data.test_source": registry.names("reader")}  # pose configs
+
+
+CHOICES = {**COMMON_CHOICES, **dataset_choices()}  # the registry's entries in ENTRIES
 
 
 def current_names(cfg):
@@ -78,7 +80,7 @@ def protocols_of(name):
 def load_config(path, overrides=(), base=BASE):
     """The resolved and checked config (nested dicts) of an experiment file plus overrides."""
     return load_layers(path, overrides, base, protocols_of=protocols_of, derive=derive,
-                       choices=DATASET_CHOICES, rename=current_names)
+                       choices=dataset_choices(), rename=current_names)
 
 
 def load_config_or_exit(path, overrides=(), base=BASE):

@@ -117,15 +117,14 @@ def test_custom_reads_its_adapter_from_the_prepared_folder(tmp_path):
 
 
 def test_configs_take_the_old_names_with_a_notice(capsys, fresh_notices):
-    from engine.config import POSE_BASE, load_config
+    from engine.config import POSE_BASE, config_path, load_config
     path = os.path.join(ROOT, "configs", "pose", "mpii_softargmax.yaml")
     cfg = load_config(path, ["data.source=mix", "data.mix=[mpii, penn]", "data.mix_ratios=[3, 1]",
                              "data.test_source=penn"], base=POSE_BASE)
     assert cfg["data"]["mix"] == ["mpii", "penn_action"]
     assert cfg["data"]["test_source"] == "penn_action"
     assert capsys.readouterr().err == NOTICE.format("penn", "penn_action")
-    video = os.path.join(ROOT, "configs", "penn_action_official_softargmax_separate.yaml")
-    cfg = load_config(video, ["data.dataset=penn"])
+    cfg = load_config(config_path("penn_action_official_softargmax_separate"), ["data.dataset=penn"])
     assert cfg["data"]["dataset"] == "penn_action" and capsys.readouterr().err == ""
 
 

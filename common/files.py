@@ -1,6 +1,7 @@
 """Files written whole or not at all: through a temporary file in the same folder, renamed over
 the target, so a reader never sees half a file and a full disk is an OSError naming the path."""
 import errno
+import hashlib
 import os
 
 
@@ -50,3 +51,11 @@ def atomic_write_bytes(path, data, make_parent=False):
 def atomic_write_text(path, text):
     """Write via a temporary file and rename, so a reader never sees half a file."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -12,7 +12,7 @@ from data.multitask import pose_frames as PF
 from data.multitask.clip_boxes import clip_box_frames, joints_box, whole_frame_matrix
 from data.multitask.clips import MultitaskClips, NoAnnotation
 from data.video import read_frames
-from engine.multitask import predict_clip_boxes
+from engine.systems.multitask import predict_clip_boxes
 from symbols import get_model
 
 

@@ -3,7 +3,6 @@ executed (each section's blocks in one namespace) in a temporary folder, after e
 marked ``file`` is written there; the results are checked against independent computations."""
 import os
 import re
-import sys
 
 import numpy as np
 import pytest

@@ -148,6 +148,30 @@ def test_configs_hold_no_code():
     assert not code, code
 
 
+def floor_of(module):
+    """The package a module belongs to: engine's sub-packages and modules count one each."""
+    parts = module.split(".")
+    if parts[0] not in PACKAGES:
+        return "scripts"
+    return ".".join(parts[:2]) if parts[0] == "engine" and len(parts) > 1 else parts[0]
+
+
+def test_no_loop_between_packages():
+    """Between packages (and engine's parts) the arrows go one way: no two import each other,
+    even through others."""
+    edges = {}
+    for name, targets in GRAPH.items():
+        for target in targets:
+            if floor_of(name) != floor_of(target):
+                edges.setdefault(floor_of(name), set()).add(floor_of(target))
+
+    def reaches(start, goal, seen):
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n}))
+                   for n in edges.get(start, ()))
+    loops = sorted(f"{a} <-> {b}" for a in edges for b in edges[a] if reaches(b, a, {b}))
+    assert not loops, loops
+
+
 def test_no_import_loop():
     state = {}
 

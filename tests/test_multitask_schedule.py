@@ -8,12 +8,12 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-import engine.multitask
+import engine.systems.multitask
 import train_action
 from data.index import read_index, read_splits
 from data.multitask.pose_frames import hold_out
 from engine.experiment import multitask_clips
-from engine.multitask import clip_options, evaluate_multitask, finetune_lr
+from engine.systems.multitask import clip_options, evaluate_multitask, finetune_lr
 from helpers import (
     FINETUNED,
     SEPARATE,
@@ -87,7 +87,7 @@ def test_stage_1_ends_when_validation_stagnates_and_a_resume_only_writes_its_fin
     eight; the lr it trained with last, divided by 10, is the fine-tuning stage's; resumed, it
     trains nothing and writes the same final."""
     scores = iter([0.5, 0.4, 0.6, 0.4, 0.1, 0.1, 0.1, 0.1])
-    monkeypatch.setattr(engine.multitask, "validation",
+    monkeypatch.setattr(engine.systems.multitask, "validation",
                         lambda cfg, clips, ctx: lambda net: next(scores))
     cfg = video_config(SEPARATE, synth_work, str(tmp_path), f"train.init_from={pose_run}",
                        "train.epochs=8", "data.val_share=0.25", "train.lr_patience=1",

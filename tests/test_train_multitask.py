@@ -13,7 +13,7 @@ import train_action
 from engine.config import config_path, load_config
 from data.index import read_index
 from data.multitask.clips import MultitaskClips, middle_clip_start, multi_clip_starts
-from engine.multitask import finetune_lr
+from engine.systems.multitask import finetune_lr
 from helpers import (
     FINETUNED,
     SEPARATE,
@@ -243,7 +243,7 @@ def test_the_annotated_pose_input_trains_and_tests_on_the_annotations(synth_work
     import logging
 
     from engine.systems import loaded_model
-    from engine.multitask import multitask_test_data
+    from engine.systems.multitask import multitask_test_data
     data = multitask_test_data(dict(cfg, eval=dict(cfg["eval"], clip_box="annotation")))
     views, label, poses = data[0]
     assert poses.shape == (1, 4, 17, 4) and set(np.unique(poses[..., 3])) <= {0.0, 1.0}

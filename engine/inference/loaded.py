@@ -4,28 +4,22 @@ checkpoint's weights loaded strictly, and run in the config's eval.dtype.
     net = engine.systems.loaded_model(cfg, ctx, ckpt, log)   # outputs in net.output_names
 
 - Each system builds its network for inference (engine/experiment.py: Action Machine with plain
-  5D batch norm and no cross-device batch norm) and hands it to ``loaded`` here.
+  5D batch norm and no cross-device batch norm) and loads it (engine/systems/loading.py), and
+  ``in_dtype`` here runs it in eval.dtype.
 - float32 on a CPU is the oneDNN-fused graph (``precision.Fused``); bfloat16 / float16 go
   through AMP (engine/inference/precision.py).
 - int8 (engine/inference/int8.py) is calibrated on eval.int8_calibration_clips clips of the run's own
   training split (eval.int8_calibration: naive | entropy), with the parts eval.int8_float32
   names kept float32; the thresholds are cached beside the checkpoint and reused.
 """
+from common.files import sha256
 from engine.inference import int8
 from engine.inference.precision import for_inference
-from engine.training.checkpoints import load_weights, sha256
-
-
-def loaded(net, cfg, ctx, ckpt, log, training_clips):
-    """``net`` (built for inference on ``ctx``) with ``ckpt``'s weights (strictly), run in
-    eval.dtype; ``training_clips()`` -> the run's training clips, read only to calibrate int8."""
-    load_weights(net, ckpt, [ctx], log)
-    net.hybridize(static_alloc=True, static_shape=True)
-    return in_dtype(net, cfg, ctx, ckpt, log, training_clips)
 
 
 def in_dtype(net, cfg, ctx, ckpt, log, training_clips):
-    """A loaded network run in the config's eval.dtype; int8 calibrates (or reads its cache)."""
+    """A network with ``ckpt``'s weights run in the config's eval.dtype; int8 calibrates on
+    ``training_clips()`` (the run's training clips) or reads its cache."""
     dtype = cfg["eval"]["dtype"]
     if dtype != "int8":
         return for_inference(net, dtype, ctx, log=log)

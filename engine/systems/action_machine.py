@@ -33,7 +33,7 @@ from engine.experiment import (
     split_samples,
 )
 from engine.inference import hardware
-from engine.inference.loaded import loaded
+from engine.systems.loading import loaded
 from engine.metrics.scoring import check_finite, confusion, head_scores, row_name, video_scores
 from engine.pose_experiment import heatmap_pose_model
 from engine.training.checkpoints import load_weights

@@ -1,7 +1,7 @@
 """Luvizon et al.'s soft-argmax multitask model as a task (2D/3D pose and action, end to end;
 Appendix B's stages): the peer of engine/systems/action_machine.py, with the same functions.
 ``engine.systems`` picks this module for the model family "multitask" of symbols.MODELS. The
-video task's work is in engine/multitask.py; the pose task's in engine/pose_experiment.py.
+video task's work is in engine/systems/multitask.py; the pose task's in engine/pose_experiment.py.
 """
 import mxnet as mx
 
@@ -13,8 +13,8 @@ from engine.experiment import (
     multitask_clips,
     multitask_options,
 )
-from engine import multitask
-from engine.multitask import evaluate_multitask, multitask_test_data, train_multitask
+from engine.systems import multitask
+from engine.systems.multitask import evaluate_multitask, multitask_test_data, train_multitask
 from engine.pose_experiment import softargmax_pose_model
 from symbols.multitask.elastic_net_loss import ElasticNetPoseLoss
 

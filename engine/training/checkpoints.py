@@ -14,7 +14,6 @@ says so.
 """
 import errno
 import glob
-import hashlib
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ import mxnet as mx
 import yaml
 
 from common.errors import one_line
-from common.files import atomic_write_text, write_via_temporary
+from common.files import atomic_write_text, sha256, write_via_temporary
 
 # Keys that cannot change a run's weights: a resume may change them.
 # train.kvstore: train.batch_size is the global batch whatever the kvstore, so a job may resume
@@ -34,14 +33,6 @@ RESULT_NEUTRAL = ("experiment", "out", "data.workers", "train.log_interval", "ev
 
 def prefix_of(out, epoch):
     return os.path.join(out, "checkpoints", f"epoch-{epoch:03d}")
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _write_via_temporary(write, path):

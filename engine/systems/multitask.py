@@ -33,7 +33,7 @@ from data import registry
 from engine.inference import hardware
 from engine.training.checkpoints import load_weights
 from engine.experiment import build_with, multitask_clips, multitask_options, split_samples
-from engine.inference.loaded import loaded
+from engine.systems.loading import loaded
 from engine.views.plots import (
     block_accuracy_figure,
     class_accuracy_figure,

@@ -17,13 +17,12 @@ running statistics at least in the frozen part (``model.global_stats``, derived 
 import glob
 import os
 
-from common.config import CHOICES as COMMON_CHOICES
+from common.config_keys import CHOICES as COMMON_CHOICES
+from common.config_keys import RANGES, ConfigError
 from common.config import (
     BASE,
     CONFIG_DIR,
     POSE_BASE,
-    RANGES,
-    ConfigError,
     add_config_args,
     config_path,
     flatten,

@@ -264,11 +264,11 @@ def test_no_text_speaks_of_issues_or_sessions():
         text = open(os.path.join(ROOT, doc)).read()
         assert not re.search(r"issue #|session", text, re.I), doc
     found = [f"{path}: {m.group(0)}" for path in texts() if not path.endswith(".md")
-             and path != os.path.join("tests", "test_layout.py")
              for m in [ISSUE_WORDS.search(open(os.path.join(ROOT, path)).read())] if m]
     assert not found, found
 
 
 def test_the_issue_word_check_finds_what_it_should():
-    assert ISSUE_WORDS.search("see issue #18 for the history") and ISSUE_WORDS.search("(task 5)")
+    tracker = "issue " + "#18"  # built here: this file is read by the check too
+    assert ISSUE_WORDS.search(f"see {tracker} for the history") and ISSUE_WORDS.search("(task 5)")
     assert not ISSUE_WORDS.search("apache/mxnet#20858") and not ISSUE_WORDS.search("protocol #1")

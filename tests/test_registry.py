@@ -73,7 +73,7 @@ def test_the_joint_tables_and_config_keys_belong_to_entries():
 
 
 def test_the_config_choices_come_from_the_registry():
-    from common import config as common_config
+    from common import config_keys as common_config
     from engine import config
     assert not {"data.dataset", "data.source", "data.test_source"} & set(common_config.CHOICES)
     assert config.CHOICES["data.dataset"] == registry.names("video")

@@ -17,12 +17,11 @@ import copy
 import difflib
 import glob
 import os
-import sys
 
 import yaml
 
 from common import cli
-from common.errors import one_line
+from common.errors import notice_once, one_line
 from common.config_keys import CHOICES, FREE_FORM, SCIENTIFIC, ConfigError, check_value
 from common.files import atomic_write_text
 
@@ -104,9 +103,6 @@ def _shown(path):
     return path if rel.startswith("..") else rel.replace(os.sep, "/")
 
 
-_NOTICED = set()  # old paths whose notice was printed (once a process)
-
-
 def _moved(path, given, named_in=None):
     """An experiment file named by its path before the files went into folders
     (``configs/nucla_xview1_kps.yaml``) -> its path now, with a one-line notice on stderr the
@@ -120,12 +116,10 @@ def _moved(path, given, named_in=None):
     if len(found) != 1:
         return None
     old = os.path.join(CONFIG_DIR, os.path.basename(path))
-    if old not in _NOTICED:
-        _NOTICED.add(old)
-        old, new, named_in = (_shown(p) for p in (old, found[0], named_in))
-        where = f" (in the bases of {named_in})" if named_in else ""
-        print(f"notice: {old}{where} moved to {new}; the old name works until the next release",
-              file=sys.stderr)
+    shown_old, new, named_in = (_shown(p) for p in (old, found[0], named_in))
+    where = f" (in the bases of {named_in})" if named_in else ""
+    notice_once(old, f"{shown_old}{where} moved to {new}; the old name works until the next "
+                     f"release")
     return found[0]
 
 

@@ -53,6 +53,17 @@ def check_writable(folder):
             os.remove(probe)
 
 
+NOTICED = set()  # the keys of the notices printed so far (each once a process)
+
+
+def notice_once(key, message):
+    """``notice: <message>`` on stderr the first time ``key`` comes up in this process (an old
+    name that still works, say); later calls with the same key print nothing."""
+    if key not in NOTICED:
+        NOTICED.add(key)
+        print(f"notice: {message}", file=sys.stderr)
+
+
 def fail(message):
     """Stop a script with one line (for checks made before any work)."""
     sys.exit(f"error: {message}")

@@ -32,12 +32,13 @@ Old names (``aliases``) resolve to their entry with a one-line notice on stderr,
 NTU's skeletons were ``ntu_skeleton`` and Penn Action's pose files ``penn``. Penn Action is
 ``penn_action``, as its adapter's NAME, the prepared splits.json and ``data.dataset`` have it.
 
-This module imports nothing of the project, so the config loader and every command line can read
-the names without loading an adapter.
+This module imports nothing of the project but common/, so the config loader and every command
+line can read the names without loading an adapter.
 """
 import dataclasses
 import importlib
-import sys
+
+from common.errors import notice_once
 
 MIX = "mix"  # data.source of a per-step mixture of the records sources in data.mix
 PARTS = {None: "dataset", "video": "video dataset", "pose_files": "pose dataset",
@@ -86,7 +87,6 @@ ENTRIES = (
 )
 DATASETS = {d.name: d for d in ENTRIES}
 ALIASES = {old: d.name for d in ENTRIES for old in d.aliases}
-_noticed = set()  # the old names whose notice was printed
 
 
 def names(part=None):
@@ -109,10 +109,8 @@ def canonical(name):
     """The current name of ``name``: an old one's entry name (with its notice, once), any other
     value as it is (an unknown one is for the caller to refuse)."""
     if name in ALIASES:
-        if name not in _noticed:
-            _noticed.add(name)
-            print(f"notice: {name} is now {ALIASES[name]}; the old name works until the next "
-                  f"release", file=sys.stderr)
+        notice_once(("dataset", name), f"{name} is now {ALIASES[name]}; the old name works "
+                                       f"until the next release")
         return ALIASES[name]
     return name
 

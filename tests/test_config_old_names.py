@@ -6,6 +6,9 @@ import sys
 
 import pytest
 
+import common.config
+from common import errors
+
 from engine.config import CONFIG_DIR, ConfigError, experiment_files, load_config
 
 ROOT = os.path.dirname(CONFIG_DIR)
@@ -13,11 +16,10 @@ ROOT = os.path.dirname(CONFIG_DIR)
 @pytest.fixture
 def fake_config_dir(tmp_path, monkeypatch):
     """An empty configs/ folder in tmp_path as CONFIG_DIR, with no notice printed yet."""
-    import common.config
     folder = tmp_path / "configs"
     folder.mkdir()
     monkeypatch.setattr(common.config, "CONFIG_DIR", str(folder))
-    monkeypatch.setattr(common.config, "_NOTICED", set())
+    monkeypatch.setattr(errors, "NOTICED", set())
     return folder
 
 
@@ -89,8 +91,7 @@ def test_config_path_finds_an_experiment_by_name(fake_config_dir):
 
 
 def test_every_moved_file_loads_the_same_by_its_old_path(capsys):
-    import common.config
-    common.config._NOTICED.clear()
+    errors.NOTICED.clear()
     for f in experiment_files():
         name = os.path.basename(f)
         assert load_config(os.path.join(CONFIG_DIR, name)) == load_config(f), name

@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from common import errors
+
 from data import msr, ntu, nucla, utd
 from data.protocols import counts, main, parse_names, split
 
@@ -165,9 +167,8 @@ def test_pose_dataset_errors_are_one_line(tmp_path):
 
 
 def test_the_old_pose_names_count_the_pose_files(tmp_path, capsys, monkeypatch):
-    from data import registry
     from test_ntu_skeleton import ID_A, write
-    monkeypatch.setattr(registry, "_noticed", set())
+    monkeypatch.setattr(errors, "NOTICED", set())
     for name in ("S001C001P001R001A001", "S001C002P003R001A001"):
         write(tmp_path / f"{name}.skeleton", [[(ID_A, 1)]])
     main(["--dataset", "ntu", "--pose", "--names", str(tmp_path)])

@@ -5,6 +5,8 @@ notice, and an unknown name is one line listing the names."""
 import os
 
 import pytest
+
+from common import errors
 import yaml
 
 from data import joints as J
@@ -18,7 +20,7 @@ NOTICE = "notice: {} is now {}; the old name works until the next release\n"
 @pytest.fixture
 def fresh_notices(monkeypatch):
     """Every old name's notice not yet printed in this process."""
-    monkeypatch.setattr(registry, "_noticed", set())
+    monkeypatch.setattr(errors, "NOTICED", set())
 
 
 def test_one_name_per_dataset():

@@ -51,7 +51,7 @@ _TRAINING_AMP = []  # the train.amp dtype amp.init set in this process (it canno
 def check_dtype(dtype, ctx, key="eval.dtype", calibrates=False):
     """The dtype must be one MXNet runs on ``ctx``: float16 AMP is CUDA's, bfloat16 oneDNN's.
     int8 also needs thresholds calibrated on a run's training clips: ``calibrates`` says the
-    caller makes them (eval_action.py does, through engine/inference/loaded.py); other scripts refuse
+    caller makes them (eval_action.py does, through engine/inference/dtype.py); other scripts refuse
     int8 here, before they build anything."""
     if dtype not in DTYPES:
         raise ValueError(f"{key} is {dtype!r}; choose one of {', '.join(DTYPES)}")

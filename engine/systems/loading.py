@@ -1,6 +1,6 @@
 """A system's network for inference: its checkpoint's weights loaded strictly, hybridized, run in
-the config's eval.dtype (engine/inference/loaded.py)."""
-from engine.inference.loaded import in_dtype
+the config's eval.dtype (engine/inference/dtype.py)."""
+from engine.inference.dtype import in_dtype
 from engine.training.checkpoints import load_weights
 
 

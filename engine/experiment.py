@@ -140,9 +140,11 @@ def build_with(cfg, ctx, options):
 
 def inference_options(cfg):
     """Action Machine built for inference: plain 5D batch norm (``bn_fold_time=False``: the
-    same parameters, oneDNN can fuse it; the 4D view exists for training on CPU) and no
-    cross-device batch norm (inference uses the running statistics)."""
-    options = dict(model_options(cfg), bn_fold_time=False)
+    same parameters, oneDNN can fuse it; the 4D view exists for training on CPU), the stride-2
+    shortcut projections as a subsampling and a stride-1 convolution (``shortcut="subsample"``:
+    the same numbers, faster fused) and no cross-device batch norm (inference uses the running
+    statistics)."""
+    options = dict(model_options(cfg), bn_fold_time=False, shortcut="subsample")
     options.pop("sync_devices", None)
     return options
 

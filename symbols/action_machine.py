@@ -71,7 +71,7 @@ class ActionMachine(HybridBlock):
                  num_deconv=2, deconv_filters=256, radius=None, pose_cnn_depth=18,
                  pose_cnn_layers=None, pose_cnn_width=64, dropout=0.5, global_stats="none",
                  sync_devices=0, bn_fold_time=True, decoder="argmax", exportable=False,
-                 pose_input="absolute", **kwargs):
+                 pose_input="absolute", shortcut="strided", **kwargs):
         super().__init__(**kwargs)
         if exportable and (bn_fold_time or decoder != "argmax"):
             raise ValueError("an exportable model needs bn_fold_time=False (the folded batch "
@@ -94,7 +94,8 @@ class ActionMachine(HybridBlock):
         pose_cnn_norm = dict(sync, use_global_stats=global_stats == "all")
         with self.name_scope():
             self.backbone = i3d_resnet(depth, layers, base_width, temporal_kernel,
-                                       stem_temporal_kernel, backbone_norm, prefix="i3d_")
+                                       stem_temporal_kernel, backbone_norm, shortcut=shortcut,
+                                       prefix="i3d_")
             channels = self.backbone.out_channels
             self.rgb_head = RGBHead(channels, num_classes, dropout, prefix="rgb_")
             self.pose_head = self.decoder = self.pose_cnn = None

@@ -52,6 +52,8 @@ class ModelConfig:
     # gradient) or softargmax (Luvizon et al.'s, differentiable: Lpaction reaches the pose head)
     pose_input: str = "absolute"  # the pose CNN's x, y: as decoded (the paper) or "centred" on
     # the clip's mean (symbols/pose_cnn.py)
+    shortcut: str = "strided"  # the stride-2 1x1x1 projections: a strided convolution, or
+    # "subsample" (the same numbers, faster fused: the inference networks use it; symbols/resnet.py)
 
     def network_kwargs(self):
         kwargs = dataclasses.asdict(self)

@@ -68,6 +68,26 @@ def conv(ndim, channels, in_channels, kernel, stride=1, temporal_kernel=1):
                      in_channels=in_channels, weight_initializer=CONV_INIT)
 
 
+SHORTCUTS = ("strided", "subsample")
+
+
+class SubsampledConv3D(nn.Conv3D):
+    """A 1x1x1 convolution with spatial stride s, computed as a stride-s max pooling of kernel
+    1x1x1 (every s-th position) and then the convolution at stride 1: the same numbers and the
+    same parameter (``weight``). oneDNN runs a strided 1x1x1 convolution with a generic kernel
+    and a layout copy around it; the pooling keeps its blocked layout and the stride-1
+    convolution gets the 1x1 kernel (docs/performance.md)."""
+
+    def __init__(self, channels, stride, in_channels, **kwargs):
+        super().__init__(channels, (1, 1, 1), use_bias=False, in_channels=in_channels,
+                         weight_initializer=CONV_INIT, **kwargs)
+        self.subsample = (1, stride, stride)
+
+    def hybrid_forward(self, F, x, weight, bias=None):
+        x = F.Pooling(x, kernel=(1, 1, 1), stride=self.subsample, pool_type="max")
+        return super().hybrid_forward(F, x, weight, bias)
+
+
 def fusable_relu(F, x):
     """ReLU as the ``Activation`` operator: oneDNN's graph pass fuses it into the convolution
     and batch norm before it (``F.relu`` is a separate operator it leaves alone)."""
@@ -78,14 +98,15 @@ class BasicBlock(HybridBlock):
     """[3x3, 3x3] residual block (ResNet-18/34); in 3D the first conv is t x 3 x 3."""
 
     def __init__(self, ndim, in_channels, planes, stride=1, temporal_kernel=1, norm_kwargs=None,
-                 **kwargs):
+                 shortcut="strided", **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
             self.conv1 = conv(ndim, planes, in_channels, 3, stride, temporal_kernel)
             self.bn1 = batch_norm(ndim, planes, norm_kwargs)
             self.conv2 = conv(ndim, planes, planes, 3)
             self.bn2 = batch_norm(ndim, planes, norm_kwargs)
-            self.downsample = _downsample(ndim, in_channels, planes, stride, norm_kwargs)
+            self.downsample = _downsample(ndim, in_channels, planes, stride, norm_kwargs,
+                                          shortcut)
 
     def hybrid_forward(self, F, x):
         out = fusable_relu(F, self.bn1(self.conv1(x)))
@@ -98,7 +119,7 @@ class Bottleneck(HybridBlock):
     """[t x 1 x 1, 1 x 3 x 3, 1 x 1 x 1] block of paper Table 1 (2D: [1x1, 3x3, 1x1])."""
 
     def __init__(self, ndim, in_channels, planes, stride=1, temporal_kernel=1, norm_kwargs=None,
-                 **kwargs):
+                 shortcut="strided", **kwargs):
         super().__init__(**kwargs)
         out_channels = planes * EXPANSION["bottleneck"]
         with self.name_scope():
@@ -108,7 +129,8 @@ class Bottleneck(HybridBlock):
             self.bn2 = batch_norm(ndim, planes, norm_kwargs)
             self.conv3 = conv(ndim, out_channels, planes, 1)
             self.bn3 = batch_norm(ndim, out_channels, norm_kwargs)
-            self.downsample = _downsample(ndim, in_channels, out_channels, stride, norm_kwargs)
+            self.downsample = _downsample(ndim, in_channels, out_channels, stride, norm_kwargs,
+                                          shortcut)
 
     def hybrid_forward(self, F, x):
         out = fusable_relu(F, self.bn1(self.conv1(x)))
@@ -118,13 +140,18 @@ class Bottleneck(HybridBlock):
         return fusable_relu(F, out + identity)
 
 
-def _downsample(ndim, in_channels, out_channels, stride, norm_kwargs):
-    """1x1 projection on the shortcut when the block changes width or resolution."""
+def _downsample(ndim, in_channels, out_channels, stride, norm_kwargs, shortcut="strided"):
+    """1x1 projection on the shortcut when the block changes width or resolution; in 3D with
+    ``shortcut="subsample"`` a stride-2 projection is ``SubsampledConv3D`` (inference)."""
     if stride == 1 and in_channels == out_channels:
         return None
     seq = nn.HybridSequential(prefix="downsample_")
     with seq.name_scope():
-        seq.add(conv(ndim, out_channels, in_channels, 1, stride))
+        if shortcut == "subsample" and ndim == 3 and stride > 1:
+            # the strided convolution's name (conv0_), so graph node names stay the same
+            seq.add(SubsampledConv3D(out_channels, stride, in_channels, prefix="conv0_"))
+        else:
+            seq.add(conv(ndim, out_channels, in_channels, 1, stride))
         seq.add(batch_norm(ndim, out_channels, norm_kwargs))
     return seq
 
@@ -142,12 +169,17 @@ class ResNet(HybridBlock):
     temporal_kernel : 3D only, time extent of every block's first conv (Table 1: 3).
     stem_temporal_kernel : 3D only, time extent of conv1 (Table 1: 5).
     norm_kwargs : passed to every BatchNorm, e.g. ``{"use_global_stats": True}``.
+    shortcut : 3D only, how a block's stride-2 1x1x1 projection runs: ``strided`` (a strided
+        convolution) or ``subsample`` (``SubsampledConv3D``: the same numbers, faster in oneDNN's
+        fused inference graph; the inference networks use it).
     """
 
     def __init__(self, ndim=2, depth=50, layers=None, base_width=64, in_channels=3,
                  stem_stride=2, pool=True, stage_strides=(1, 2, 2, 2), temporal_kernel=3,
-                 stem_temporal_kernel=5, norm_kwargs=None, **kwargs):
+                 stem_temporal_kernel=5, norm_kwargs=None, shortcut="strided", **kwargs):
         super().__init__(**kwargs)
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"shortcut is one of {', '.join(SHORTCUTS)}, got {shortcut!r}")
         if depth not in RESNET_LAYERS:
             raise ValueError(f"resnet depth {depth} is not one of {sorted(RESNET_LAYERS)}")
         if ndim not in (2, 3):
@@ -173,7 +205,7 @@ class ResNet(HybridBlock):
                 with stage.name_scope():
                     for b in range(blocks):
                         stage.add(block_cls(ndim, channels, planes, stride if b == 0 else 1, tk,
-                                            norm_kwargs))
+                                            norm_kwargs, shortcut))
                         channels = planes * EXPANSION[kind]
                 setattr(self, f"layer{i + 1}", stage)
         self.num_stages = len(layers)

@@ -145,3 +145,38 @@ def test_inference_batch_norm_on_5d_gives_the_same_outputs():
     clips = batch(trained, n=2)[0]
     for a, b in zip(trained(clips), fast(clips)):
         np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_subsampled_shortcut_gives_the_strided_projection_outputs():
+    """shortcut="subsample" (the inference networks') computes each stride-2 1x1x1 projection as
+    every second position then a stride-1 convolution: same parameter names, same outputs; the
+    projection itself checked against NumPy on a hand-sized map."""
+    from symbols.resnet import SubsampledConv3D
+    conv = SubsampledConv3D(3, 2, 4)
+    conv.initialize()
+    x = np.random.RandomState(0).standard_normal((1, 4, 2, 5, 5)).astype(np.float32)
+    w = conv.weight.data().asnumpy()[:, :, 0, 0, 0]
+    expected = np.einsum("oc,nctij->notij", w, x[:, :, :, ::2, ::2])
+    np.testing.assert_allclose(conv(mx.nd.array(x)).asnumpy(), expected, rtol=1e-5, atol=1e-6)
+
+    strided = get_model("action_machine_tiny", bn_fold_time=False)
+    fast = get_model("action_machine_tiny", bn_fold_time=False, shortcut="subsample")
+    assert any(isinstance(b, SubsampledConv3D) for b in _blocks(fast))
+    assert not any(isinstance(b, SubsampledConv3D) for b in _blocks(strided))
+    # the graph's node names too (int8 thresholds are cached by them)
+    assert ([k[len(fast.prefix):] for k in fast.collect_params()] ==
+            [k[len(strided.prefix):] for k in strided.collect_params()])
+    src = strided._collect_params_with_prefix()
+    for name, param in fast._collect_params_with_prefix().items():
+        param.set_data(src[name].data())
+    clips = batch(strided, n=2)[0]
+    for a, b in zip(strided(clips), fast(clips)):
+        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="shortcut"):
+        get_model("action_machine_tiny", shortcut="sliced")
+
+
+def _blocks(block):
+    yield block
+    for child in block._children.values():
+        yield from _blocks(child)

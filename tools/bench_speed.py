@@ -110,7 +110,8 @@ def input_shape(name):
 
 def network(name, inference=True):
     from symbols import MODELS, get_model
-    options = dict(bn_fold_time=not inference) if MODELS[name] == "action_machine" else {}
+    options = (dict(bn_fold_time=not inference, shortcut="subsample" if inference else "strided")
+               if MODELS[name] == "action_machine" else {})
     net = get_model(name, **options)
     net.hybridize(static_alloc=True, static_shape=True)
     return net

@@ -64,6 +64,8 @@ RANGES = {
     "train.log_interval": "an integer >= 1",
     "eval.num_clips": "an integer >= 1",
     "eval.int8_calibration_clips": "an integer >= 1",
+    "eval.int8_tolerance": "a finite number >= 0",  # points of top-1
+    "eval.int8_check_clips": "an integer >= 1",
     "eval.views_per_batch": "an integer >= 1",
     "eval.batch_size": "an integer >= 1",
     # pose configs, data.source synth (data/multitask/pose_frames.py)

@@ -13,7 +13,10 @@ import pytest
 import train_action
 from engine.config import config_path, load_config
 from engine.inference import int8, precision
+from engine.experiment import inference_options
 from engine.systems import loaded_model, training_clips
+from engine.training.checkpoints import checkpoint_or_last, load_weights
+from symbols import get_model
 from helpers import POSE_TINY, config, overrides
 
 LOG = logging.getLogger("test_int8")
@@ -45,8 +48,9 @@ def test_int8_outputs_follow_float32_and_the_decoder_stays_float32(trained):
         os.remove(int8.cache_path(ckpt))
     x = clips_of(cfg)
     ref = precision.to_numpy(loaded_model(cfg, mx.cpu(), ckpt, LOG)(x))  # fused float32
-    run = loaded_model(with_eval(cfg, dtype="int8", int8_calibration_clips=8), mx.cpu(), ckpt,
-                       LOG)
+    run = loaded_model(with_eval(cfg, dtype="int8", int8_calibration_clips=8, int8_auto=False,
+                                 int8_float32=[]),
+                       mx.cpu(), ckpt, LOG)
     got = precision.to_numpy(run(x))
     assert len(got) == len(ref) and all(g.dtype == np.float32 for g in got)
     nodes = int8.int8_nodes(run)
@@ -72,7 +76,8 @@ def test_a_part_kept_float32_is_not_quantized_and_moves_less(trained):
     ref = precision.to_numpy(loaded_model(cfg, mx.cpu(), ckpt, LOG)(x))
     errors = {}
     for parts in ([], ["backbone"]):
-        c = with_eval(cfg, dtype="int8", int8_calibration_clips=8, int8_float32=parts)
+        c = with_eval(cfg, dtype="int8", int8_calibration_clips=8, int8_float32=parts,
+                      int8_auto=False)
         for f in (int8.cache_path(ckpt),):
             if os.path.exists(f):
                 os.remove(f)
@@ -104,7 +109,8 @@ def test_the_calibration_is_cached_reused_and_other_settings_refused(trained, mo
         again = precision.to_numpy(loaded_model(c, mx.cpu(), ckpt, LOG)(x))
         assert all(np.array_equal(a, b) for a, b in zip(first, again))
         for change in (dict(int8_calibration_clips=8), dict(int8_calibration="entropy"),
-                       dict(int8_float32=["pose_cnn"])):
+                       dict(int8_float32=["pose_cnn"]), dict(int8_tolerance=2.0),
+                       dict(int8_auto=False)):
             with pytest.raises(ValueError, match="calibrated with other settings") as err:
                 loaded_model(with_eval(c, **change), mx.cpu(), ckpt, LOG)
             assert "\n" not in str(err.value)
@@ -115,6 +121,97 @@ def test_the_calibration_is_cached_reused_and_other_settings_refused(trained, mo
     loaded_model(c, mx.cpu(), ckpt, LOG)(x)
     assert json.load(open(int8.cache_path(ckpt)))["checkpoint_sha256"] != \
         cached["checkpoint_sha256"]
+
+
+def test_the_automatic_float32_choice_is_deterministic_cached_and_really_float32(
+        trained, monkeypatch, tmp_path):
+    """eval.int8_auto: the same thresholds and clips give the same choice and the same checks;
+    the choice is written with the thresholds and read back (nothing is checked again); the
+    chosen parts run float32 in the graph; a cache made with another tolerance is refused."""
+    cfg, source = trained
+    ckpt = str(tmp_path / "final.params")
+    shutil.copy(source, ckpt)
+    # a tolerance no check passes (below the config's range of >= 0, so set past its check):
+    # the search is walked to its end, every trial measured and written
+    c = with_eval(cfg, dtype="int8", int8_calibration_clips=16, int8_check_clips=16,
+                  int8_tolerance=-1.0)
+    x = clips_of(cfg, 2)
+    first = loaded_model(c, mx.cpu(), ckpt, LOG)
+    got = precision.to_numpy(first(x))
+    cached = json.load(open(int8.cache_path(ckpt)))
+    chosen = cached["float32_chosen"]
+    assert cached["settings"]["auto"] and cached["settings"]["tolerance"] == -1.0
+    candidates = [p for p in int8.CANDIDATES if int8.part(first.net, p) is not None]
+    # the configured parts (the demo's keypoint path), each other candidate beside them, then
+    # the growing sets (the first of them is one candidate's, measured once)
+    fixed = sorted(c["eval"]["int8_float32"])
+    assert fixed == ["pose_cnn", "pose_head"]
+    assert sorted(chosen) == sorted(set(candidates) | set(fixed))
+    free = len([p for p in candidates if p not in fixed])
+    assert len(cached["checks"]) == 1 + free + free - 1
+    assert cached["checks"][0]["float32"] == fixed
+    nodes = int8.int8_nodes(first)
+    for name in chosen:
+        assert not any(n.startswith(int8.part(first.net, name).prefix) for n in nodes), name
+    # again from the same thresholds and clips: the same choice, the same measurements
+    net = get_model(cfg["model"]["name"], ctx=[mx.cpu()], **inference_options(cfg))
+    load_weights(net, ckpt, [mx.cpu()], LOG)
+    net.hybridize(static_alloc=True, static_shape=True)
+    values = int8.weights(net)
+    clips, labels = int8.calibration_clips(training_clips(cfg), 16, True)
+    thresholds = {k: tuple(v) for k, v in cached["thresholds"].items()}
+    again, tried = int8.choose_float32(net, thresholds, clips, labels, -1.0, fixed,
+                                       values=values)
+    assert again == chosen
+    assert [dict(float32=p, agreement=a) for p, a in tried] == cached["checks"]
+
+    def fail(*args, **kwargs):
+        raise AssertionError("checked again")
+    with monkeypatch.context() as m:
+        m.setattr(int8, "choose_float32", fail)
+        m.setattr(int8, "calibrate", fail)
+        reread = loaded_model(c, mx.cpu(), ckpt, LOG)
+        assert all(np.array_equal(a, b) for a, b in zip(got, precision.to_numpy(reread(x))))
+        assert len(int8.int8_nodes(reread)) == len(nodes)
+        with pytest.raises(ValueError, match=r"calibrated with other settings: tolerance "
+                                             r"-1\.0 \(now 1\.0\)") as err:
+            loaded_model(with_eval(c, int8_tolerance=1.0), mx.cpu(), ckpt, LOG)
+        assert "\n" not in str(err.value)
+
+
+def _found(**top1):
+    return {h: dict(top1=v, moved=abs(v)) for h, v in top1.items()}
+
+
+def test_the_search_keeps_the_most_sensitive_parts_float32_until_the_check_passes():
+    """A hand-made network of three parts: int8 of ``a`` moves the pose head by 3 points, of
+    ``b`` by 1.5, of ``c`` not at all; the check adds their moves. Tolerance 1: keeping ``a``
+    alone leaves 1.5, so ``a`` then ``b`` are kept, never ``c``; tolerance 2: ``a`` alone."""
+    moves = dict(a=3.0, b=1.5, c=0.0)
+    calls = []
+
+    def check(kept):
+        calls.append(sorted(kept))
+        return _found(rgb=0.2, pose=-sum(v for k, v in moves.items() if k not in kept))
+    assert int8.search(check, ["c", "b", "a"], (), 1.0) == ["a", "b"]
+    assert calls == [[], ["c"], ["b"], ["a"], ["a"], ["a", "b"]]
+    assert int8.search(check, ["c", "b", "a"], ("x",), 2.0) == ["a", "x"]
+    assert int8.search(check, ["c", "b", "a"], (), 5.0) == []
+    assert int8.search(check, ["c", "b", "a"], (), -1.0) == ["a", "b", "c"]  # never passes
+
+
+def test_agreement_counts_moved_top1_and_keypoint_cells_by_hand():
+    labels = np.array([0, 1, 1, 0])
+    ref = dict(rgb=np.array([[2., 1], [0, 1], [1, 0], [3, 0]]),
+               heatmaps=np.zeros((4, 1, 2, 2, 2)))
+    got = dict(rgb=np.array([[2., 1], [0, 1], [0, 1], [0, 3]]),
+               heatmaps=np.zeros((4, 1, 2, 2, 2)))
+    got["heatmaps"][0, 0, 0, 1, 1] = 1  # one of 8 joints moves its cell
+    found = int8.agreement(got, ref, labels)
+    # float32 right on clips 0, 1, 3 (75 %); int8 on 0, 1, 2 (75 %); two clips moved
+    assert found["rgb"] == dict(top1=0.0, moved=50.0)
+    assert found["keypoints"] == dict(moved=12.5)
+    assert int8.passes(found, 0.0) and int8.disagreement(found) == 62.5
 
 
 def test_calibration_clips_spread_over_the_videos_and_cycle_epochs(trained):
@@ -163,10 +260,14 @@ def test_the_int8_table_of_a_run_marks_a_head_off_the_target(trained, tmp_path):
                                    "int8")
     results = table[0][1][0][1]
     text = compare_dtypes.markdown(table, "int8")
+    kept = json.load(open(int8.cache_path(checkpoint_or_last(cfg["out"], None))))
+    assert results["int8"]["float32_parts"] == kept["float32_chosen"]
     for head in ("rgb", "pose", "fused"):
         a, b = (100 * results[d]["top1"][head] for d in ("float32", "int8"))
         row = f"| KPS PoseAction | {head} | {a:.1f} | {b:.1f} | {b - a:+.1f}"
-        assert row + (" (over 1.0" if abs(b - a) > 1.0 else " |") in text
+        assert row + (" (over 1.0) |" if abs(b - a) > 1.0 else " |") in text
+        assert f"{b - a:+.1f}" + (" (over 1.0) | " if abs(b - a) > 1.0 else " | ") + (
+            ", ".join(kept["float32_chosen"]) or "none") + " |" in text
 
 
 def test_a_layer_output_calibration_cannot_read_is_named_not_a_traceback():

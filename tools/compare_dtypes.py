@@ -10,9 +10,9 @@ RUNS/demo_dtypes/GROUP/EXPERIMENT_DTYPE/, so the demo's own results stay as they
 RUNS/demo_dtypes/dtypes.md (the table) and dtypes.json (RUNS/demo_dtypes_int8/ for int8).
 
 int8 calibrates on each run's training clips (eval.int8_* of the config and the overrides, e.g.
-``eval.int8_calibration=entropy``) and caches the thresholds beside the checkpoint
-(engine/inference/int8.py). A head more than ``TARGET`` points from float32 is marked in the table with
-the part to keep float32 for it (eval.int8_float32).
+``eval.int8_calibration=entropy``) and caches the thresholds and the parts kept float32 (named,
+or chosen by eval.int8_auto) beside the checkpoint (engine/inference/int8.py); the table names
+those parts. A head more than ``TARGET`` points from float32 is marked in the table.
 """
 import argparse
 import json
@@ -28,6 +28,7 @@ from common.errors import exit_on_error
 from common.files import atomic_write_text
 from engine.training.checkpoints import checkpoint_or_last
 from engine.demo.rows import ROWS, row_config
+from engine.inference import int8
 from engine.inference.precision import DTYPES, check_dtype
 
 HEADS = ("rgb", "pose", "fused")
@@ -50,11 +51,15 @@ def demo_groups(work, runs, overrides=()):
 
 
 def evaluate_in(cfg, dtype, out, ctxs):
-    """``eval_action.run`` of the run's checkpoint in ``dtype``, its outputs in ``out``."""
-    cfg = dict(cfg, out=out, eval=dict(cfg["eval"], dtype=dtype,
-                                       checkpoint=checkpoint_or_last(cfg["out"],
-                                                                     cfg["eval"]["checkpoint"])))
-    return eval_action.run(cfg, ctxs)
+    """``eval_action.run`` of the run's checkpoint in ``dtype``, its outputs in ``out``; int8
+    results gain ``float32_parts``, the parts that ran float32 (from the calibration cache)."""
+    ckpt = checkpoint_or_last(cfg["out"], cfg["eval"]["checkpoint"])
+    cfg = dict(cfg, out=out, eval=dict(cfg["eval"], dtype=dtype, checkpoint=ckpt))
+    results = eval_action.run(cfg, ctxs)
+    if dtype == "int8":
+        with open(int8.cache_path(ckpt)) as f:
+            results["float32_parts"] = json.load(f)["float32_chosen"]
+    return results
 
 
 def compare(groups, out, dtype="bfloat16", ctxs=(mx.cpu(),)):
@@ -73,26 +78,27 @@ def compare(groups, out, dtype="bfloat16", ctxs=(mx.cpu(),)):
 
 def markdown(table, dtype="bfloat16"):
     """Top-1 % per head in float32, ``dtype`` and the difference (points), a row a model; int8
-    marks a head further than TARGET points from float32."""
+    names the parts that ran float32 and marks a head further than TARGET points from
+    float32."""
     lines = []
+    parts = dtype == "int8"
     for title, rows in table:
-        lines += [f"| {title} | head | float32 | {dtype} | difference |",
-                  "| --- | --- | ---: | ---: | ---: |"]
+        lines += [f"| {title} | head | float32 | {dtype} | difference |" +
+                  (" kept float32 |" if parts else ""),
+                  "| --- | --- | ---: | ---: | ---: |" + (" --- |" if parts else "")]
         for name, results in rows:
             for head in HEADS:
                 if head not in results["float32"]["top1"]:
                     continue
                 a, b = (100 * results[d]["top1"][head] for d in ("float32", dtype))
-                mark = (f" (over {TARGET:.1f}: keep {KEEP[head]} float32)"
-                        if dtype == "int8" and abs(b - a) > TARGET + 1e-9 else "")
-                lines.append(f"| {name} | {head} | {a:.1f} | {b:.1f} | {b - a:+.1f}{mark} |")
+                mark = (f" (over {TARGET:.1f})"
+                        if parts and abs(b - a) > TARGET + 1e-9 else "")
+                kept = (" " + (", ".join(results[dtype].get("float32_parts", [])) or "none")
+                        + " |") if parts else ""
+                lines.append(f"| {name} | {head} | {a:.1f} | {b:.1f} | {b - a:+.1f}{mark} |"
+                             + kept)
         lines.append("")
     return "\n".join(lines)
-
-
-# int8: the part whose float32 a head needs when it misses the target (eval.int8_float32)
-KEEP = {"rgb": "rgb_head (then backbone)", "pose": "pose_cnn (then pose_head)",
-        "fused": "pose_cnn"}
 
 
 def largest_difference(table, dtype="bfloat16"):
@@ -106,7 +112,10 @@ def write(table, out, dtype="bfloat16"):
                                      f"{largest_difference(table, dtype):.1f} points\n")
     atomic_write_text(os.path.join(out, "dtypes.md"), text)
     atomic_write_text(os.path.join(out, "dtypes.json"), json.dumps(
-        [dict(title=t, rows=[dict(name=n, top1={d: r[d]["top1"] for d in r}) for n, r in rows])
+        [dict(title=t, rows=[dict(name=n, top1={d: r[d]["top1"] for d in r},
+                                  **({"float32_parts": r[dtype]["float32_parts"]}
+                                     if "float32_parts" in r.get(dtype, {}) else {}))
+                             for n, r in rows])
          for t, rows in table], indent=1))
     return text
 

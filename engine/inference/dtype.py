@@ -10,7 +10,8 @@ checkpoint's weights loaded strictly, and run in the config's eval.dtype.
   through AMP (engine/inference/precision.py).
 - int8 (engine/inference/int8.py) is calibrated on eval.int8_calibration_clips clips of the run's own
   training split (eval.int8_calibration: naive | entropy), with the parts eval.int8_float32
-  names kept float32; the thresholds are cached beside the checkpoint and reused.
+  names kept float32 and, with eval.int8_auto, the parts a check against float32 on those clips
+  picks; the thresholds and the float32 parts are cached beside the checkpoint and reused.
 """
 from common.files import sha256
 from engine.inference import int8
@@ -25,16 +26,28 @@ def in_dtype(net, cfg, ctx, ckpt, log, training_clips):
         return for_inference(net, dtype, ctx, log=log)
     int8.check_model(cfg["model"]["name"])
     wanted, digest = int8.settings(cfg), sha256(ckpt)
-    thresholds = int8.read_cache(ckpt, wanted, digest)
-    if thresholds is None:
-        clips = int8.calibration_clips(training_clips(), wanted["clips"])
-        log.info("int8: calibrating (%s) on %d training clips; float32 parts: %s",
-                 wanted["calibration"], len(clips), ", ".join(wanted["float32"]) or "none")
+    cached = int8.read_cache(ckpt, wanted, digest)
+    if cached is None:
+        values = int8.weights(net)  # before the network runs at another shape
+        clips, labels = int8.calibration_clips(training_clips(), wanted["clips"], True)
+        log.info("int8: calibrating (%s) on %d training clips; float32 parts: %s%s",
+                 wanted["calibration"], len(clips), ", ".join(wanted["float32"]) or "none",
+                 " and the automatic choice" if wanted["auto"] else "")
+        n = wanted["check_clips"] if wanted["auto"] else 0
+        ref = int8.float32_outputs(net, clips[:n]) if n else None
         thresholds = int8.calibrate(net, clips, wanted["calibration"], wanted["float32"])
-        int8.write_cache(ckpt, wanted, digest, thresholds)
-        log.info("int8: thresholds of %d layers written to %s", len(thresholds),
-                 int8.cache_path(ckpt))
-    else:
-        log.info("int8: thresholds read from %s", int8.cache_path(ckpt))
+        chosen, tried = [p for p in wanted["float32"] if int8.part(net, p) is not None], []
+        if n:
+            chosen, tried = int8.choose_float32(net, thresholds, clips[:n], labels[:n],
+                                                wanted["tolerance"], chosen, values=values,
+                                                ref=ref, log=log)
+        int8.write_cache(ckpt, wanted, digest, thresholds, chosen, tried)
+        log.info("int8: thresholds of %d layers and the float32 parts (%s) written to %s",
+                 len(thresholds), ", ".join(chosen) or "none", int8.cache_path(ckpt))
+        return for_inference(net, "int8", ctx, log=log, thresholds=thresholds,
+                             float32_parts=chosen, values=values)
+    thresholds, chosen = cached
+    log.info("int8: thresholds and float32 parts (%s) read from %s", ", ".join(chosen) or "none",
+             int8.cache_path(ckpt))
     return for_inference(net, "int8", ctx, log=log, thresholds=thresholds,
-                         float32_parts=wanted["float32"])
+                         float32_parts=chosen)

@@ -12,10 +12,24 @@ quantized: the weights per output channel, the activations per tensor, uint8 aft
 the outputs come back float32.
 
 What stays float32: the keypoint decoders always (``ALWAYS_FLOAT32``: arg-max and offsets, or
-soft-argmax, decode the heatmaps in float32), and the parts eval.int8_float32 names (children of
-the network: ``rgb_head``, ``pose_head``, ``pose_cnn``, ``backbone``); a part the network does not
-have is skipped. Deconvolution has no int8 kernel in this MXNet, so the pose head's upsampling
-runs float32 whatever the setting.
+soft-argmax, decode the heatmaps in float32), the parts eval.int8_float32 names (children of
+the network, ``rgb_head``, ``pose_head``, ``pose_cnn``, ``backbone``, or a backbone stage,
+``backbone.conv1`` ... ``backbone.layer4``; a part the network does not have is skipped), and,
+with eval.int8_auto, the parts ``choose_float32`` picks. Deconvolution has no int8 kernel in
+this MXNet, so the pose head's upsampling runs float32 whatever the setting.
+
+The automatic choice (``choose_float32``, eval.int8_auto) is a check against float32 on the
+first eval.int8_check_clips calibration clips, whose labels are known: every head's top-1 on
+them (and the fused head's, the sum of the two softmaxes) must stay within eval.int8_tolerance
+points of float32's. If the network passes with the configured parts float32, nothing more is
+kept float32. Otherwise each candidate part (``CANDIDATES``; not the pose CNN, see there) is
+kept float32 alone and its disagreement with float32 measured (the share of clips whose top-1
+moves, summed over the heads, plus the share of heat-map arg-max cells that move); the
+candidates are then kept float32 one by one, the one whose float32 leaves the least
+disagreement first, until the check passes. The same thresholds serve every trial, so the choice
+is a function of the thresholds, the clips and the checkpoint: it is written into the cache
+with them (and every trial's measurement) and read back. The float32 outputs it compares with
+are computed before the calibration (``float32_outputs``).
 
 The cache (``cache_path``): the thresholds are written beside the checkpoint, with the settings
 that made them (``settings``) and the checkpoint's SHA-256, and read back when the settings
@@ -35,7 +49,13 @@ import numpy as np
 from common.errors import one_line
 
 ALWAYS_FLOAT32 = ("decoder",)
-PARTS = ("backbone", "rgb_head", "pose_head", "pose_cnn")  # eval.int8_float32's choices
+STAGES = tuple(f"backbone.{s}" for s in ("conv1", "layer1", "layer2", "layer3", "layer4"))
+PARTS = ("backbone", "rgb_head", "pose_head", "pose_cnn") + STAGES  # eval.int8_float32's choices
+# the automatic choice's candidates, in the order that breaks a tie: the small parts first. Not
+# the pose CNN: kept float32 inside the paper-size Action Machine's int8 graph, that graph fails
+# in MXNet 1.9.1's oneDNN at its first call, and after one failed graph the next one built in
+# the process crashes it; eval.int8_float32 keeps it float32 where that runs (the demo's).
+CANDIDATES = ("pose_head", "rgb_head") + STAGES[::-1]
 QUANTIZED_DTYPE = "auto"  # int8, or uint8 where the input is non-negative (after a ReLU)
 GRANULARITY = "channel-wise"
 LOG = logging.getLogger(__name__)
@@ -89,10 +109,20 @@ def _exported(net, shape, values=None):
     return sym, args, auxs
 
 
+def part(net, path):
+    """The block at ``path`` (``pose_cnn``, ``backbone.layer4``) of ``net``, or None."""
+    block = net
+    for name in path.split("."):
+        block = getattr(block, name, None)
+        if block is None:
+            return None
+    return block
+
+
 def excluded_layers(net, sym, parts):
-    """The graph nodes of the network's children named in ``parts`` and of its decoders."""
-    prefixes = [getattr(net, p).prefix for p in tuple(parts) + ALWAYS_FLOAT32
-                if getattr(net, p, None) is not None]
+    """The graph nodes of the network's parts named in ``parts`` and of its decoders."""
+    prefixes = [part(net, p).prefix for p in tuple(parts) + ALWAYS_FLOAT32
+                if part(net, p) is not None]
     names = {node.name for node in sym.get_internals()}  # node names, as the pass sees them
     return sorted(n for n in names if any(n.startswith(p) for p in prefixes))
 
@@ -177,10 +207,10 @@ class Quantized:
     float32 outputs); its other attributes (output_names, stride, config ...) are the
     network's. Built on the first call (the graph needs an input's shape)."""
 
-    def __init__(self, net, thresholds, parts=(), ctx=mx.cpu()):
+    def __init__(self, net, thresholds, parts=(), ctx=mx.cpu(), values=None):
         self.net, self.thresholds, self.parts, self.ctx = net, thresholds, parts, ctx
         self.block = self.sequence = None
-        self.weights = weights(net)
+        self.weights = weights(net) if values is None else values
 
     def _build(self, x):
         from mxnet.contrib import quantization as q
@@ -192,16 +222,7 @@ class Quantized:
                                           _Thresholds(self.net, self.thresholds),
                                           calib_mode="customize", quantized_dtype=QUANTIZED_DTYPE)
         qsym = qsym.get_backend_symbol("MKLDNN_QUANTIZE")
-        with warnings.catch_warnings():  # the input's type is known once it is called
-            warnings.simplefilter("ignore", UserWarning)
-            block = mx.gluon.SymbolBlock(qsym, [mx.sym.var("data")])
-        with tempfile.TemporaryDirectory() as tmp:  # as quantize_net_v2 loads its block
-            path = os.path.join(tmp, "int8.params")
-            mx.nd.save(path, dict([(f"arg:{k}", v) for k, v in qargs.items()] +
-                                  [(f"aux:{k}", v) for k, v in auxs.items()]))
-            block.collect_params().load(path, cast_dtype=True, dtype_source="saved")
-        block.collect_params().reset_ctx(self.ctx)
-        block.hybridize(static_alloc=True, static_shape=True)
+        block = _symbol_block(qsym, qargs, auxs, self.ctx)
         self.weights = None
         return block
 
@@ -230,8 +251,148 @@ class Quantized:
         return getattr(self.__dict__["net"], name)
 
 
-def quantized(net, thresholds, parts=(), ctx=mx.cpu()):
-    return Quantized(net, thresholds, check_parts(parts), ctx)
+def _symbol_block(sym, args, auxs, ctx):
+    """A hybridized SymbolBlock of ``sym`` (input "data") with these parameters."""
+    with warnings.catch_warnings():  # the input's type is known once it is called
+        warnings.simplefilter("ignore", UserWarning)
+        block = mx.gluon.SymbolBlock(sym, [mx.sym.var("data")])
+    with tempfile.TemporaryDirectory() as tmp:  # as quantize_net_v2 loads its block
+        path = os.path.join(tmp, "int8.params")
+        mx.nd.save(path, dict([(f"arg:{k}", v) for k, v in args.items()] +
+                              [(f"aux:{k}", v) for k, v in auxs.items()]))
+        block.collect_params().load(path, cast_dtype=True, dtype_source="saved")
+    block.collect_params().reset_ctx(ctx)
+    block.hybridize(static_alloc=True, static_shape=True)
+    return block
+
+
+def quantized(net, thresholds, parts=(), ctx=mx.cpu(), values=None):
+    return Quantized(net, thresholds, check_parts(parts), ctx, values)
+
+
+# --- the automatic float32 choice ---------------------------------------------------------------
+
+def _outputs(run, names, clips, batch_size):
+    """{output name: NumPy} of ``run`` over ``clips`` in batches of one shape (int8's graph is
+    built for one), plus ``fused`` (the softmax sum) when both action heads are there."""
+    found = {}
+    for start in range(0, len(clips) - batch_size + 1, batch_size):
+        out = run(mx.nd.array(clips[start:start + batch_size]))
+        out = out if isinstance(out, (tuple, list)) else [out]
+        for name, o in zip(names, out):
+            found.setdefault(name, []).append(o.asnumpy())
+    found = {k: np.concatenate(v) for k, v in found.items()}
+    if "rgb" in found and "pose" in found:
+        found["fused"] = _softmax(found["rgb"]) + _softmax(found["pose"])
+    return found
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+HEADS = ("rgb", "pose", "fused", "action")  # class scores the check compares
+
+
+def agreement(got, ref, labels):
+    """int8 outputs ``got`` against float32's ``ref`` on labelled clips -> {head: {top1 (points,
+    int8 - float32), moved (% of clips whose top-1 moves)}}, and ``keypoints``: the % of heat-map
+    arg-max cells that move (the arg-max decoder's input)."""
+    found = {}
+    for head in HEADS:
+        if head in ref:
+            a, b = got[head].argmax(-1), ref[head].argmax(-1)
+            found[head] = dict(top1=100 * float(np.mean(a == labels) - np.mean(b == labels)),
+                               moved=100 * float(np.mean(a != b)))
+    if "heatmaps" in ref:
+        cells = [h.reshape(h.shape[:-2] + (-1,)).argmax(-1) for h in (got["heatmaps"],
+                                                                     ref["heatmaps"])]
+        found["keypoints"] = dict(moved=100 * float(np.mean(cells[0] != cells[1])))
+    return found
+
+
+def passes(found, tolerance):
+    """Every head's top-1 within ``tolerance``; a set that could not run (None) fails."""
+    return found is not None and all(abs(v["top1"]) <= tolerance + 1e-9
+                                     for v in found.values() if "top1" in v)
+
+
+def disagreement(found):
+    return float("inf") if found is None else sum(v["moved"] for v in found.values())
+
+
+CHECK_BATCH = 8  # clips a forward pass of the check
+
+
+def float32_outputs(net, clips, batch_size=CHECK_BATCH):
+    """The float32 outputs the check compares with: run before the calibration, which leaves
+    MXNet 1.9.1's oneDNN unable to run a paper-size float32 graph at another shape ('The size
+    of NDArray doesn't match the requested MKLDNN memory desc')."""
+    batch_size = min(batch_size, len(clips))
+    return _outputs(net, list(net.output_names), np.asarray(clips, np.float32), batch_size)
+
+
+def choose_float32(net, thresholds, clips, labels, tolerance, fixed=(), batch_size=CHECK_BATCH,
+                   values=None, ref=None, log=LOG):
+    """The parts to keep float32 beyond ``fixed`` so that every head's top-1 on the labelled
+    ``clips`` stays within ``tolerance`` points of float32's (module docstring) -> (sorted parts,
+    [(parts tried, agreement)]). ``values``: the network's weights (``weights``), read before
+    the network ran at another shape; ``ref``: ``float32_outputs`` of the clips, made before the
+    calibration."""
+    values = weights(net) if values is None else values
+    batch_size = min(batch_size, len(clips))
+    clips = np.asarray(clips, np.float32)
+    labels = np.asarray(labels)[:len(clips) // batch_size * batch_size]
+    names = list(net.output_names)
+    ref = float32_outputs(net, clips, batch_size) if ref is None else ref
+    tried, seen = [], {}
+
+    def check(extra):
+        parts = sorted(set(fixed) | set(extra))
+        if tuple(parts) in seen:
+            return seen[tuple(parts)]
+        seen[tuple(parts)] = found = measure(parts)
+        return found
+
+    def measure(parts):
+        try:
+            got = _outputs(Quantized(net, thresholds, parts, values=values), names, clips,
+                           batch_size)
+        except RuntimeError as err:  # a graph MXNet 1.9.1's oneDNN cannot run
+            log.warning("int8 check, float32 %s: cannot run (%s)", ", ".join(parts) or "none",
+                        err)
+            tried.append((parts, None))
+            return None
+        found = agreement(got, ref, labels)
+        tried.append((parts, found))
+        log.info("int8 check, float32 %s: %s", ", ".join(parts) or "none", "; ".join(
+            f"{k} " + ", ".join(f"{m} {v:+.1f}" if m == "top1" else f"{m} {v:.1f} %"
+                                for m, v in r.items()) for k, r in found.items()))
+        return found
+
+    if check(()) is None:
+        raise RuntimeError(f"int8 with eval.int8_float32={sorted(fixed)} cannot run in MXNet "
+                           f"1.9.1's oneDNN for this network; keep fewer parts float32 "
+                           f"(docs/performance.md), or set eval.dtype=float32")
+    candidates = [c for c in CANDIDATES if part(net, c) is not None and c not in fixed and
+                  not any(c.startswith(f + ".") for f in fixed)]
+    return search(check, candidates, fixed, tolerance, log), tried
+
+
+def search(check, candidates, fixed, tolerance, log=LOG):
+    """The search of ``choose_float32``: ``check(parts)`` -> agreement with those parts kept
+    float32 (beyond ``fixed``) -> the sorted parts kept float32."""
+    if passes(check(()), tolerance):
+        return sorted(fixed)
+    alone = {c: disagreement(check((c,))) for c in candidates}
+    order = sorted(candidates, key=lambda c: (alone[c], candidates.index(c)))
+    for n in range(1, len(order) + 1):
+        if passes(check(order[:n]), tolerance):
+            return sorted(set(fixed) | set(order[:n]))
+    log.warning("int8: no choice of float32 parts keeps every head within %.1f points on the "
+                "calibration clips; every candidate part is kept float32", tolerance)
+    return sorted(set(fixed) | set(order))
 
 
 def int8_nodes(run):
@@ -247,9 +408,14 @@ def int8_nodes(run):
 def settings(cfg):
     """The config values the thresholds depend on (beside the checkpoint's weights)."""
     e = cfg["eval"]
-    return dict(clips=int(e["int8_calibration_clips"]), calibration=e["int8_calibration"],
-                float32=check_parts(e["int8_float32"]), seed=int(cfg["train"]["seed"]),
-                quantized_dtype=QUANTIZED_DTYPE, granularity=GRANULARITY)
+    found = dict(clips=int(e["int8_calibration_clips"]), calibration=e["int8_calibration"],
+                 float32=check_parts(e["int8_float32"]), seed=int(cfg["train"]["seed"]),
+                 quantized_dtype=QUANTIZED_DTYPE, granularity=GRANULARITY,
+                 auto=bool(e["int8_auto"]))
+    if found["auto"]:
+        found.update(tolerance=float(e["int8_tolerance"]),
+                     check_clips=min(int(e["int8_check_clips"]), found["clips"]))
+    return found
 
 
 def cache_path(ckpt):
@@ -258,7 +424,7 @@ def cache_path(ckpt):
 
 
 def read_cache(ckpt, wanted, digest):
-    """The cached thresholds if the file holds ``wanted`` settings for this checkpoint; None if
+    """(thresholds, float32 parts) cached for this checkpoint with ``wanted`` settings; None if
     there is none or the checkpoint changed; one-line ValueError if the settings differ."""
     path = cache_path(ckpt)
     if not os.path.isfile(path):
@@ -273,25 +439,32 @@ def read_cache(ckpt, wanted, digest):
                            if saved.get("settings", {}).get(k) != v)
         raise ValueError(f"{path} holds int8 thresholds calibrated with other settings: "
                          f"{differ}; delete it to recalibrate, or set eval.int8_* as it says")
-    return {k: tuple(v) for k, v in saved["thresholds"].items()}
+    if "float32_chosen" not in saved:
+        raise ValueError(f"{path} has no float32_chosen: it was not written by this version; "
+                         f"delete it to recalibrate")
+    return ({k: tuple(v) for k, v in saved["thresholds"].items()},
+            check_parts(saved["float32_chosen"]))
 
 
-def write_cache(ckpt, wanted, digest, thresholds):
+def write_cache(ckpt, wanted, digest, thresholds, chosen, tried=()):
+    """The thresholds, the float32 parts they run with and the automatic choice's trials."""
     from common.files import atomic_write_text
     atomic_write_text(cache_path(ckpt), json.dumps(dict(
         settings=wanted, checkpoint_sha256=digest, mxnet=mx.__version__,
-        thresholds=thresholds), indent=1))
+        float32_chosen=list(chosen), thresholds=thresholds,
+        checks=[dict(float32=p, agreement=a) for p, a in tried]), indent=1))
 
 
-def calibration_clips(dataset, count):
+def calibration_clips(dataset, count, with_labels=False):
     """``count`` training clips (float32 (N, C, T, H, W)) spread evenly over ``dataset``'s
     videos (train mode: its seeded random clip, box jitter and mirror); more clips than videos
-    take further epochs' clips of the same videos."""
+    take further epochs' clips of the same videos. ``with_labels``: (clips, their class labels)."""
     n = len(dataset)
-    clips = []
+    clips, labels = [], []
     for k in range(count):
         dataset.set_epoch(k // n)
         item = dataset[(k * n // count) if count <= n else k % n]
         clips.append(np.asarray(item[0], np.float32))
+        labels.append(int(np.asarray(item[1]).ravel()[0]))
     dataset.set_epoch(0)
-    return np.stack(clips)
+    return (np.stack(clips), np.array(labels)) if with_labels else np.stack(clips)

@@ -210,11 +210,12 @@ class Fused:
 
 
 def for_inference(net, dtype, ctx, key="eval.dtype", log=None, thresholds=None,
-                  float32_parts=()):
+                  float32_parts=(), values=None):
     """``net`` (weights loaded) to run in ``dtype`` on ``ctx``: float32 the oneDNN-fused graph
     on a CPU (the network itself on a GPU or without oneDNN), int8 quantized with calibrated
     ``thresholds`` (engine/inference/int8.py; ``engine.systems.loaded_model`` makes them from the
-    run's training clips), bfloat16 / float16 through AMP."""
+    run's training clips; ``values``: the weights read before the network ran), bfloat16 /
+    float16 through AMP."""
     check_dtype(dtype, ctx, key, calibrates=thresholds is not None)
     if _TRAINING_AMP and _TRAINING_AMP[0] != dtype:
         raise ValueError(f"this process ran AMP training (train.amp={_TRAINING_AMP[0]}), which "
@@ -225,7 +226,7 @@ def for_inference(net, dtype, ctx, key="eval.dtype", log=None, thresholds=None,
         return Fused(net, log) if fusable else net
     if dtype == "int8":
         from engine.inference import int8
-        return int8.quantized(net, thresholds, float32_parts, ctx)
+        return int8.quantized(net, thresholds, float32_parts, ctx, values)
     return LowPrecision(net, dtype, ctx)
 
 

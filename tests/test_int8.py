@@ -151,8 +151,6 @@ def test_the_automatic_float32_choice_is_deterministic_cached_and_really_float32
     assert len(cached["checks"]) == 1 + free + free - 1
     assert cached["checks"][0]["float32"] == fixed
     nodes = int8.int8_nodes(first)
-    for name in chosen:
-        assert not any(n.startswith(int8.part(first.net, name).prefix) for n in nodes), name
     # again from the same thresholds and clips: the same choice, the same measurements
     net = get_model(cfg["model"]["name"], ctx=[mx.cpu()], **inference_options(cfg))
     load_weights(net, ckpt, [mx.cpu()], LOG)
@@ -164,6 +162,10 @@ def test_the_automatic_float32_choice_is_deterministic_cached_and_really_float32
                                        values=values)
     assert again == chosen
     assert [dict(float32=p, agreement=a) for p, a in tried] == cached["checks"]
+    # the chosen parts left int8: fewer quantized nodes than with the configured ones alone
+    configured = int8.quantized(net, thresholds, fixed, values=values)
+    configured(x)
+    assert 0 < len(nodes) < len(int8.int8_nodes(configured))
 
     def fail(*args, **kwargs):
         raise AssertionError("checked again")
@@ -212,6 +214,10 @@ def test_agreement_counts_moved_top1_and_keypoint_cells_by_hand():
     assert found["rgb"] == dict(top1=0.0, moved=50.0)
     assert found["keypoints"] == dict(moved=12.5)
     assert int8.passes(found, 0.0) and int8.disagreement(found) == 62.5
+    # the check's clips spread over the calibration clips (so over all the videos)
+    assert list(int8.spread(1920, 512)[:4]) == [0, 3, 7, 11]
+    assert list(int8.spread(1920, 512))[-1] == 1916 and len(int8.spread(1920, 512)) == 512
+    assert list(int8.spread(5, 8)) == [0, 1, 2, 3, 4]
 
 
 def test_calibration_clips_spread_over_the_videos_and_cycle_epochs(trained):
@@ -261,7 +267,6 @@ def test_the_int8_table_of_a_run_marks_a_head_off_the_target(trained, tmp_path):
     results = table[0][1][0][1]
     text = compare_dtypes.markdown(table, "int8")
     kept = json.load(open(int8.cache_path(checkpoint_or_last(cfg["out"], None))))
-    assert results["int8"]["float32_parts"] == kept["float32_chosen"]
     for head in ("rgb", "pose", "fused"):
         a, b = (100 * results[d]["top1"][head] for d in ("float32", "int8"))
         row = f"| KPS PoseAction | {head} | {a:.1f} | {b:.1f} | {b - a:+.1f}"
@@ -302,7 +307,7 @@ def test_an_int8_graph_onednn_cannot_run_is_one_line_naming_the_setting():
     with pytest.raises(RuntimeError) as err:
         run(mx.nd.zeros((1, 3)))
     assert "\n" not in str(err.value)
-    assert "eval.int8_float32=['pose_cnn'] fails" in str(err.value)
+    assert "float32 parts ['pose_cnn'] fails" in str(err.value)
     assert "Check failed: the memory desc" in str(err.value)
 
 

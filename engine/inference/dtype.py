@@ -4,7 +4,7 @@ checkpoint's weights loaded strictly, and run in the config's eval.dtype.
     net = engine.systems.loaded_model(cfg, ctx, ckpt, log)   # outputs in net.output_names
 
 - Each system builds its network for inference (engine/experiment.py: Action Machine with plain
-  5D batch norm and no cross-device batch norm) and loads it (engine/systems/loading.py), and
+  5D batch norm, the subsampled stride-2 shortcuts and no cross-device batch norm) and loads it (engine/systems/loading.py), and
   ``in_dtype`` here runs it in eval.dtype.
 - float32 on a CPU is the oneDNN-fused graph (``precision.Fused``); bfloat16 / float16 go
   through AMP (engine/inference/precision.py).
@@ -33,12 +33,14 @@ def in_dtype(net, cfg, ctx, ckpt, log, training_clips):
         log.info("int8: calibrating (%s) on %d training clips; float32 parts: %s%s",
                  wanted["calibration"], len(clips), ", ".join(wanted["float32"]) or "none",
                  " and the automatic choice" if wanted["auto"] else "")
-        n = wanted["check_clips"] if wanted["auto"] else 0
-        ref = int8.float32_outputs(net, clips[:n]) if n else None
-        thresholds = int8.calibrate(net, clips, wanted["calibration"], wanted["float32"])
+        # the check's clips: evenly spaced over the calibration clips, so over all the videos
+        check = int8.spread(len(clips), wanted["check_clips"]) if wanted["auto"] else []
+        ref = int8.float32_outputs(net, clips[check]) if len(check) else None
+        thresholds = int8.calibrate(net, clips, wanted["calibration"], wanted["float32"],
+                                    values=values)
         chosen, tried = [p for p in wanted["float32"] if int8.part(net, p) is not None], []
-        if n:
-            chosen, tried = int8.choose_float32(net, thresholds, clips[:n], labels[:n],
+        if len(check):
+            chosen, tried = int8.choose_float32(net, thresholds, clips[check], labels[check],
                                                 wanted["tolerance"], chosen, values=values,
                                                 ref=ref, log=log)
         int8.write_cache(ckpt, wanted, digest, thresholds, chosen, tried)

@@ -12,7 +12,7 @@ import pytest
 
 import train_action
 from engine.config import config_path, load_config
-from engine.inference import int8, precision
+from engine.inference import int8, int8_check, precision
 from engine.experiment import inference_options
 from engine.systems import loaded_model, training_clips
 from engine.training.checkpoints import checkpoint_or_last, load_weights
@@ -158,7 +158,7 @@ def test_the_automatic_float32_choice_is_deterministic_cached_and_really_float32
     values = int8.weights(net)
     clips, labels = int8.calibration_clips(training_clips(cfg), 16, True)
     thresholds = {k: tuple(v) for k, v in cached["thresholds"].items()}
-    again, tried = int8.choose_float32(net, thresholds, clips, labels, -1.0, fixed,
+    again, tried = int8_check.choose_float32(net, thresholds, clips, labels, -1.0, fixed,
                                        values=values)
     assert again == chosen
     assert [dict(float32=p, agreement=a) for p, a in tried] == cached["checks"]
@@ -170,7 +170,7 @@ def test_the_automatic_float32_choice_is_deterministic_cached_and_really_float32
     def fail(*args, **kwargs):
         raise AssertionError("checked again")
     with monkeypatch.context() as m:
-        m.setattr(int8, "choose_float32", fail)
+        m.setattr(int8_check, "choose_float32", fail)
         m.setattr(int8, "calibrate", fail)
         reread = loaded_model(c, mx.cpu(), ckpt, LOG)
         assert all(np.array_equal(a, b) for a, b in zip(got, precision.to_numpy(reread(x))))
@@ -195,11 +195,11 @@ def test_the_search_keeps_the_most_sensitive_parts_float32_until_the_check_passe
     def check(kept):
         calls.append(sorted(kept))
         return _found(rgb=0.2, pose=-sum(v for k, v in moves.items() if k not in kept))
-    assert int8.search(check, ["c", "b", "a"], (), 1.0) == ["a", "b"]
+    assert int8_check.search(check, ["c", "b", "a"], (), 1.0) == ["a", "b"]
     assert calls == [[], ["c"], ["b"], ["a"], ["a"], ["a", "b"]]
-    assert int8.search(check, ["c", "b", "a"], ("x",), 2.0) == ["a", "x"]
-    assert int8.search(check, ["c", "b", "a"], (), 5.0) == []
-    assert int8.search(check, ["c", "b", "a"], (), -1.0) == ["a", "b", "c"]  # never passes
+    assert int8_check.search(check, ["c", "b", "a"], ("x",), 2.0) == ["a", "x"]
+    assert int8_check.search(check, ["c", "b", "a"], (), 5.0) == []
+    assert int8_check.search(check, ["c", "b", "a"], (), -1.0) == ["a", "b", "c"]  # never passes
 
 
 def test_agreement_counts_moved_top1_and_keypoint_cells_by_hand():
@@ -209,15 +209,15 @@ def test_agreement_counts_moved_top1_and_keypoint_cells_by_hand():
     got = dict(rgb=np.array([[2., 1], [0, 1], [0, 1], [0, 3]]),
                heatmaps=np.zeros((4, 1, 2, 2, 2)))
     got["heatmaps"][0, 0, 0, 1, 1] = 1  # one of 8 joints moves its cell
-    found = int8.agreement(got, ref, labels)
+    found = int8_check.agreement(got, ref, labels)
     # float32 right on clips 0, 1, 3 (75 %); int8 on 0, 1, 2 (75 %); two clips moved
     assert found["rgb"] == dict(top1=0.0, moved=50.0)
     assert found["keypoints"] == dict(moved=12.5)
-    assert int8.passes(found, 0.0) and int8.disagreement(found) == 62.5
+    assert int8_check.passes(found, 0.0) and int8_check.disagreement(found) == 62.5
     # the check's clips spread over the calibration clips (so over all the videos)
-    assert list(int8.spread(1920, 512)[:4]) == [0, 3, 7, 11]
-    assert list(int8.spread(1920, 512))[-1] == 1916 and len(int8.spread(1920, 512)) == 512
-    assert list(int8.spread(5, 8)) == [0, 1, 2, 3, 4]
+    assert list(int8_check.spread(1920, 512)[:4]) == [0, 3, 7, 11]
+    assert list(int8_check.spread(1920, 512))[-1] == 1916 and len(int8_check.spread(1920, 512)) == 512
+    assert list(int8_check.spread(5, 8)) == [0, 1, 2, 3, 4]
 
 
 def test_calibration_clips_spread_over_the_videos_and_cycle_epochs(trained):

@@ -14,7 +14,7 @@ checkpoint's weights loaded strictly, and run in the config's eval.dtype.
   picks; the thresholds and the float32 parts are cached beside the checkpoint and reused.
 """
 from common.files import sha256
-from engine.inference import int8
+from engine.inference import int8, int8_check
 from engine.inference.precision import for_inference
 
 
@@ -34,13 +34,13 @@ def in_dtype(net, cfg, ctx, ckpt, log, training_clips):
                  wanted["calibration"], len(clips), ", ".join(wanted["float32"]) or "none",
                  " and the automatic choice" if wanted["auto"] else "")
         # the check's clips: evenly spaced over the calibration clips, so over all the videos
-        check = int8.spread(len(clips), wanted["check_clips"]) if wanted["auto"] else []
-        ref = int8.float32_outputs(net, clips[check]) if len(check) else None
+        check = int8_check.spread(len(clips), wanted["check_clips"]) if wanted["auto"] else []
+        ref = int8_check.float32_outputs(net, clips[check]) if len(check) else None
         thresholds = int8.calibrate(net, clips, wanted["calibration"], wanted["float32"],
                                     values=values)
         chosen, tried = [p for p in wanted["float32"] if int8.part(net, p) is not None], []
         if len(check):
-            chosen, tried = int8.choose_float32(net, thresholds, clips[check], labels[check],
+            chosen, tried = int8_check.choose_float32(net, thresholds, clips[check], labels[check],
                                                 wanted["tolerance"], chosen, values=values,
                                                 ref=ref, log=log)
         int8.write_cache(ckpt, wanted, digest, thresholds, chosen, tried)

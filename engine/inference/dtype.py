@@ -4,8 +4,8 @@ checkpoint's weights loaded strictly, and run in the config's eval.dtype.
     net = engine.systems.loaded_model(cfg, ctx, ckpt, log)   # outputs in net.output_names
 
 - Each system builds its network for inference (engine/experiment.py: Action Machine with plain
-  5D batch norm, the subsampled stride-2 shortcuts and no cross-device batch norm) and loads it (engine/systems/loading.py), and
-  ``in_dtype`` here runs it in eval.dtype.
+  5D batch norm, the subsampled stride-2 shortcuts and no cross-device batch norm) and loads it
+  (engine/systems/loading.py), and ``in_dtype`` here runs it in eval.dtype.
 - float32 on a CPU is the oneDNN-fused graph (``precision.Fused``); bfloat16 / float16 go
   through AMP (engine/inference/precision.py).
 - int8 (engine/inference/int8.py) is calibrated on eval.int8_calibration_clips clips of the run's own
@@ -28,21 +28,12 @@ def in_dtype(net, cfg, ctx, ckpt, log, training_clips):
     wanted, digest = int8.settings(cfg), sha256(ckpt)
     cached = int8.read_cache(ckpt, wanted, digest)
     if cached is None:
-        values = int8.weights(net)  # before the network runs at another shape
         clips, labels = int8.calibration_clips(training_clips(), wanted["clips"], True)
         log.info("int8: calibrating (%s) on %d training clips; float32 parts: %s%s",
                  wanted["calibration"], len(clips), ", ".join(wanted["float32"]) or "none",
                  " and the automatic choice" if wanted["auto"] else "")
-        # the check's clips: evenly spaced over the calibration clips, so over all the videos
-        check = int8_check.spread(len(clips), wanted["check_clips"]) if wanted["auto"] else []
-        ref = int8_check.float32_outputs(net, clips[check]) if len(check) else None
-        thresholds = int8.calibrate(net, clips, wanted["calibration"], wanted["float32"],
-                                    values=values)
-        chosen, tried = [p for p in wanted["float32"] if int8.part(net, p) is not None], []
-        if len(check):
-            chosen, tried = int8_check.choose_float32(net, thresholds, clips[check], labels[check],
-                                                wanted["tolerance"], chosen, values=values,
-                                                ref=ref, log=log)
+        values, thresholds, chosen, tried = int8_check.calibrated(net, clips, labels, wanted,
+                                                                  log)
         int8.write_cache(ckpt, wanted, digest, thresholds, chosen, tried)
         log.info("int8: thresholds of %d layers and the float32 parts (%s) written to %s",
                  len(thresholds), ", ".join(chosen) or "none", int8.cache_path(ckpt))

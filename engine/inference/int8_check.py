@@ -1,9 +1,9 @@
 """int8's automatic float32 choice (eval.int8_auto): which parts beyond the configured ones
 stay float32, from a check against float32 on labelled calibration clips.
 
-    ref = float32_outputs(net, clips[check])         # before the calibration
-    parts, trials = choose_float32(net, thresholds, clips[check], labels[check], tolerance,
-                                   configured_parts, values=weights, ref=ref)
+    values, thresholds, parts, trials = calibrated(net, clips, labels, int8.settings(cfg))
+    # inside: ref = float32_outputs(net, check clips), before the calibration, then
+    #         choose_float32(net, thresholds, check clips, their labels, tolerance, parts)
 
 The check clips are eval.int8_check_clips of the calibration clips, evenly spaced (``spread``),
 so over all the videos. Every head's top-1 on them (the fused head's too: the sum of the two
@@ -27,6 +27,23 @@ from engine.inference import int8
 from engine.metrics.scoring import softmax
 
 LOG = logging.getLogger(__name__)
+
+
+def calibrated(net, clips, labels, wanted, log=LOG):
+    """The calibration of ``net`` on ``clips`` with the settings ``wanted`` (``int8.settings``),
+    and with eval.int8_auto the choice on its check clips -> (the weights as read before any
+    run, thresholds, float32 parts, the check's trials)."""
+    values = int8.weights(net)  # before the network runs at another shape
+    check = spread(len(clips), wanted["check_clips"]) if wanted["auto"] else []
+    ref = float32_outputs(net, clips[check]) if len(check) else None
+    thresholds = int8.calibrate(net, clips, wanted["calibration"], wanted["float32"],
+                                values=values)
+    chosen, tried = [p for p in wanted["float32"] if int8.part(net, p) is not None], []
+    if len(check):
+        chosen, tried = choose_float32(net, thresholds, clips[check], labels[check],
+                                       wanted["tolerance"], chosen, values=values, ref=ref,
+                                       log=log)
+    return values, thresholds, chosen, tried
 
 
 def _outputs(run, names, clips, batch_size):

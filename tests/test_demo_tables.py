@@ -170,3 +170,15 @@ def test_mcnemar_by_hand():
     # 9 of 10 discordant pairs one way: 2 * (C(10,0) + C(10,1)) / 2**10.
     m = dt.mcnemar([1] * 9 + [0], [0] * 9 + [1])
     assert math.isclose(m["p"], 2 * (1 + 10) / 2 ** 10)
+
+
+def test_true_xy_input_takes_x_y_from_the_truth_and_confidence_from_the_decoder():
+    from tools.diagnose_pose import with_true_xy
+    rng = np.random.RandomState(2)
+    decoded = rng.uniform(0, 1, (2, 3, 4, 17)).astype(np.float32)
+    true = rng.uniform(0, 1, (2, 3, 4, 17)).astype(np.float32)
+    x = with_true_xy(mx.nd.array(decoded), mx.nd.array(true)).asnumpy()
+    assert x.shape == (2, 3, 4, 17)
+    np.testing.assert_array_equal(x[:, 0], true[:, 0])
+    np.testing.assert_array_equal(x[:, 1], true[:, 1])
+    np.testing.assert_array_equal(x[:, 2], decoded[:, 2])

@@ -14,7 +14,9 @@ after `make demo` (it reads the demo's trained rows):
    KPS rows trained with ground-truth and with pseudo-pose targets; and the decoded confidence
    (the pose CNN's third input channel, ReLU of the peak logit) beside the oracle's 1;
 3. the stage-2 pose CNN (the frozen KPS model's decoded keypoints, today's stage 2): its test
-   top-1 on decoded keypoints (the demo's number) and on ground-truth keypoints.
+   top-1 on decoded keypoints (the demo's number), on ground-truth keypoints (confidence 1, an
+   input it never saw in training), and on the ground-truth x, y with the decoder's own
+   confidence (``with_true_xy``): whether the test view's keypoint error is what it loses.
 
 Writes RUNS/diagnose_pose.md and .json; the oracle trains in RUNS/pose_oracle (resumable).
 """
@@ -146,6 +148,26 @@ def gt_inputs(cfg, decoder, poses_dir, boxes):
     return inputs_of
 
 
+def with_true_xy(decoded, true):
+    """The pose CNN's input (N, 3, T, K) with the x, y channels of ``true`` and the confidence
+    channel of ``decoded``: the decoded keypoints moved onto the ground truth."""
+    return mx.nd.concat(mx.nd.slice_axis(true, axis=1, begin=0, end=2),
+                        mx.nd.slice_axis(decoded, axis=1, begin=2, end=3), dim=1)
+
+
+def true_xy_top1(cfg, net, gt_poses, boxes):
+    """Test top-1 of a stage-2 model's pose CNN over the 30 views of every test video, fed the
+    ground-truth x, y of each view with the confidence its frozen KPS model decodes there."""
+    data = clip_dataset(cfg, split_samples(cfg, "test"), "test", False)
+    inputs_of = gt_inputs(cfg, net.decoder, gt_poses, boxes)
+    scores = []
+    for i, s in enumerate(data.samples):
+        _, decoded = net.before_pose_cnn(mx.nd.array(data[i][0]))  # (V, 3, T, K)
+        x = with_true_xy(decoded, mx.nd.array(inputs_of(s)))
+        scores.append(softmax(net.pose_cnn(x).asnumpy()).mean(axis=0))
+    return top1(np.stack(scores), [s["label"] for s in data.samples])
+
+
 def keypoint_errors(cfg, net, gt_poses, boxes):
     """The pose head on every test view against the ground truth -> dict(mean_px, pck (alpha ->
     %), confidence: mean decoded confidence, joints scored)."""
@@ -225,6 +247,8 @@ def run(args, log):
     report["stage 2 on ground-truth keypoints"] = pose_top1(
         cfg, PoseOnly(net.pose_cnn), net.decoder,
         gt_inputs(cfg, net.decoder, gt_poses, boxes), log)
+    report["stage 2 on ground-truth x, y, decoded confidence"] = true_xy_top1(
+        cfg, net, gt_poses, boxes)
     # 1. the oracle
     if not args.skip_oracle:
         ocfg = load_config(*row_config(STAGE2, common + [

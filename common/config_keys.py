@@ -51,6 +51,7 @@ RANGES = {
     "train.pose_loss_weights": "2 finite numbers >= 0",  # Eq. (5): heatmap, offset
     "eval.test_crop_scale": "a number in [1, 4]",  # 1: three identical crops
     "train.epochs": "an integer >= 1",
+    "train.pose_cnn_draws": "null or an integer >= 1",  # epochs of clips kept
     "train.lr": "a finite number > 0",
     "train.lr_steps": "a list of integers >= 0",  # epochs
     "train.lr_factor": "a number in (0, 1]",

@@ -25,6 +25,8 @@ MultitaskClipItem = collections.namedtuple("MultitaskClipItem",
 # Luvizon et al.'s pose frames (data/multitask/pose_frames.py, pose_images.py): image (3, S, S),
 # target (J, 3), mask (J, 3), visibility (J,)
 PoseItem = collections.namedtuple("PoseItem", "image target mask visibility")
+# Stage 2's kept keypoints (engine/systems/pose_draws.py): the pose CNN's input (3, T, K), label
+PoseCNNItem = collections.namedtuple("PoseCNNItem", "poses label")
 Substituted = collections.namedtuple("Substituted", "item unreadable")
 
 

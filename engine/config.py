@@ -102,6 +102,9 @@ def derive(cfg, error):
         if t["pose_cnn_init"]:
             error("train.pose_cnn_init initialises the pose CNN of stage 2: it needs "
                   "train.stage=pose_cnn")
+        if t.get("pose_cnn_draws"):
+            error("train.pose_cnn_draws keeps the frozen model's keypoints of stage 2: it needs "
+                  "train.stage=pose_cnn")
         return cfg
     try:
         heads = model_config(m["name"], **m["options"]).heads

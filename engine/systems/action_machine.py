@@ -34,6 +34,7 @@ from engine.experiment import (
 )
 from engine.inference import hardware
 from engine.systems.loading import loaded
+from engine.systems.pose_draws import draw_keypoints, kept_keypoints_loss
 from engine.metrics.scoring import check_finite, confusion, head_scores, row_name, video_scores
 from engine.pose_experiment import heatmap_pose_model
 from engine.training.checkpoints import load_weights
@@ -106,6 +107,8 @@ def action_loss(criterion, stage="joint"):
         total, parts = criterion(outputs, label, heat, offsets, weight)
         metrics = {f"loss_{k}": v for k, v in parts.items()}
         metrics["train_rgb_top1"] = outputs["rgb"].argmax(axis=1) == label.astype("float32")
+        if "pose" in outputs:
+            metrics["train_pose_top1"] = outputs["pose"].argmax(axis=1) == label.astype("float32")
         return total, metrics
     return loss_fn
 
@@ -134,7 +137,12 @@ def train(cfg, ctxs, log, dataset, resume_run=False):
     criterion = ActionMachineLoss(terms, t["loss_weights"], *t["pose_loss_weights"],
                                   heatmap_loss=t["heatmap_loss"], frames=t["pose_loss_frames"])
     log.info("losses %s", "+".join(terms))
-    return fit(cfg, net, dataset, action_loss(criterion, t["stage"]), ctxs, log, resume_run)
+    loss_fn = action_loss(criterion, t["stage"])
+    if t["stage"] == "pose_cnn" and t.get("pose_cnn_draws"):
+        net.hybridize(static_alloc=True)
+        dataset = draw_keypoints(net, dataset, cfg, ctxs[0], t["pose_cnn_draws"], log)
+        loss_fn = kept_keypoints_loss(criterion)
+    return fit(cfg, net, dataset, loss_fn, ctxs, log, resume_run)
 
 
 def load_mapping(name, num_source_classes):

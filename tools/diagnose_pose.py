@@ -159,13 +159,14 @@ def true_xy_top1(cfg, net, gt_poses, boxes):
     """Test top-1 of a stage-2 model's pose CNN over the 30 views of every test video, fed the
     ground-truth x, y of each view with the confidence its frozen KPS model decodes there."""
     data = clip_dataset(cfg, split_samples(cfg, "test"), "test", False)
-    inputs_of = gt_inputs(cfg, net.decoder, gt_poses, boxes)
-    scores = []
-    for i, s in enumerate(data.samples):
-        _, decoded = net.before_pose_cnn(mx.nd.array(data[i][0]))  # (V, 3, T, K)
-        x = with_true_xy(decoded, mx.nd.array(inputs_of(s)))
-        scores.append(softmax(net.pose_cnn(x).asnumpy()).mean(axis=0))
-    return top1(np.stack(scores), [s["label"] for s in data.samples])
+    index = {s["id"]: i for i, s in enumerate(data.samples)}
+    true_inputs = gt_inputs(cfg, net.decoder, gt_poses, boxes)
+
+    def inputs_of(sample):
+        views = mx.nd.array(data[index[sample["id"]]][0])
+        _, decoded = net.before_pose_cnn(views)  # (V, 3, T, K)
+        return with_true_xy(decoded, mx.nd.array(true_inputs(sample))).asnumpy()
+    return pose_top1(cfg, PoseOnly(net.pose_cnn), net.decoder, inputs_of, None)
 
 
 def keypoint_errors(cfg, net, gt_poses, boxes):

@@ -26,7 +26,7 @@ def in_dtype(net, cfg, ctx, ckpt, log, training_clips):
         return for_inference(net, dtype, ctx, log=log)
     int8.check_model(cfg["model"]["name"])
     wanted, digest = int8.settings(cfg), sha256(ckpt)
-    cached = int8.read_cache(ckpt, wanted, digest)
+    cached, values = int8.read_cache(ckpt, wanted, digest), None
     if cached is None:
         clips, labels = int8.calibration_clips(training_clips(), wanted["clips"], True)
         log.info("int8: calibrating (%s) on %d training clips; float32 parts: %s%s",
@@ -37,10 +37,9 @@ def in_dtype(net, cfg, ctx, ckpt, log, training_clips):
         int8.write_cache(ckpt, wanted, digest, thresholds, chosen, tried)
         log.info("int8: thresholds of %d layers and the float32 parts (%s) written to %s",
                  len(thresholds), ", ".join(chosen) or "none", int8.cache_path(ckpt))
-        return for_inference(net, "int8", ctx, log=log, thresholds=thresholds,
-                             float32_parts=chosen, values=values)
-    thresholds, chosen = cached
-    log.info("int8: thresholds and float32 parts (%s) read from %s", ", ".join(chosen) or "none",
-             int8.cache_path(ckpt))
+    else:
+        thresholds, chosen = cached
+        log.info("int8: thresholds and float32 parts (%s) read from %s",
+                 ", ".join(chosen) or "none", int8.cache_path(ckpt))
     return for_inference(net, "int8", ctx, log=log, thresholds=thresholds,
-                         float32_parts=chosen)
+                         float32_parts=chosen, values=values)

@@ -15,16 +15,16 @@ What stays float32: the keypoint decoders always (``ALWAYS_FLOAT32``: arg-max an
 soft-argmax, decode the heatmaps in float32), the parts eval.int8_float32 names (children of
 the network, ``rgb_head``, ``pose_head``, ``pose_cnn``, ``backbone``, or a backbone stage,
 ``backbone.conv1`` ... ``backbone.layer4``; a part the network does not have is skipped), and,
-with eval.int8_auto, the parts ``int8_check.choose_float32`` picks. Deconvolution has no int8 kernel in
-this MXNet, so the pose head's upsampling runs float32 whatever the setting.
+with eval.int8_auto, the parts ``int8_check.choose_float32`` picks. Deconvolution has no int8
+kernel in this MXNet, so the pose head's upsampling runs float32 whatever the setting.
 
 The automatic choice of further float32 parts (eval.int8_auto) is ``int8_check.py``.
 
 The cache (``cache_path``): the thresholds and the float32 parts they run with are written
 beside the checkpoint, with the settings that made them (``settings``) and the checkpoint's
-SHA-256, and read back when the settings match: a second evaluation calibrates nothing. Settings that differ are refused with one line
-(the file is the record of how the int8 numbers were made); a changed checkpoint (a retrained
-run) is recalibrated.
+SHA-256, and read back when the settings match: a second evaluation calibrates nothing.
+Settings that differ are refused with one line (the file is the record of how the int8 numbers
+were made); a changed checkpoint (a retrained run) is recalibrated.
 """
 import json
 import logging

@@ -34,7 +34,7 @@ from engine.experiment import (
 )
 from engine.inference import hardware
 from engine.systems.loading import loaded
-from engine.systems.pose_draws import draw_keypoints, kept_keypoints_loss
+from engine.systems.pose_draws import draw_keypoints
 from engine.metrics.scoring import check_finite, confusion, head_scores, row_name, video_scores
 from engine.pose_experiment import heatmap_pose_model
 from engine.training.checkpoints import load_weights
@@ -104,13 +104,26 @@ def action_loss(criterion, stage="joint"):
 
     def loss_fn(net, clip, label, heat, offsets, weight):
         outputs = dict(zip(net.output_names, outputs_of(net, clip)))
-        total, parts = criterion(outputs, label, heat, offsets, weight)
-        metrics = {f"loss_{k}": v for k, v in parts.items()}
-        metrics["train_rgb_top1"] = outputs["rgb"].argmax(axis=1) == label.astype("float32")
-        if "pose" in outputs:
-            metrics["train_pose_top1"] = outputs["pose"].argmax(axis=1) == label.astype("float32")
-        return total, metrics
+        return step_metrics(criterion, outputs, label, heat, offsets, weight)
     return loss_fn
+
+
+def kept_keypoints_loss(criterion):
+    """(net, poses, label) -> (total, per-clip metrics): stage 2's pose CNN alone on the kept
+    inputs of ``engine.systems.pose_draws`` (train.pose_cnn_draws)."""
+    def loss_fn(net, poses, label):
+        return step_metrics(criterion, {"pose": net.pose_cnn(poses)}, label)
+    return loss_fn
+
+
+def step_metrics(criterion, outputs, label, *targets):
+    """(total, per-clip metrics): the loss parts and whether each head present was right."""
+    total, parts = criterion(outputs, label, *targets)
+    metrics = {f"loss_{k}": v for k, v in parts.items()}
+    for head in ("rgb", "pose"):
+        if head in outputs:
+            metrics[f"train_{head}_top1"] = outputs[head].argmax(axis=1) == label.astype("float32")
+    return total, metrics
 
 
 def training_data(cfg, samples):

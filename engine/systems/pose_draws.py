@@ -57,14 +57,3 @@ def draw_keypoints(net, dataset, cfg, ctx, draws, log):
         log.info("stage 2: keypoints of epoch %d/%d's %d clips kept (%.1f s, %d unreadable "
                  "replaced)", epoch + 1, draws, len(poses[-1]), time.time() - tic, unreadable)
     return KeypointDraws(np.stack(poses).astype(np.float32), np.stack(labels).astype(np.int32))
-
-
-def kept_keypoints_loss(criterion):
-    """(net, poses, label) -> (total, per-clip metrics): the pose CNN alone on kept inputs."""
-    def loss_fn(net, poses, label):
-        logits = net.pose_cnn(poses)
-        total, parts = criterion({"pose": logits}, label)
-        metrics = {f"loss_{k}": v for k, v in parts.items()}
-        metrics["train_pose_top1"] = logits.argmax(axis=1) == label.astype("float32")
-        return total, metrics
-    return loss_fn

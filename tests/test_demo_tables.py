@@ -182,3 +182,40 @@ def test_true_xy_input_takes_x_y_from_the_truth_and_confidence_from_the_decoder(
     np.testing.assert_array_equal(x[:, 0], true[:, 0])
     np.testing.assert_array_equal(x[:, 1], true[:, 1])
     np.testing.assert_array_equal(x[:, 2], decoded[:, 2])
+
+
+def test_linear_probe_classifier_by_hand():
+    from tools.diagnose_pose import fit_linear
+    predict = fit_linear(np.array([[-2.0], [-1.0], [1.0], [2.0]]), np.array([0, 0, 1, 1]), 2)
+    p = predict(np.array([[-1.5], [0.0], [1.5]]))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+    assert p[0, 0] > 0.9 and p[2, 1] > 0.9
+    np.testing.assert_allclose(p[1], [0.5, 0.5], atol=1e-4)  # symmetric data: the border at 0
+    # XOR: no linear border separates it, so a linear classifier is left at chance everywhere
+    xor = fit_linear(np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]]),
+                     np.array([0, 0, 1, 1]), 2)
+    np.testing.assert_allclose(xor(np.array([[1.0, 1.0], [1.0, -1.0]])), 0.5, atol=1e-4)
+
+
+def test_linear_probe_reads_keypoints_as_the_pose_cnn_does():
+    from tools.diagnose_pose import clip_xy
+    rng = np.random.RandomState(0)
+    box = np.array([10.0, 20.0, 50.0, 40.0])  # 40 x 20: its square crop is 40 px a side
+    poses = np.concatenate([rng.uniform(12, 48, (5, 17, 2)), np.ones((5, 17, 1))], axis=2)
+    idx = np.array([[0, 2, 4], [1, 2, 3]])
+    cfg = {"data": {"size": 64, "crop_aspect": 1.0}, "eval": {"test_crop_scale": 256 / 224},
+           "model": {"options": {"pose_input": "absolute"}}}
+    xy = clip_xy(cfg, poses, box, idx).reshape(2, 3, 17, 2)
+    # a difference of image pixels is that difference over the crop's 40 px side
+    np.testing.assert_allclose(xy[:, :, 5] - xy[:, :, 9], (poses[idx, 5, :2] - poses[idx, 9, :2])
+                               / 40, rtol=1e-4, atol=1e-6)
+    mirrored = clip_xy(cfg, poses, box, idx, mirror=True).reshape(2, 3, 17, 2)
+    # left and right swap; x differences change sign, y stays
+    np.testing.assert_allclose(mirrored[:, :, 5, 0] - mirrored[:, :, 7, 0],
+                               -(xy[:, :, 6, 0] - xy[:, :, 8, 0]), atol=1e-5)
+    np.testing.assert_allclose(mirrored[:, :, 5, 1], xy[:, :, 6, 1], atol=1e-6)
+    np.testing.assert_allclose(mirrored[:, :, 0, 1], xy[:, :, 0, 1], atol=1e-6)
+    cfg["model"]["options"]["pose_input"] = "centred"
+    centred = clip_xy(cfg, poses, box, idx).reshape(2, 3, 17, 2)
+    np.testing.assert_allclose(centred.mean(axis=(1, 2)), 0.0, atol=1e-6)
+    np.testing.assert_allclose(centred, xy - xy.mean(axis=(1, 2), keepdims=True), atol=1e-6)

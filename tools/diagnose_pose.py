@@ -16,7 +16,11 @@ after `make demo` (it reads the demo's trained rows):
 3. the stage-2 pose CNN (the frozen KPS model's decoded keypoints, today's stage 2): its test
    top-1 on decoded keypoints (the demo's number), on ground-truth keypoints (confidence 1, an
    input it never saw in training), and on the ground-truth x, y with the decoder's own
-   confidence (``with_true_xy``): whether the test view's keypoint error is what it loses.
+   confidence (``with_true_xy``): whether the test view's keypoint error is what it loses;
+4. a linear probe: a multinomial logistic regression on the ground-truth x, y of every clip of
+   the training views (mirrored too, as training mirrors), in the form the pose CNN reads them,
+   tested on the test view's 10 clips a video: which classes the test view's keypoints tell apart
+   at all, with no pose CNN and no decoder, beside the stage-2 pose CNN's top-1 per class.
 
 Writes RUNS/diagnose_pose.md and .json; the oracle trains in RUNS/pose_oracle (resumable).
 """
@@ -28,11 +32,13 @@ import sys
 import mxnet as mx
 import numpy as np
 from mxnet.gluon.block import HybridBlock
+from scipy.optimize import minimize
 
 from engine.config import load_config
 from data import transforms as T
 from common.files import atomic_write_text
 from data.index import read_boxes, read_poses
+from data.keypoints import flip_keypoints
 from data.loader import Substitutes
 from data.pose_targets import encode_clip
 from data import registry
@@ -47,7 +53,7 @@ from engine.experiment import (
     split_samples,
 )
 from engine.metrics.pose_metrics import pck_curve, pckh_hits, percent
-from engine.metrics.scoring import softmax, top1
+from engine.metrics.scoring import class_accuracy, softmax, top1
 from engine.training.loop import fit
 from engine.views.cam import box_in_crop
 from symbols.action_machine import ActionMachineLoss
@@ -169,6 +175,70 @@ def true_xy_top1(cfg, net, gt_poses, boxes):
     return pose_top1(cfg, PoseOnly(net.pose_cnn), net.decoder, inputs_of, None)
 
 
+def fit_linear(x, labels, num_classes, l2=1e-3, max_iter=500):
+    """Multinomial logistic regression, an L2 penalty ``l2`` on the weights, fitted by L-BFGS on
+    standardised features: x (M, D), labels (M,) -> a function (N, D) -> probabilities (N, C)."""
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    z, onehot = (x - mean) / std, np.eye(num_classes)[labels]
+    dims = z.shape[1] * num_classes
+
+    def loss_and_grad(w):
+        weights, bias = w[:dims].reshape(-1, num_classes), w[dims:]
+        p = softmax(z @ weights + bias)
+        loss = -np.mean(np.log(p[np.arange(len(z)), labels] + 1e-12)) + l2 * np.sum(weights ** 2)
+        g = (p - onehot) / len(z)
+        return loss, np.concatenate([(z.T @ g + 2 * l2 * weights).ravel(), g.sum(axis=0)])
+
+    w = minimize(loss_and_grad, np.zeros(dims + num_classes), jac=True, method="L-BFGS-B",
+                 options=dict(maxiter=max_iter)).x
+    weights, bias = w[:dims].reshape(-1, num_classes), w[dims:]
+    return lambda x: softmax(((x - mean) / std) @ weights + bias)
+
+
+def clip_xy(cfg, poses, box, indices, mirror=False):
+    """Ground-truth x, y of a video's clips (``indices`` (N, T)) in the centre test crop of its
+    person box, as fractions of the crop, mirrored (left and right swapped) if asked and less
+    each clip's mean with ``pose_input: centred``, as the pose CNN reads them -> (N, T*K*2)."""
+    size = cfg["data"]["size"]
+    kps = T.crop_keypoints(poses[np.minimum(indices, len(poses) - 1)].astype(np.float32),
+                           test_crops(cfg, box)[1], size)
+    if mirror:
+        kps = flip_keypoints(kps, size)
+    xy = kps[..., :2] / size  # (N, T, K, 2)
+    if cfg["model"]["options"].get("pose_input", "absolute") == "centred":
+        xy = xy - xy.mean(axis=(1, 2), keepdims=True)
+    return xy.reshape(len(xy), -1)
+
+
+def linear_probe(cfg, gt_poses, boxes, l2=1e-3):
+    """``fit_linear`` on the ground-truth keypoints of every clip of the training videos (every
+    start, mirrored and not), tested on the 10 clips of every test video, probabilities averaged
+    -> dict(top1, per_class {class: top-1}, train_top1 over the training clips)."""
+    d = cfg["data"]
+    stride = d["stride"] or registry.dataset(d["dataset"], "video").adapter().STRIDE
+    x, labels = [], []
+    for s in split_samples(cfg, "train"):
+        poses = read_poses(gt_poses, s["id"])
+        span = T.clip_span(d["clip_len"], T.fit_stride(s["frames"], d["clip_len"], stride))
+        idx = np.stack([T.clip_indices(s["frames"], d["clip_len"], stride, start)
+                        for start in range(max(s["frames"] - span, 0) + 1)])
+        for mirror in (False, True):
+            x.append(clip_xy(cfg, poses, boxes[s["id"]], idx, mirror))
+            labels += [s["label"]] * len(idx)
+    classes = registry.dataset(d["dataset"], "video").adapter().CLASSES
+    x, labels = np.concatenate(x), np.array(labels)
+    predict = fit_linear(x, labels, len(classes), l2)
+    test = split_samples(cfg, "test")
+    scores = np.stack([predict(clip_xy(
+        cfg, read_poses(gt_poses, s["id"]), boxes[s["id"]],
+        T.test_indices(s["frames"], d["clip_len"], stride, cfg["eval"]["num_clips"]))).mean(axis=0)
+        for s in test])
+    truth = np.array([s["label"] for s in test])
+    return dict(top1=top1(scores, truth),
+                per_class=class_accuracy(scores.argmax(axis=1) == truth, truth, classes),
+                train_top1=float(np.mean(predict(x).argmax(axis=1) == labels)))
+
+
 def keypoint_errors(cfg, net, gt_poses, boxes):
     """The pose head on every test view against the ground truth -> dict(mean_px, pck (alpha ->
     %), confidence: mean decoded confidence, joints scored)."""
@@ -250,6 +320,11 @@ def run(args, log):
         gt_inputs(cfg, net.decoder, gt_poses, boxes), log)
     report["stage 2 on ground-truth x, y, decoded confidence"] = true_xy_top1(
         cfg, net, gt_poses, boxes)
+    # 4. the linear probe, beside stage 2's classes
+    with open(os.path.join(cfg["out"], "results.json")) as f:
+        report["stage 2 per class, decoded keypoints"] = json.load(f)["per_class"]["pose"]
+    report["linear probe on ground-truth keypoints"] = linear_probe(cfg, gt_poses, boxes)
+    log.info("linear probe: %s", report["linear probe on ground-truth keypoints"])
     # 1. the oracle
     if not args.skip_oracle:
         ocfg = load_config(*row_config(STAGE2, common + [
@@ -271,6 +346,11 @@ def run(args, log):
 
 
 def fmt(v):
+    if isinstance(v, dict) and "per_class" in v:
+        return (f"top-1 {100 * v['top1']:.1f} % (training clips {100 * v['train_top1']:.1f} %); "
+                + fmt(v["per_class"]))
+    if isinstance(v, dict) and "pck" not in v:
+        return "; ".join(f"{k} {'-' if a is None else f'{100 * a:.0f}'}" for k, a in v.items())
     if isinstance(v, dict):
         pck = ", ".join(f"PCK@{a} {p:.1f} %" for a, p in v["pck"].items())
         return (f"mean error {v['mean_px']:.2f} px; {pck}; decoded confidence mean "

@@ -219,3 +219,23 @@ def test_linear_probe_reads_keypoints_as_the_pose_cnn_does():
     centred = clip_xy(cfg, poses, box, idx).reshape(2, 3, 17, 2)
     np.testing.assert_allclose(centred.mean(axis=(1, 2)), 0.0, atol=1e-6)
     np.testing.assert_allclose(centred, xy - xy.mean(axis=(1, 2), keepdims=True), atol=1e-6)
+
+
+def test_probe_only_report_on_a_tiny_benchmark(synth_work, tmp_path):
+    import json
+    import logging
+    import os
+
+    from tools import diagnose_pose
+    runs = str(tmp_path)
+    args = diagnose_pose.parse_args(["--work", synth_work, "--runs", runs, "--probe-only",
+                                     "data.clip_len=4", "eval.num_clips=2"])
+    report = diagnose_pose.run(args, logging.getLogger("diagnose_pose"))
+    probe = report[diagnose_pose.PROBE]
+    per_class = probe["per_class"]
+    assert len(per_class) == 10 and 0.0 <= probe["train_top1"] <= 1.0
+    # every class has as many test videos in the fixture, so top-1 is their plain mean
+    assert math.isclose(probe["top1"], np.mean([v for v in per_class.values() if v is not None]))
+    with open(os.path.join(runs, "diagnose_pose.json")) as f:
+        assert json.load(f)[diagnose_pose.PROBE]["per_class"] == per_class
+    assert "| linear probe" in open(os.path.join(runs, "diagnose_pose.md")).read()

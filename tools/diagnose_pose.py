@@ -1,6 +1,7 @@
 """Why is the demo's pose CNN weak? Three measurements on the synthetic benchmark.
 
-    python -m tools.diagnose_pose [--runs runs] [--work work/synth] [--skip-oracle] [key=value ...]
+    python -m tools.diagnose_pose [--runs runs] [--work work/synth] [--skip-oracle | --probe-only]
+                                  [key=value ...]
 
 after `make demo` (it reads the demo's trained rows):
 
@@ -61,6 +62,7 @@ from symbols.pose_decoder import decode_pose_maps
 
 PCK_ALPHAS = (0.05, 0.1, 0.2)  # of the person box's longer side in the crop (Penn's rule)
 STAGE2 = "kps_pose_r18"
+PROBE = "linear probe on ground-truth keypoints"
 
 
 class PoseOnly(HybridBlock):
@@ -284,6 +286,9 @@ def parse_args(argv=None):
     parser.add_argument("--runs", default="runs", help="the demo's runs folder")
     parser.add_argument("--seed", type=int, default=0, help="which seed's demo rows to read")
     parser.add_argument("--skip-oracle", action="store_true", help="no oracle training")
+    parser.add_argument("--probe-only", action="store_true",
+                        help="only the linear probe (4.): no trained row needed, seconds; with "
+                             "data.protocol=xview1 or xview2, the other views as test view")
     parser.add_argument("overrides", nargs="*", help="config overrides for every row")
     return parser.parse_args(argv)
 
@@ -303,6 +308,10 @@ def run(args, log):
     common = [f"data.prepared={prepared}", f"data.boxes={boxes_path}",
               f"train.seed={args.seed}"] + args.overrides
     runs = {name: seed_runs(args.runs, args.seed, name) for name in ("demo", "demo_pseudo")}
+    if args.probe_only:
+        cfg = load_config(*row_config(STAGE2, common + [f"data.poses={gt_poses}",
+                                                         f"runs={runs['demo']}"]))
+        return write_report(args.runs, {PROBE: linear_probe(cfg, gt_poses, boxes)})
     report = {}
     # 2. keypoint error of the KPS rows (their pose heads are the stage-2 models' inputs)
     for targets, poses in (("ground truth", gt_poses),
@@ -323,8 +332,8 @@ def run(args, log):
     # 4. the linear probe, beside stage 2's classes
     with open(os.path.join(cfg["out"], "results.json")) as f:
         report["stage 2 per class, decoded keypoints"] = json.load(f)["per_class"]["pose"]
-    report["linear probe on ground-truth keypoints"] = linear_probe(cfg, gt_poses, boxes)
-    log.info("linear probe: %s", report["linear probe on ground-truth keypoints"])
+    report[PROBE] = linear_probe(cfg, gt_poses, boxes)
+    log.info("linear probe: %s", report[PROBE])
     # 1. the oracle
     if not args.skip_oracle:
         ocfg = load_config(*row_config(STAGE2, common + [
@@ -336,10 +345,15 @@ def run(args, log):
         oracle, decoder = train_oracle(ocfg, log)
         report["oracle on ground-truth keypoints"] = pose_top1(
             ocfg, oracle, decoder, gt_inputs(ocfg, decoder, gt_poses, boxes), log)
-    text = "\n".join(["| pose branch diagnosis (synthetic xview3, test view) | value |",
+    return write_report(args.runs, report)
+
+
+def write_report(runs, report):
+    """RUNS/diagnose_pose.md (printed too) and .json -> ``report``."""
+    text = "\n".join(["| pose branch diagnosis (synthetic benchmark, test view) | value |",
                       "| --- | --- |"] + [f"| {k} | {fmt(v)} |" for k, v in report.items()])
-    atomic_write_text(os.path.join(args.runs, "diagnose_pose.md"), text + "\n")
-    atomic_write_text(os.path.join(args.runs, "diagnose_pose.json"),
+    atomic_write_text(os.path.join(runs, "diagnose_pose.md"), text + "\n")
+    atomic_write_text(os.path.join(runs, "diagnose_pose.json"),
                       json.dumps(report, indent=1, default=str))
     print(text)
     return report

@@ -170,6 +170,24 @@ def multitask_rows(args, prepared, pose_cfg, pose_final, log, cpu):
     return rows
 
 
+def joint_schedule():
+    """Overrides that give the joint rows make demo's KPS RGBAction schedule: their config, the
+    stage-2 row's, carries stage 2's own (longer, on kept keypoints of a frozen model)."""
+    t = load_config(*row_config("kps", []))["train"]
+    return [f"train.epochs={t['epochs']}", f"train.lr_steps={json.dumps(t['lr_steps'])}",
+            "train.pose_cnn_draws=null"]
+
+
+def decoder_row_list(kps_final):
+    """[(name, config row, overrides, runs sub-folder)]: the joint rows on make demo's KPS
+    schedule, then the stage-2 rows from the KPS RGBAction model ``kps_final`` unless None."""
+    rows = [(n, r, extra + joint_schedule(), f) for n, r, extra, f in DECODER_ROWS]
+    if kps_final is not None:
+        rows += [(n, r, extra + [f"train.init_from={kps_final}"], f)
+                 for n, r, extra, f in STAGE2_ROWS]
+    return rows
+
+
 def decoder_rows(args, prepared, boxes, poses, log):
     """Action Machine's pose row with the arg-max and the soft-argmax decoder -> [(name,
     results)]: trained jointly, and in stage 2 if make demo's KPS RGBAction run exists."""
@@ -181,13 +199,10 @@ def decoder_rows(args, prepared, boxes, poses, log):
     common = [f"data.prepared={prepared}", f"data.boxes={boxes}", f"data.poses={poses}",
               f"model.pretrained={pretrained}"]
     kps_final = os.path.join(args.runs, "demo", "synth_xview3_kps", "final.params")
-    rows = list(DECODER_ROWS)
-    if os.path.exists(kps_final):
-        rows += [(n, r, extra + [f"train.init_from={kps_final}"], f)
-                 for n, r, extra, f in STAGE2_ROWS]
-    else:
+    if not os.path.exists(kps_final):
         log.info("no %s (make demo's KPS RGBAction model): the stage-2 decoder rows are left out",
                  kps_final)
+    rows = decoder_row_list(kps_final if os.path.exists(kps_final) else None)
     results = []
     for name, row, extra, folder in rows:
         results += run_rows([(name, row)], common + extra + [

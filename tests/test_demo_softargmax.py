@@ -39,3 +39,22 @@ def test_a_tiny_demo_softargmax_runs_end_to_end(synth_work, tmp_path, capsys):
     for n in (8, 9):
         assert os.path.getsize(os.path.join(runs, f"demo_softargmax_figure{n}.png")) > 1000
     assert "| action blocks (Figure 8) |" in capsys.readouterr().out
+
+
+def test_the_decoder_rows_configs_load_with_their_stage_schedules():
+    from engine.config import load_config
+    from engine.demo.rows import row_config
+    kps = load_config(*row_config("kps", []))["train"]
+    stage2 = load_config(*row_config("kps_pose_r18", []))["train"]
+    rows = demo_softargmax.decoder_row_list("runs/demo/synth_xview3_kps/final.params")
+    assert [n for n, *_ in rows] == [n for n, *_ in demo_softargmax.DECODER_ROWS
+                                     + demo_softargmax.STAGE2_ROWS]
+    for name, row, overrides, _ in rows:
+        t = load_config(*row_config(row, overrides))["train"]  # refused settings raise here
+        if t["stage"] == "joint":  # trained as make demo's KPS row, not on kept keypoints
+            assert (t["epochs"], t["lr_steps"], t["pose_cnn_draws"]) == \
+                (kps["epochs"], kps["lr_steps"], None), name
+        else:
+            assert (t["epochs"], t["lr_steps"], t["pose_cnn_draws"]) == \
+                (stage2["epochs"], stage2["lr_steps"], stage2["pose_cnn_draws"]), name
+    assert len(demo_softargmax.decoder_row_list(None)) == len(demo_softargmax.DECODER_ROWS)

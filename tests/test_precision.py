@@ -319,3 +319,15 @@ def test_a_failing_fusion_pass_falls_back_to_the_plain_graph(caplog, monkeypatch
     assert all(np.array_equal(a, b) for a, b in zip(reference, got))
     assert any("could not fuse" in r.getMessage() and "\n" not in r.getMessage()
                for r in caplog.records)
+
+
+def test_a_difference_prints_alike_in_its_row_and_as_the_largest():
+    # 216 and 212 of 320 videos: 1.25 points, a tie that two float computations round apart
+    results = {"float32": {"top1": {"pose": 216 / 320}}, "int8": {"top1": {"pose": 212 / 320},
+                                                                  "float32_parts": []}}
+    table = [("pseudo-poses", [("KPS PoseAction", results)])]
+    row = compare_dtypes.markdown(table, "int8").splitlines()[2]
+    shown = row.split(" | ")[4].split(" ")[0]
+    assert f"{compare_dtypes.largest_difference(table, 'int8'):.1f}" == shown.lstrip("-+")
+    assert row.startswith("| KPS PoseAction | pose | 67.5 | 66.2 |")
+    assert "(over 1.0)" in row

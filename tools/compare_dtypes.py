@@ -91,19 +91,26 @@ def markdown(table, dtype="bfloat16"):
                 if head not in results["float32"]["top1"]:
                     continue
                 a, b = (100 * results[d]["top1"][head] for d in ("float32", dtype))
+                diff = difference(results, head, dtype)
                 mark = (f" (over {TARGET:.1f})"
-                        if parts and abs(b - a) > TARGET + 1e-9 else "")
+                        if parts and abs(diff) > TARGET + 1e-9 else "")
                 kept = (" " + (", ".join(results[dtype].get("float32_parts", [])) or "none")
                         + " |") if parts else ""
-                lines.append(f"| {name} | {head} | {a:.1f} | {b:.1f} | {b - a:+.1f}{mark} |"
+                lines.append(f"| {name} | {head} | {a:.1f} | {b:.1f} | {diff:+.1f}{mark} |"
                              + kept)
         lines.append("")
     return "\n".join(lines)
 
 
+def difference(results, head, dtype):
+    """Top-1 of ``dtype`` minus float32's, in points: one computation for the rows and the
+    largest difference, so a tie such as 1.25 prints alike in both."""
+    return 100 * (results[dtype]["top1"][head] - results["float32"]["top1"][head])
+
+
 def largest_difference(table, dtype="bfloat16"):
     """The largest |top-1 difference| in points over every row and head."""
-    return max(abs(100 * (r[dtype]["top1"][h] - r["float32"]["top1"][h]))
+    return max(abs(difference(r, h, dtype))
                for _, rows in table for _, r in rows for h in r["float32"]["top1"])
 
 

@@ -185,7 +185,7 @@ def test_true_xy_input_takes_x_y_from_the_truth_and_confidence_from_the_decoder(
 
 
 def test_linear_probe_classifier_by_hand():
-    from tools.diagnose_pose import fit_linear
+    from tools.pose_probe import fit_linear
     predict = fit_linear(np.array([[-2.0], [-1.0], [1.0], [2.0]]), np.array([0, 0, 1, 1]), 2)
     p = predict(np.array([[-1.5], [0.0], [1.5]]))
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
@@ -198,7 +198,7 @@ def test_linear_probe_classifier_by_hand():
 
 
 def test_linear_probe_reads_keypoints_as_the_pose_cnn_does():
-    from tools.diagnose_pose import clip_xy
+    from tools.pose_probe import clip_xy
     rng = np.random.RandomState(0)
     box = np.array([10.0, 20.0, 50.0, 40.0])  # 40 x 20: its square crop is 40 px a side
     poses = np.concatenate([rng.uniform(12, 48, (5, 17, 2)), np.ones((5, 17, 1))], axis=2)

@@ -45,6 +45,24 @@ def test_pose_cnn_takes_3x8x17(depth):
     assert net(mx.nd.random.uniform(shape=(2, 3, 8, 17))).shape == (2, 60)
 
 
+
+def test_pose_cnn_classifies_the_mean_of_its_maps_over_time_and_joints():
+    """The logits are the FC layer of the ResNet's maps averaged over T and K (numpy), in the
+    hybridized graph, and the gradient reaches the input through that average."""
+    net = PoseCNN(num_classes=5, depth=18, layers=(1, 1, 1, 1), base_width=4, dropout=0.0)
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    x = mx.nd.random.uniform(shape=(3, 3, 8, 17))
+    maps = net.resnet(x).asnumpy()
+    w, b = net.fc.weight.data().asnumpy(), net.fc.bias.data().asnumpy()
+    expected = maps.mean(axis=(2, 3)) @ w.T + b
+    assert abs(net(x).asnumpy() - expected).max() < 1e-4
+    x.attach_grad()
+    with mx.autograd.record():
+        y = net(x)
+    y.backward()
+    assert abs(x.grad.asnumpy()).sum() > 0
+
 @pytest.mark.parametrize("frames,size,heads", list(itertools.product(
     [4, 8], [64, 96], [("rgb",), ("rgb", "kps"), ("rgb", "kps", "pose")])))
 def test_action_machine_outputs(frames, size, heads):

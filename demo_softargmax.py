@@ -202,7 +202,8 @@ def decoder_rows(args, prepared, boxes, poses, log):
     if not os.path.exists(kps_final):
         log.info("no %s (make demo's KPS RGBAction model): the stage-2 decoder rows are left out",
                  kps_final)
-    rows = decoder_row_list(kps_final if os.path.exists(kps_final) else None)
+        kps_final = None
+    rows = decoder_row_list(kps_final)
     results = []
     for name, row, extra, folder in rows:
         results += run_rows([(name, row)], common + extra + [

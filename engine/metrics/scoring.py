@@ -16,15 +16,29 @@ def softmax(x):
 
 def video_scores(net, views, ctx, views_per_batch):
     """views (V, 3, T, S, S) -> {head: softmax averaged over the V views}."""
-    sums = {}
+    return read_video_scores(queue_video_scores(net, views, ctx, views_per_batch))
+
+
+def queue_video_scores(net, views, ctx, views_per_batch):
+    """``video_scores``' forward passes, queued on MXNet's engine and not waited for (the
+    caller may load the next video meanwhile) -> (the heads' outputs of each chunk of views,
+    V), for ``read_video_scores``."""
+    chunks = []
     for start in range(0, views.shape[0], views_per_batch):
         chunk = views[start:start + views_per_batch].as_in_context(ctx)
         outputs = dict(zip(net.output_names, net(chunk)))
-        for head in ("rgb", "pose"):
-            if head in outputs:
-                p = softmax(outputs[head].asnumpy()).sum(axis=0)
-                sums[head] = sums.get(head, 0) + p
-    return {k: v / views.shape[0] for k, v in sums.items()}
+        chunks.append({h: outputs[h] for h in ("rgb", "pose") if h in outputs})
+    return chunks, views.shape[0]
+
+
+def read_video_scores(queued):
+    """``queue_video_scores``' outputs, waited for -> {head: softmax averaged over the views}."""
+    chunks, count = queued
+    sums = {}
+    for outputs in chunks:
+        for head, out in outputs.items():
+            sums[head] = sums.get(head, 0) + softmax(out.asnumpy()).sum(axis=0)
+    return {k: v / count for k, v in sums.items()}
 
 
 def multitask_scores(net, views, ctx, views_per_batch, poses=None):

@@ -35,7 +35,8 @@ from engine.experiment import (
 from engine.inference import hardware
 from engine.systems.loading import loaded
 from engine.systems.pose_draws import draw_keypoints
-from engine.metrics.scoring import check_finite, confusion, head_scores, row_name, video_scores
+from engine.metrics.scoring import (check_finite, confusion, head_scores, queue_video_scores,
+                                    read_video_scores, row_name)
 from engine.pose_experiment import heatmap_pose_model
 from engine.training.checkpoints import load_weights
 from engine.training.loop import fit
@@ -221,21 +222,32 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
     loader = make_loader(data, 1, workers=cfg["data"]["workers"])
     scores, labels, per_video, skipped = {}, [], [], []
     progress = Progress(len(samples), "test", log, unit="videos")
-    for i, (views, label) in enumerate(loader):
-        progress.update()
-        if int(label.asscalar()) == UNREADABLE_LABEL:
-            skipped.append(dict(id=samples[i]["id"], reason=data.reason(i)))
-            log.warning("skipped unreadable test video %s: %s", *skipped[-1].values())
-            continue
-        s = video_scores(net, views[0], ctx, cfg["eval"]["views_per_batch"])
+
+    def settle(i, queued, label):
+        s = read_video_scores(queued)
         check_finite(np.stack(list(s.values())), f"scores for test video {samples[i]['id']}")
         if "pose" in s:
             s["fused"] = s["rgb"] + s["pose"]  # Sec. 3: predictions fused by summation
         for head, v in s.items():
             scores.setdefault(head, []).append(v)
-        labels.append(int(label.asscalar()))
-        per_video.append(dict(id=samples[i]["id"], label=labels[-1],
+        labels.append(label)
+        per_video.append(dict(id=samples[i]["id"], label=label,
                               **{h: int(np.argmax(v)) for h, v in s.items()}))
+
+    pending = None  # a video's queued forward passes, read once the next video is loaded
+    for i, (views, label) in enumerate(loader):
+        if pending is not None:
+            settle(*pending)
+            pending = None
+        progress.update()
+        if int(label.asscalar()) == UNREADABLE_LABEL:
+            skipped.append(dict(id=samples[i]["id"], reason=data.reason(i)))
+            log.warning("skipped unreadable test video %s: %s", *skipped[-1].values())
+            continue
+        pending = (i, queue_video_scores(net, views[0], ctx, cfg["eval"]["views_per_batch"]),
+                   int(label.asscalar()))
+    if pending is not None:
+        settle(*pending)
     if not labels:
         raise ValueError(f"none of the {len(samples)} test videos could be read")
     progress.close()

@@ -45,13 +45,21 @@ def draw_keypoints(net, dataset, cfg, ctx, draws, log):
     poses, labels = [], []
     for epoch in range(draws):
         tic, kept, kept_labels, unreadable = time.time(), [], [], 0
-        for batch, bad in epoch_loader(dataset, cfg, epoch):
+        batches, pending = iter(epoch_loader(dataset, cfg, epoch)), None
+        while True:
+            item = next(batches, None)  # loaded while the previous batch's forward runs
+            if pending is not None:
+                x, label, bad = pending
+                kept.append(x.asnumpy())
+                kept_labels.append(label.asnumpy())
+                unreadable += int(bad.sum().asscalar())
+                check_unreadable(unreadable, len(dataset), cfg["train"]["max_unreadable"], epoch)
+            if item is None:
+                break
+            batch, bad = item
             with autograd.pause(train_mode=False):
                 _, x = net.before_pose_cnn(batch.clip.as_in_context(ctx))
-            kept.append(x.asnumpy())
-            kept_labels.append(batch.label.asnumpy())
-            unreadable += int(bad.sum().asscalar())
-            check_unreadable(unreadable, len(dataset), cfg["train"]["max_unreadable"], epoch)
+            pending = x, batch.label, bad
         poses.append(np.concatenate(kept))
         labels.append(np.concatenate(kept_labels))
         log.info("stage 2: keypoints of epoch %d/%d's %d clips kept (%.1f s, %d unreadable "

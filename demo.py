@@ -18,7 +18,10 @@ and KPS rows (``visualize.py``), in RUNS/demo_figures. ``--seeds N`` trains ever
 seeds 0 .. N-1 (seed 0 in RUNS/demo, seed s in RUNS/demo_seed{s}) and reports mean +- std over
 them. The paper's claims (``CLAIMS``) are tested between rows, each with its 95 % interval over
 the seeds (over the test videos with one seed) and its test over the videos (``demo_tables``):
-the ``claims`` of RUNS/demo_results.json and the claims table of RUNS/demo_results.md.
+the ``claims`` of RUNS/demo_results.json and the claims table of RUNS/demo_results.md. With
+several seeds, the ``spread`` of the JSON and its table split each row's and each claim's spread
+over the seeds into what each test video adds on its own (which more test videos would average
+out) and what a seed shares over all its videos (``demo_tables.spread``).
 """
 import json
 import logging
@@ -98,6 +101,10 @@ CLAIMS = (
     ("RGB head over the pose CNN alone, pseudo-pose targets", (STAGE2 + PSEUDO, "rgb"),
      (STAGE2 + PSEUDO, "pose")),
 )
+SPREAD_NOTE = ("Where the spread over the seeds comes from: each test video's own part (right with "
+               "some seeds, wrong with others), which more test videos average out, and the rest, "
+               "which a seed shares over all its videos and more test videos leave as it is "
+               "(engine/demo/tables.py, spread). Estimates from the seeds at hand.")
 CAM_FIGURE_ROWS = ("rgb_random_crop", "kps")  # the paper's Fig. 1 pair: scene vs. body
 CAM_NOTE = ("Share (%) of the positive CAM mass of the RGB head inside the person box / the scene "
             "object's box, centre view of each test video. Person-crop rows see the object's "
@@ -157,6 +164,11 @@ def run(args, log):
         tables = [demo_tables.seeds_table(results, gt_title),
                   demo_tables.seeds_table(pseudo_results, pseudo_title)]
     claims = claims_of(results, pseudo_results)
+    spread = spreads_of(results, pseudo_results) if len(seeds) > 1 else None
+    if spread:
+        tables.append(demo_tables.spread_table(
+            [(f"{r['name']}: {r['head']}", r) for r in spread["rows"]],
+            [(c["claim"], c) for c in spread["claims"]]) + "\n\n" + SPREAD_NOTE)
     text = "\n\n".join(tables + [
         demo_tables.claims_table(claims),
         f"tiny pose model on the synthetic COCO-format val set (ground-truth boxes): AP "
@@ -172,7 +184,7 @@ def run(args, log):
     atomic_write_text(os.path.join(args.runs, "demo_results.json"), json.dumps(dict(
         seeds=seeds, rows=[[dict(name=n, **r) for n, r in rows] for rows in results],
         pseudo_rows=[[dict(name=n, **r) for n, r in rows] for rows in pseudo_results],
-        claims=claims,
+        claims=claims, spread=spread,
         cam_mass=[dict(name=n, **r) for n, r in cam_rows], cam_figure=figure,
         coco=coco_stats, coco_untrained=coco_untrained, minutes=minutes,
         machine=machine), indent=1))
@@ -196,12 +208,30 @@ def pose_model(args, log, cpu):
     return cfg, eval_coco.run(cfg, cpu[0], log), eval_coco.run(cfg, cpu[0], log, untrained=True)
 
 
+def named_rows(results, pseudo_results):
+    """Every seed's rows, the pseudo-pose ones with ``PSEUDO`` in their names beside the
+    ground-truth ones."""
+    return [rows + [(name + PSEUDO, r) for name, r in pseudo]
+            for rows, pseudo in zip(results, pseudo_results)]
+
+
 def claims_of(results, pseudo_results):
-    """``CLAIMS`` tested on every seed's rows: the pseudo-pose rows take ``PSEUDO`` in their
-    names beside the ground-truth ones. -> the ``claims`` entries of demo_results.json."""
-    seed_rows = [rows + [(name + PSEUDO, r) for name, r in pseudo]
-                 for rows, pseudo in zip(results, pseudo_results)]
+    """``CLAIMS`` tested on every seed's rows -> the ``claims`` entries of demo_results.json."""
+    seed_rows = named_rows(results, pseudo_results)
     return [demo_tables.claim(text, seed_rows, a, b) for text, a, b in CLAIMS]
+
+
+def spreads_of(results, pseudo_results):
+    """With several seeds, where each row head's and each claim's spread over them comes from
+    (``demo_tables.spread``) -> the ``spread`` entry of demo_results.json: {"rows": [{name,
+    head, ...}], "claims": [{claim, ...}]}."""
+    seed_rows = named_rows(results, pseudo_results)
+    heads = [(name, h) for name, r in seed_rows[0] for h in demo_tables.HEADS if h in r["top1"]]
+    return dict(
+        rows=[dict(name=name, head=h, **demo_tables.spread(
+            demo_tables.outcomes_of(seed_rows, (name, h)))) for name, h in heads],
+        claims=[dict(claim=text, **demo_tables.spread(demo_tables.outcomes_of(seed_rows, a, b)))
+                for text, a, b in CLAIMS])
 
 
 def cam_mass_rows(rows, overrides, log):

@@ -40,6 +40,20 @@ def test_a_toy_demo_tests_every_claim_over_two_seeds(synth_work, tmp_path):
             half = 12.706205 * np.std(d, ddof=1) / math.sqrt(2)
             assert np.allclose([low, high], [np.mean(d) - half, np.mean(d) + half])
         assert c["verdict"] in ("shown", "refuted", "undecided")
+    # Where the spread over the seeds comes from: its whole is the std of the rows' own top-1,
+    # its per-video part the videos' variance over the seeds (numpy, from per_video).
+    spread = record["spread"]
+    assert [c["claim"] for c in spread["claims"]] == [text for text, _, _ in demo.CLAIMS]
+    assert {(r["name"], r["head"]) for r in spread["rows"]} == {
+        (n, h) for n, r in rows[0].items() for h in r["top1"]}
+    for r in spread["rows"]:
+        top1 = [100 * seed[r["name"]]["top1"][r["head"]] for seed in rows]
+        assert math.isclose(r["sd"], np.std(top1, ddof=1), abs_tol=1e-9)
+        right = np.array([[v[r["head"]] == v["label"] for v in seed[r["name"]]["per_video"]]
+                          for seed in rows], np.float64)
+        own = 1e4 * right.var(axis=0, ddof=1).sum() / right.shape[1] ** 2
+        assert math.isclose(r["per_video"], math.sqrt(own), abs_tol=1e-9)
+        assert math.isclose(r["sd_floor"], math.sqrt(max(r["sd"] ** 2 - own, 0)), abs_tol=1e-6)
     # The KPS row is not tested by itself: the stage-2 row's RGB head is its frozen model. Tested
     # by itself, it predicts what the stage-2 row's RGB column says, video by video.
     kps = load_config(config_path("synth_xview3_kps"), [
@@ -53,4 +67,5 @@ def test_a_toy_demo_tests_every_claim_over_two_seeds(synth_work, tmp_path):
     assert math.isclose(derived["top1"]["rgb"], alone["top1"]["rgb"])
     text = open(os.path.join(runs, "demo_results.md")).read()
     assert "| claim (a over b) | a - b | 95 % interval |" in text
+    assert "| row, head | std over the seeds | of it, each video's own |" in text
     assert all(f"| {c['claim']} | {c['diff']:+.1f} |" in text for c in claims)

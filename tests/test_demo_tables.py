@@ -5,6 +5,7 @@ import math
 
 import mxnet as mx
 import numpy as np
+import pytest
 from scipy import stats
 
 from data.pose_targets import encode_clip
@@ -239,3 +240,34 @@ def test_probe_only_report_on_a_tiny_benchmark(synth_work, tmp_path):
     with open(os.path.join(runs, "diagnose_pose.json")) as f:
         assert json.load(f)[diagnose_pose.PROBE]["per_class"] == per_class
     assert "| linear probe" in open(os.path.join(runs, "diagnose_pose.md")).read()
+
+
+def test_spread_splits_the_seeds_variance_by_hand():
+    # 3 seeds x 2 videos: seed means 100, 50, 0 (sd 50). Each video is right on 2 or 1 of the 3
+    # seeds: its variance over the seeds (ddof 1) is 1/3 in fractions, 3333.3 in points^2;
+    # the per-video part is their sum / N^2 = 1666.7.
+    x = np.array([[1, 1], [1, 0], [0, 0]])
+    d = dt.spread(x)
+    assert math.isclose(d["sd"], 50.0)
+    assert math.isclose(d["per_video"], math.sqrt(2 * 10000 / 3 / 4))
+    assert math.isclose(d["sd_x2"], math.sqrt(2500 - 10000 / 6 / 2))
+    assert math.isclose(d["sd_floor"], math.sqrt(2500 - 10000 / 6))
+    t = stats.t.ppf(0.975, 2) / math.sqrt(3)
+    assert math.isclose(d["half_width"], t * 50.0)
+    assert math.isclose(d["half_width_floor"], t * d["sd_floor"])
+    # every seed gets the same videos right: no per-video part, the spread is the seeds'
+    same = dt.spread(np.array([[1, 0, 1, 0], [1, 0, 1, 0]]))
+    assert same["sd"] == same["per_video"] == same["sd_floor"] == 0.0
+    # seeds whose means agree, videos that swap: all of it per video, the floor clips at 0
+    swap = dt.spread(np.array([[1, 0], [0, 1]]))
+    assert swap["sd"] == 0.0 and swap["per_video"] > 0 and swap["sd_floor"] == 0.0
+    with pytest.raises(ValueError, match="2 or more seeds"):
+        dt.spread(np.array([[1, 0]]))
+
+
+def test_outcomes_of_a_row_and_of_a_claim_over_the_videos_every_seed_scored():
+    seeds = [seed_of([1, 1, 0], [0, 1, 0]), seed_of([1, 0, 0], [1, 1, 1])]
+    seeds[1][0][1]["per_video"].append(dict(id="extra", label=0, rgb=0))  # one seed only
+    a = dt.outcomes_of(seeds, ("A", "rgb"))
+    assert a.tolist() == [[1, 1, 0], [1, 0, 0]]
+    assert dt.outcomes_of(seeds, ("A", "rgb"), ("B", "rgb")).tolist() == [[1, 0, 0], [0, -1, -1]]

@@ -5,6 +5,8 @@ The paper's claims, each "a over b" between two rows' heads (``claim``): the dif
 95 % interval over the seeds (paired by seed: Student's t) when there are two or more, over the
 test videos otherwise, and always also over the test videos (per video, the share of seeds that
 got it right; with one seed McNemar's exact test), from each run's per_video.jsonl.
+Where a row's or a claim's spread over the seeds comes from (``spread``): the part each test
+video adds on its own, which more test videos average out, and the part a whole seed shares.
 Pure functions of the results, so the numbers and their formatting are tested apart from training.
 Accuracies are fractions in the inputs and percentages in the tables.
 """
@@ -168,4 +170,58 @@ def claims_table(claims):
         lines.append(f"| {c['claim']} | {c['diff']:+.1f} | {ci(c['ci95'])} | {c['p']:.3f} | "
                      f"{over} | {c['verdict']} | {c['videos_diff']:+.1f}, "
                      f"{ci(c['videos_ci95'])}, {c['videos_p']:.3f} ({c['videos']} videos) |")
+    return "\n".join(lines)
+
+
+def spread(outcomes, level=0.95):
+    """Where the spread over the seeds comes from. ``outcomes`` (S seeds, N test videos): each
+    video right (1) or wrong (0) for a row's head, or a claim's a - b per video (-1, 0, 1).
+    The variance of the seeds' means is split into the part each video adds on its own (the
+    sum over the videos of its variance over the seeds, ddof 1, / N^2), which k times the test
+    videos divide by k, and the rest, which a seed shares over all its videos. -> dict, in
+    points: ``sd`` over the seeds, ``per_video`` (the sd of the first part), ``sd_x2`` with twice
+    the test videos and ``sd_floor`` with any number (both from the same split), and each as the
+    half-width of the t interval over the S seeds (``half_width``, ``half_width_x2``,
+    ``half_width_floor``). A split whose per-video part exceeds the whole (few seeds) gives a
+    floor of 0."""
+    x = 100 * np.asarray(outcomes, np.float64)
+    seeds, videos = x.shape
+    if seeds < 2:
+        raise ValueError(f"the spread over seeds needs 2 or more seeds, got {seeds}")
+    total = float(x.mean(axis=1).var(ddof=1))
+    own = float(x.var(axis=0, ddof=1).sum()) / videos ** 2
+    sds = dict(sd=math.sqrt(total), per_video=math.sqrt(own),
+               sd_x2=math.sqrt(max(total - own / 2, 0.0)),
+               sd_floor=math.sqrt(max(total - own, 0.0)))
+    t = float(stats.t.ppf(0.5 + level / 2, seeds - 1)) / math.sqrt(seeds)
+    sds.update(half_width=t * sds["sd"], half_width_x2=t * sds["sd_x2"],
+               half_width_floor=t * sds["sd_floor"])
+    return sds
+
+
+def outcomes_of(seed_rows, a, b=None):
+    """[[(name, results with per_video)] per seed], a row's head ``a`` = (name, head) -> the
+    (seeds, videos) right / wrong matrix over the videos every seed scored; with ``b``, a - b."""
+    def right(rows, key):
+        return right_per_video(dict(rows)[key[0]], key[1])
+    per = [(right(rows, a), right(rows, b) if b else None) for rows in seed_rows]
+    ids = sorted(set.intersection(*[set(ra) & (set(rb) if rb else set(ra)) for ra, rb in per]))
+    x = np.array([[ra[i] for i in ids] for ra, _ in per], np.float64)
+    if b is None:
+        return x
+    return x - np.array([[rb[i] for i in ids] for _, rb in per], np.float64)
+
+
+def spread_table(rows, claims):
+    """``spread`` of rows' heads [(name, dict)] and of claims [(text, dict)] -> markdown: the
+    seeds' standard deviation (rows) or the claim's half-width, the per-video part, and what
+    twice the test videos and any number of them would leave."""
+    lines = ["| row, head | std over the seeds | of it, each video's own | with 2x the test videos "
+             "| with any number |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {n} | {d['sd']:.2f} | {d['per_video']:.2f} | {d['sd_x2']:.2f} | "
+              f"{d['sd_floor']:.2f} |" for n, d in rows]
+    lines += ["", "| claim (a over b) | half-width over the seeds | with 2x the test videos | "
+              "with any number |", "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {n} | {d['half_width']:.2f} | {d['half_width_x2']:.2f} | "
+              f"{d['half_width_floor']:.2f} |" for n, d in claims]
     return "\n".join(lines)

@@ -84,7 +84,7 @@ def test_strict_loading_names_the_first_missing_parameter(runs):
 
 
 def test_stage_2_from_an_rgb_only_checkpoint_fails_before_training(synth_work, runs, tmp_path):
-    # Before: the random pose head was frozen and stage 2 finished.
+    # Otherwise a random pose head would be frozen and stage 2 would finish.
     out = str(tmp_path / "stage2")
     init = os.path.join(runs["rgb_person_crop"], "final.params")
     with pytest.raises(SystemExit, match=r"lacks parameter 'pose_head\."):
@@ -114,7 +114,7 @@ def test_an_unreadable_test_video_stops_eval_or_is_skipped_and_said(synth_work, 
     copy = corrupt_copy(synth_work, tmp_path, bad)
     args = ["--config", config("kps")] + overrides(synth_work, runs["kps"],
                                                    f"data.prepared={copy}", "data.workers=2")
-    # Before: the next video was scored under the bad one's id and the result said 10 videos.
+    # Not the next video scored under the bad one's id, nor a result of 10 videos.
     with pytest.raises(SystemExit, match=bad):
         eval_action.main(args)
     results = eval_action.main(args + ["--skip-unreadable"])

@@ -44,6 +44,10 @@ def test_a_toy_demo_tests_every_claim_over_two_seeds(synth_work, tmp_path):
     # its per-video part the videos' variance over the seeds (numpy, from per_video).
     spread = record["spread"]
     assert [c["claim"] for c in spread["claims"]] == [text for text, _, _ in demo.CLAIMS]
+    for c, sc in zip(claims, spread["claims"]):  # the same t interval over the seeds
+        if not math.isnan(c["ci95"][0]):
+            assert math.isclose(sc["half_width"], (c["ci95"][1] - c["ci95"][0]) / 2,
+                                abs_tol=1e-9)
     assert {(r["name"], r["head"]) for r in spread["rows"]} == {
         (n, h) for n, r in rows[0].items() for h in r["top1"]}
     for r in spread["rows"]:
@@ -52,7 +56,7 @@ def test_a_toy_demo_tests_every_claim_over_two_seeds(synth_work, tmp_path):
         right = np.array([[v[r["head"]] == v["label"] for v in seed[r["name"]]["per_video"]]
                           for seed in rows], np.float64)
         own = 1e4 * right.var(axis=0, ddof=1).sum() / right.shape[1] ** 2
-        assert math.isclose(r["per_video"], math.sqrt(own), abs_tol=1e-9)
+        assert math.isclose(r["per_video_sd"], math.sqrt(own), abs_tol=1e-9)
         assert math.isclose(r["sd_floor"], math.sqrt(max(r["sd"] ** 2 - own, 0)), abs_tol=1e-6)
     # The KPS row is not tested by itself: the stage-2 row's RGB head is its frozen model. Tested
     # by itself, it predicts what the stage-2 row's RGB column says, video by video.
@@ -67,5 +71,5 @@ def test_a_toy_demo_tests_every_claim_over_two_seeds(synth_work, tmp_path):
     assert math.isclose(derived["top1"]["rgb"], alone["top1"]["rgb"])
     text = open(os.path.join(runs, "demo_results.md")).read()
     assert "| claim (a over b) | a - b | 95 % interval |" in text
-    assert "| row, head | std over the seeds | of it, each video's own |" in text
+    assert "| row, head | std over the seeds | each video's own part (sd) |" in text
     assert all(f"| {c['claim']} | {c['diff']:+.1f} |" in text for c in claims)

@@ -249,18 +249,27 @@ def test_spread_splits_the_seeds_variance_by_hand():
     x = np.array([[1, 1], [1, 0], [0, 0]])
     d = dt.spread(x)
     assert math.isclose(d["sd"], 50.0)
-    assert math.isclose(d["per_video"], math.sqrt(2 * 10000 / 3 / 4))
+    assert math.isclose(d["per_video_sd"], math.sqrt(2 * 10000 / 3 / 4))
     assert math.isclose(d["sd_x2"], math.sqrt(2500 - 10000 / 6 / 2))
     assert math.isclose(d["sd_floor"], math.sqrt(2500 - 10000 / 6))
-    t = stats.t.ppf(0.975, 2) / math.sqrt(3)
-    assert math.isclose(d["half_width"], t * 50.0)
-    assert math.isclose(d["half_width_floor"], t * d["sd_floor"])
-    # every seed gets the same videos right: no per-video part, the spread is the seeds'
+    t = 4.302653 / math.sqrt(3)  # Student's t, 2 degrees of freedom, two-sided 95 %
+    assert math.isclose(d["half_width"], t * 50.0, rel_tol=1e-6)
+    assert math.isclose(d["half_width_x2"], t * d["sd_x2"], rel_tol=1e-6)
+    assert math.isclose(d["half_width_floor"], t * d["sd_floor"], rel_tol=1e-6)
+    # every seed gets the same videos right: nothing spreads
     same = dt.spread(np.array([[1, 0, 1, 0], [1, 0, 1, 0]]))
-    assert same["sd"] == same["per_video"] == same["sd_floor"] == 0.0
+    assert same["sd"] == same["per_video_sd"] == same["sd_floor"] == 0.0
+    # one seed gets both videos, the other neither: seed means 100 and 0 (sd 70.71); each video
+    # varies over the seeds by 5000 points^2, so its own part is 2 * 5000 / 4 (sd 50) and the
+    # shared rest 2500 (sd 50), which no number of videos removes
+    shared = dt.spread(np.array([[1, 1], [0, 0]]))
+    assert math.isclose(shared["sd"], math.sqrt(5000))
+    assert math.isclose(shared["per_video_sd"], 50.0)
+    assert math.isclose(shared["sd_x2"], math.sqrt(5000 - 2500 / 2))
+    assert math.isclose(shared["sd_floor"], 50.0)
     # seeds whose means agree, videos that swap: all of it per video, the floor clips at 0
     swap = dt.spread(np.array([[1, 0], [0, 1]]))
-    assert swap["sd"] == 0.0 and swap["per_video"] > 0 and swap["sd_floor"] == 0.0
+    assert swap["sd"] == 0.0 and swap["per_video_sd"] > 0 and swap["sd_floor"] == 0.0
     with pytest.raises(ValueError, match="2 or more seeds"):
         dt.spread(np.array([[1, 0]]))
 

@@ -179,18 +179,19 @@ def spread(outcomes, level=0.95):
     The variance of the seeds' means is split into the part each video adds on its own (the
     sum over the videos of its variance over the seeds, ddof 1, / N^2), which k times the test
     videos divide by k, and the rest, which a seed shares over all its videos. -> dict, in
-    points: ``sd`` over the seeds, ``per_video`` (the sd of the first part), ``sd_x2`` with twice
-    the test videos and ``sd_floor`` with any number (both from the same split), and each as the
-    half-width of the t interval over the S seeds (``half_width``, ``half_width_x2``,
+    points: ``sd`` over the seeds, ``per_video_sd`` (the sd of the first part), ``sd_x2`` with
+    twice the test videos and ``sd_floor`` with any number (both from the same split), and each
+    as the half-width of the t interval over the S seeds (``half_width``, ``half_width_x2``,
     ``half_width_floor``). A split whose per-video part exceeds the whole (few seeds) gives a
-    floor of 0."""
+    floor of 0. The shared part measured on N videos holds (N - 1) / N of the videos' mean
+    covariance, so the floor is low by a term of order 1 / N."""
     x = 100 * np.asarray(outcomes, np.float64)
     seeds, videos = x.shape
     if seeds < 2:
         raise ValueError(f"the spread over seeds needs 2 or more seeds, got {seeds}")
     total = float(x.mean(axis=1).var(ddof=1))
     own = float(x.var(axis=0, ddof=1).sum()) / videos ** 2
-    sds = dict(sd=math.sqrt(total), per_video=math.sqrt(own),
+    sds = dict(sd=math.sqrt(total), per_video_sd=math.sqrt(own),
                sd_x2=math.sqrt(max(total - own / 2, 0.0)),
                sd_floor=math.sqrt(max(total - own, 0.0)))
     t = float(stats.t.ppf(0.5 + level / 2, seeds - 1)) / math.sqrt(seeds)
@@ -205,7 +206,8 @@ def outcomes_of(seed_rows, a, b=None):
     def right(rows, key):
         return right_per_video(dict(rows)[key[0]], key[1])
     per = [(right(rows, a), right(rows, b) if b else None) for rows in seed_rows]
-    ids = sorted(set.intersection(*[set(ra) & (set(rb) if rb else set(ra)) for ra, rb in per]))
+    ids = sorted(set.intersection(*[set(ra) & (set(ra) if rb is None else set(rb))
+                                    for ra, rb in per]))
     x = np.array([[ra[i] for i in ids] for ra, _ in per], np.float64)
     if b is None:
         return x
@@ -216,9 +218,9 @@ def spread_table(rows, claims):
     """``spread`` of rows' heads [(name, dict)] and of claims [(text, dict)] -> markdown: the
     seeds' standard deviation (rows) or the claim's half-width, the per-video part, and what
     twice the test videos and any number of them would leave."""
-    lines = ["| row, head | std over the seeds | of it, each video's own | with 2x the test videos "
-             "| with any number |", "| --- | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {n} | {d['sd']:.2f} | {d['per_video']:.2f} | {d['sd_x2']:.2f} | "
+    lines = ["| row, head | std over the seeds | each video's own part (sd) | with 2x the test "
+             "videos | with any number |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {n} | {d['sd']:.2f} | {d['per_video_sd']:.2f} | {d['sd_x2']:.2f} | "
               f"{d['sd_floor']:.2f} |" for n, d in rows]
     lines += ["", "| claim (a over b) | half-width over the seeds | with 2x the test videos | "
               "with any number |", "| --- | ---: | ---: | ---: |"]

@@ -280,3 +280,16 @@ def make_loader(dataset, batch_size, shuffle=False, workers=0, last_batch="keep"
                                    batchify_fn=Batchify(workers))
     loader.sampler = sampler
     return loader
+
+
+def overlapped(items, queue):
+    """``queue(item)`` for each of ``items`` (a loader), yielded one item late: the caller reads
+    a result (which waits for MXNet's engine) only once the next item is loaded, so loading
+    overlaps the queued computation. Order and count are those of ``items``."""
+    pending, started = None, False
+    for item in items:
+        if started:
+            yield pending
+        pending, started = queue(item), True
+    if started:
+        yield pending

@@ -8,7 +8,7 @@ import pytest
 
 from data import synth
 from data.index import read_annotation, read_index, write_poses
-from data.loader import ClipDataset, PoseFileError, Substitutes, make_loader
+from data.loader import ClipDataset, PoseFileError, Substitutes, make_loader, overlapped
 from data.prepare import prepare
 from data.transforms import crop_keypoints, union_box
 from data.video import VideoError
@@ -175,3 +175,22 @@ def test_pose_min_confidence_decides_which_joints_are_targets(prepared, tmp_path
     for threshold in (0.0, 0.5):
         weights = dataset(prepared, poses_dir=copy, min_confidence=threshold, mirror=False)[0][4]
         np.testing.assert_array_equal(weights[0], np.linspace(0.05, 0.95, 17) > threshold)
+
+
+def test_overlapped_reads_each_result_after_the_next_item_is_loaded():
+    events = []
+
+    def items():
+        for k in range(3):
+            events.append(f"load {k}")
+            yield k
+
+    def queue(k):
+        events.append(f"queue {k}")
+        return None if k == 1 else k * 10  # None (a skipped item) is yielded like any result
+
+    for result in overlapped(items(), queue):
+        events.append(f"read {result}")
+    assert events == ["load 0", "queue 0", "load 1", "read 0", "queue 1", "load 2", "read None",
+                      "queue 2", "read 20"]
+    assert list(overlapped(iter([]), queue)) == []

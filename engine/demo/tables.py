@@ -123,20 +123,27 @@ def verdict(ci95):
     return "shown" if low > 0 else "refuted" if high < 0 else "undecided"
 
 
+def right_matrices(seed_rows, *heads):
+    """[[(name, results with per_video)] per seed] and heads (name, head) -> for each head, the
+    (seeds, videos) right (1) / wrong (0) matrix over the videos every seed scored with all of
+    them, in video-id order."""
+    per = [[right_per_video(dict(rows)[name], head) for name, head in heads]
+           for rows in seed_rows]
+    ids = sorted(set.intersection(*[set(r) for seed in per for r in seed]))
+    return [np.array([[seed[k][i] for i in ids] for seed in per], np.float64)
+            for k in range(len(heads))]
+
+
 def over_videos(seed_rows, a, b, level=0.95):
     """A claim's difference over the test videos both rows scored in every seed: per video, the
     share of seeds a's head got right less b's (so with one seed +1, 0 or -1). -> dict(diff,
     ci95, p, videos) in points; p is McNemar's exact test with one seed, the t test over the
     videos with several."""
-    per = [(right_per_video(dict(rows)[a[0]], a[1]), right_per_video(dict(rows)[b[0]], b[1]))
-           for rows in seed_rows]
-    ids = sorted(set.intersection(*[set(ra) & set(rb) for ra, rb in per]))
-    x = np.array([[ra[i] for i in ids] for ra, _ in per], np.float64)
-    y = np.array([[rb[i] for i in ids] for _, rb in per], np.float64)
+    x, y = right_matrices(seed_rows, a, b)
     diff, ci, p = interval(100 * (x.mean(0) - y.mean(0)), level)
-    if len(per) == 1:
+    if len(x) == 1:
         p = mcnemar(x[0], y[0])["p"]
-    return dict(diff=diff, ci95=ci, p=p, videos=len(ids))
+    return dict(diff=diff, ci95=ci, p=p, videos=x.shape[1])
 
 
 def claim(text, seed_rows, a, b, level=0.95):
@@ -201,17 +208,11 @@ def spread(outcomes, level=0.95):
 
 
 def outcomes_of(seed_rows, a, b=None):
-    """[[(name, results with per_video)] per seed], a row's head ``a`` = (name, head) -> the
-    (seeds, videos) right / wrong matrix over the videos every seed scored; with ``b``, a - b."""
-    def right(rows, key):
-        return right_per_video(dict(rows)[key[0]], key[1])
-    per = [(right(rows, a), right(rows, b) if b else None) for rows in seed_rows]
-    ids = sorted(set.intersection(*[set(ra) & (set(ra) if rb is None else set(rb))
-                                    for ra, rb in per]))
-    x = np.array([[ra[i] for i in ids] for ra, _ in per], np.float64)
+    """``right_matrices`` of a row's head ``a``, or of a claim's a - b."""
     if b is None:
-        return x
-    return x - np.array([[rb[i] for i in ids] for _, rb in per], np.float64)
+        return right_matrices(seed_rows, a)[0]
+    x, y = right_matrices(seed_rows, a, b)
+    return x - y
 
 
 def spread_table(rows, claims):

@@ -1,9 +1,9 @@
 """Action scores of both systems: softmax scores averaged over a video's views (Action
 Machine's heads, ``video_scores``; queued and read apart, ``queue_video_scores`` and
-``read_video_scores``, so a test loads the next video while one computes) or clips (every action block of the soft-argmax model,
-``multitask_scores``, and its Table 5 heads, ``multitask_heads``); top-1 and top-5 (also across
-datasets through a class mapping), per-class and mean-class accuracy; the confusion matrix; and
-the check that no score is non-finite."""
+``read_video_scores``, so a test loads the next video while one computes) or clips (every
+action block of the soft-argmax model, ``multitask_scores``, and its Table 5 heads,
+``multitask_heads``); top-1 and top-5 (also across datasets through a class mapping), per-class
+and mean-class accuracy; the confusion matrix; and the check that no score is non-finite."""
 import numpy as np
 
 # the soft-argmax model's action streams: head -> the prefix of its blocks' output names

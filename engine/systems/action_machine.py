@@ -17,7 +17,7 @@ from mxnet import autograd
 
 from common.files import atomic_write_text
 from common.progress import Progress
-from data.loader import UNREADABLE_LABEL, Skippable, make_loader
+from data.loader import UNREADABLE_LABEL, Skippable, make_loader, overlapped
 from engine.config import CONFIG_DIR
 from engine.experiment import (
     build_with,
@@ -223,8 +223,21 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
     scores, labels, per_video, skipped = {}, [], [], []
     progress = Progress(len(samples), "test", log, unit="videos")
 
-    def settle(i, queued, label):
-        s = read_video_scores(queued)
+    def queue(item):  # a video's forward passes, not waited for; None for an unreadable one
+        i, (views, label) = item
+        progress.update()
+        if int(label.asscalar()) == UNREADABLE_LABEL:
+            skipped.append(dict(id=samples[i]["id"], reason=data.reason(i)))
+            log.warning("skipped unreadable test video %s: %s", *skipped[-1].values())
+            return None
+        views_per_batch = cfg["eval"]["views_per_batch"]
+        return i, queue_video_scores(net, views[0], ctx, views_per_batch), int(label.asscalar())
+
+    for queued in overlapped(enumerate(loader), queue):
+        if queued is None:
+            continue
+        i, views_scores, label = queued
+        s = read_video_scores(views_scores)
         check_finite(np.stack(list(s.values())), f"scores for test video {samples[i]['id']}")
         if "pose" in s:
             s["fused"] = s["rgb"] + s["pose"]  # Sec. 3: predictions fused by summation
@@ -233,21 +246,6 @@ def evaluate(cfg, ctxs, log, ckpt, data, mapping=None):
         labels.append(label)
         per_video.append(dict(id=samples[i]["id"], label=label,
                               **{h: int(np.argmax(v)) for h, v in s.items()}))
-
-    pending = None  # a video's queued forward passes, read once the next video is loaded
-    for i, (views, label) in enumerate(loader):
-        if pending is not None:
-            settle(*pending)
-            pending = None
-        progress.update()
-        if int(label.asscalar()) == UNREADABLE_LABEL:
-            skipped.append(dict(id=samples[i]["id"], reason=data.reason(i)))
-            log.warning("skipped unreadable test video %s: %s", *skipped[-1].values())
-            continue
-        pending = (i, queue_video_scores(net, views[0], ctx, cfg["eval"]["views_per_batch"]),
-                   int(label.asscalar()))
-    if pending is not None:
-        settle(*pending)
     if not labels:
         raise ValueError(f"none of the {len(samples)} test videos could be read")
     progress.close()

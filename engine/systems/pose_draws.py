@@ -14,6 +14,7 @@ import numpy as np
 from mxnet import autograd, gluon
 
 from data.batch import PoseCNNItem, Substituted
+from data.loader import overlapped
 from engine.training.loop import check_unreadable, epoch_loader
 
 
@@ -42,24 +43,19 @@ class KeypointDraws(gluon.data.Dataset):
 def draw_keypoints(net, dataset, cfg, ctx, draws, log):
     """The frozen model's pose-CNN inputs for the training clips of epochs 0 .. ``draws`` - 1
     (``dataset``: the stage's training clips, as ``fit`` reads them) -> ``KeypointDraws``."""
+    def queue(item):  # the frozen model's forward pass, not waited for
+        batch, bad = item
+        with autograd.pause(train_mode=False):
+            return net.before_pose_cnn(batch.clip.as_in_context(ctx))[1], batch.label, bad
+
     poses, labels = [], []
     for epoch in range(draws):
         tic, kept, kept_labels, unreadable = time.time(), [], [], 0
-        batches, pending = iter(epoch_loader(dataset, cfg, epoch)), None
-        while True:
-            item = next(batches, None)  # loaded while the previous batch's forward runs
-            if pending is not None:
-                x, label, bad = pending
-                kept.append(x.asnumpy())
-                kept_labels.append(label.asnumpy())
-                unreadable += int(bad.sum().asscalar())
-                check_unreadable(unreadable, len(dataset), cfg["train"]["max_unreadable"], epoch)
-            if item is None:
-                break
-            batch, bad = item
-            with autograd.pause(train_mode=False):
-                _, x = net.before_pose_cnn(batch.clip.as_in_context(ctx))
-            pending = x, batch.label, bad
+        for x, label, bad in overlapped(epoch_loader(dataset, cfg, epoch), queue):
+            kept.append(x.asnumpy())
+            kept_labels.append(label.asnumpy())
+            unreadable += int(bad.sum().asscalar())
+            check_unreadable(unreadable, len(dataset), cfg["train"]["max_unreadable"], epoch)
         poses.append(np.concatenate(kept))
         labels.append(np.concatenate(kept_labels))
         log.info("stage 2: keypoints of epoch %d/%d's %d clips kept (%.1f s, %d unreadable "

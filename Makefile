@@ -28,7 +28,7 @@ ONNX_CHECK_PACKAGES ?= onnxruntime==1.22.1 numpy==1.26.4 onnx==1.18.0
 
 .PHONY: help install test test-shuffled demo summary prepare detect detect-coco train-action eval \
 	train-pose eval-coco pseudo-poses bench bench-dist clean demo-video onnx onnx-env demo-bf16 \
-	demo-softargmax
+	demo-softargmax bench-ab
 
 help: ## this list
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z0-9-]*:[^#]*## / {printf "  make %-16s %s\n", $$1, $$2}' \
@@ -115,6 +115,17 @@ onnx: install onnx-env ## ONNX export of CONFIG, checked in onnxruntime against 
 bench: install ## latency, GFLOP/s, training step, memory, loader -> bench_results.json
 	$(PY) -m tools.bench --out bench_results.json
 	$(PY) -m tools.bench_speed --out bench_speed.json
+
+# Another commit's code (side A) against this checkout's (side B), one call of each in turn:
+# tools/bench_ab.py. ARGS go to it (--model, --variant, --calls, --env-a/--env-b KEY=VALUE).
+BASE ?=
+bench-ab: install ## BASE=<commit>'s code against this checkout's, call by call -> bench_ab.json
+	@test -n "$(BASE)" || { echo "make bench-ab needs BASE=<commit>, for example BASE=HEAD~1"; exit 2; }
+	@git rev-parse --verify -q "$(BASE)^{commit}" > /dev/null || \
+	  { echo "BASE=$(BASE) is not a commit of this repository"; exit 2; }
+	rm -rf $(WORK)/bench_ab_base && mkdir -p $(WORK)/bench_ab_base
+	git archive "$(BASE)" | tar -x -C $(WORK)/bench_ab_base
+	$(PY) -m tools.bench_ab --base $(WORK)/bench_ab_base $(ARGS)
 
 demo-bf16: install ## the demo's checkpoints in float32 and bfloat16 (after make demo)
 	$(PY) -m tools.compare_dtypes $(ARGS)

@@ -206,7 +206,8 @@ MADE = ("runs/", "work/", "bench_results.json", ".venv", "results.", "per_video"
         "confusion", "cam_", "pose_", "/data/", "demo_softargmax_results", "no_annotation",
         "ID.", "D/", "NAME", "EXPERIMENT", "OUT/", "RUNS", "DIR", "ROOT", "annotations/",
         "frames/", "labels/", "videos/", "prepared/", "checkpoints/", "poses/", "shard",
-        "_frames.json", "annotation_body3d/", "...", ".int8.json", "bench_speed.json")
+        "_frames.json", "annotation_body3d/", "...", ".int8.json", "bench_speed.json",
+        "bench_ab.json")
 # named in the docs as files of other projects
 EXTERNAL = ("SPEC.md", "rfcn/symbols/", "tools/dataset_converters/")
 

@@ -41,7 +41,8 @@ import numpy as np
 from engine.inference.precision import for_inference
 from tools.bench_speed import built, input_shape
 name, variant, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
-x = mx.nd.array(np.random.RandomState(0).uniform(-1, 1, (batch,) + input_shape(name)))
+x = mx.nd.array(np.random.RandomState(0).uniform(-1, 1, (batch,) + input_shape(name)),
+                dtype="float32")
 run = built(name, variant, x, for_inference)
 print("ready", flush=True)
 for line in sys.stdin:

@@ -123,9 +123,10 @@ bench-ab: install ## BASE=<commit>'s code against this checkout's, call by call 
 	@test -n "$(BASE)" || { echo "make bench-ab needs BASE=<commit>, for example BASE=HEAD~1"; exit 2; }
 	@git rev-parse --verify -q "$(BASE)^{commit}" > /dev/null || \
 	  { echo "BASE=$(BASE) is not a commit of this repository"; exit 2; }
-	rm -rf $(WORK)/bench_ab_base && mkdir -p $(WORK)/bench_ab_base
-	git archive "$(BASE)" | tar -x -C $(WORK)/bench_ab_base
-	$(PY) -m tools.bench_ab --base $(WORK)/bench_ab_base $(ARGS)
+	rm -rf "$(WORK)/bench_ab_base" && mkdir -p "$(WORK)/bench_ab_base"
+	git archive -o "$(WORK)/bench_ab_base.tar" "$(BASE)"
+	tar -xf "$(WORK)/bench_ab_base.tar" -C "$(WORK)/bench_ab_base" && rm "$(WORK)/bench_ab_base.tar"
+	$(PY) -m tools.bench_ab --base "$(WORK)/bench_ab_base" --base-name "$(BASE)" $(ARGS)
 
 demo-bf16: install ## the demo's checkpoints in float32 and bfloat16 (after make demo)
 	$(PY) -m tools.compare_dtypes $(ARGS)

@@ -29,8 +29,7 @@ def test_paired_summary_of_a_hand_example():
     assert s["ratio"] == pytest.approx(1.0) and s["b_faster"] == 2 and s["pairs"] == 5
     assert s["a_ms"] == 100 and s["b_ms"] == 100
     lo, hi = s["interval"]
-    assert 0.9 <= lo <= 1.0 <= hi <= 1.2
-    assert bench_ab.verdict(s).startswith("undecided")
+    assert lo < 1.0 < hi
     assert bench_ab.paired([100] * 5, [90, 95, 100, 105, 120]) == s  # the same draws again
 
 
@@ -45,6 +44,13 @@ def test_a_steady_difference_is_decided_and_one_outlier_does_not_move_it():
     assert bench_ab.verdict(slower).startswith("A is faster")
 
 
+def test_too_few_pairs_decide_nothing():
+    # nine pairs all at 0.8: the interval is [0.8, 0.8], but nine pairs are too few to read it
+    s = bench_ab.paired([100] * 9, [80] * 9)
+    assert s["interval"] == pytest.approx([0.8, 0.8])
+    assert bench_ab.verdict(s) == "undecided (fewer than 10 pairs)"
+
+
 def test_paired_refuses_unequal_or_empty_times():
     with pytest.raises(ValueError):
         bench_ab.paired([1, 2], [1])
@@ -54,6 +60,9 @@ def test_paired_refuses_unequal_or_empty_times():
 
 FAKE_SIDE = r"""
 import sys
+if sys.argv[1] == "dies":
+    sys.stderr.write("Traceback ...\nModuleNotFoundError: No module named 'engine'\n")
+    sys.exit(1)
 print("a line MXNet prints while it builds", flush=True)
 print("ready", flush=True)
 answers = sys.argv[1].split(",")
@@ -63,6 +72,7 @@ for line in sys.stdin:
     if not answers:
         sys.stderr.write("Traceback ...\nRuntimeError: out of answers\n")
         sys.exit(3)
+    print("dnnl_verbose,exec,cpu,convolution,... a trace line on stdout", flush=True)
     print(answers.pop(0), flush=True)
 """
 
@@ -71,18 +81,25 @@ def side(label, answers):
     return bench_ab.Side(label, [sys.executable, "-c", FAKE_SIDE, answers], ".", None)
 
 
+def test_a_side_that_fails_while_it_starts_is_one_line_naming_it():
+    with pytest.raises(RuntimeError, match=r"^side A stopped \(exit status 1\): "
+                                           r"ModuleNotFoundError: No module named 'engine'$"):
+        side("A", "dies")
+
+
 def test_a_side_process_answers_each_call_and_a_failure_names_the_side():
-    s = side("A", "12.5,7")
+    s = side("A", "BENCH_AB 12.5,BENCH_AB 7")
     try:
-        assert s.call() == 12.5 and s.call() == 7.0
+        assert s.call() == 12.5 and s.call() == 7.0  # the trace lines between are passed
         with pytest.raises(RuntimeError, match=r"^side A stopped \(exit status 3\): "
                                                r"RuntimeError: out of answers$"):
             s.call()
     finally:
         s.close()
-    s = side("B", "not-a-number")
+    s = side("B", "BENCH_AB not-a-number")
     try:
-        with pytest.raises(RuntimeError, match="side B answered 'not-a-number', not a time"):
+        with pytest.raises(RuntimeError, match="side B answered 'BENCH_AB not-a-number', not a "
+                                               "time"):
             s.call()
     finally:
         s.close()
@@ -101,7 +118,7 @@ def test_environment_settings(monkeypatch):
 def test_two_environments_of_a_tiny_model_end_to_end(tmp_path, capsys):
     out = tmp_path / "ab.json"
     bench_ab.main(["--model", "i3d_tiny", "--calls", "2", "--threads", "1", "--out", str(out),
-                   "--env-b", "MXNET_ENGINE_TYPE=NaiveEngine"])
+                   "--base-name", "this-commit", "--env-b", "MXNET_ENGINE_TYPE=NaiveEngine"])
     result = json.loads(out.read_text())
     assert len(result["a"]["ms"]) == 2 and len(result["b"]["ms"]) == 2
     assert all(t > 0 for t in result["a"]["ms"] + result["b"]["ms"])
@@ -109,8 +126,9 @@ def test_two_environments_of_a_tiny_model_end_to_end(tmp_path, capsys):
     s = result["summary"]
     ratios = sorted(b / a for a, b in zip(result["a"]["ms"], result["b"]["ms"]))
     assert s["ratio"] == pytest.approx(sum(ratios) / 2)  # the median of two
-    assert "1 thread(s)" in result["machine"]
-    assert "B / A" in capsys.readouterr().out
+    assert "1 thread(s)" in result["machine"] and result["a"]["name"] == "this-commit"
+    printed = capsys.readouterr().out
+    assert "A: this-commit" in printed and "undecided (fewer than 10 pairs)" in printed
 
 
 def test_a_base_that_is_not_a_checkout_is_one_line(tmp_path):

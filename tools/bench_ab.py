@@ -7,13 +7,14 @@ commit's code) or the environment a process starts with (``MXNET_ENGINE_TYPE``,
     python -m tools.bench_ab --env-b MXNET_ENGINE_TYPE=NaiveEngine
     make bench-ab BASE=<commit>      # <commit>'s code (A) against this checkout's (B)
 
-Why: on a shared machine the speed of one build drifts by a third within minutes, more than
-most changes are worth, and separate runs a few minutes apart do not compare. Here side A and
+Why: on a shared machine the speed of one build can drift by half within an hour, more than
+most changes are worth, and separate runs minutes apart do not compare. Here side A and
 side B are two processes, each with its model built and warmed up, that take turns: one call
 of A, one of B, then B before A (so neither always goes first), each call 50 ms after the
 other side's, which lets the other side's OpenMP threads fall asleep. Each pair of calls sees
 the same machine, and the ratio B / A of each pair is what is summarised: its median, a 95 %
-bootstrap interval of that median (pairs resampled), and how many pairs B won.
+bootstrap interval of that median (pairs resampled), and how many pairs B won; with fewer
+than ``MIN_PAIRS`` pairs it decides nothing.
 
 Each side loads the model through ``tools.bench_speed.built`` of its own checkout (``--base``:
 a directory holding another commit's files, as ``make bench-ab`` unpacks with ``git archive``),
@@ -30,15 +31,21 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAUSE = 0.05  # seconds before each call: the other side's OpenMP threads stop spinning
+MIN_PAIRS = 10  # fewer pairs: the bootstrap's interval is too narrow to mean anything
+TAG = "BENCH_AB "  # a side's answer; other lines on its stdout (DNNL_VERBOSE's trace) are passed
 # One side: builds the model with its checkout's code, says "ready", then times one call per
-# "go" line on stdin and prints the milliseconds; "stop" ends it. Kept to what every checkout
-# with tools.bench_speed.built(name, variant, x, for_inference) has.
+# "go" line on stdin and prints the milliseconds after TAG; "stop" ends it. Kept to what every
+# checkout with tools.bench_speed.built(name, variant, x, for_inference) has (for_inference
+# lived in engine/precision.py before engine/ was split by role).
 CHILD = r"""
 import json, sys, time
 sys.path.insert(0, ".")
 import mxnet as mx
 import numpy as np
-from engine.inference.precision import for_inference
+try:
+    from engine.inference.precision import for_inference
+except ImportError:
+    from engine.precision import for_inference
 from tools.bench_speed import built, input_shape
 name, variant, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
 x = mx.nd.array(np.random.RandomState(0).uniform(-1, 1, (batch,) + input_shape(name)),
@@ -52,13 +59,14 @@ for line in sys.stdin:
     tic = time.perf_counter()
     for out in run(x):
         out.wait_to_read()
-    print(json.dumps((time.perf_counter() - tic) * 1e3), flush=True)
-""".replace("PAUSE", repr(PAUSE))
+    print("TAG" + json.dumps((time.perf_counter() - tic) * 1e3), flush=True)
+""".replace("PAUSE", repr(PAUSE)).replace("TAG", TAG)
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base", help="side A's checkout (default: this one)")
+    p.add_argument("--base-name", help="what side A's checkout is, for the record (a commit)")
     p.add_argument("--env-a", nargs="*", default=[], metavar="KEY=VALUE",
                    help="environment of side A's process")
     p.add_argument("--env-b", nargs="*", default=[], metavar="KEY=VALUE",
@@ -89,14 +97,17 @@ class Side:
 
     def __init__(self, label, command, cwd, env):
         self.label = label
-        # stderr to a file, not a pipe: a side that logs much (DNNL_VERBOSE) would fill a pipe
-        # nobody reads and stop
+        # stderr to a file, not a pipe: a side that logs much would fill a pipe nobody reads
+        # and stop
         self.stderr = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.stderr, text=True)
-        line = self._line()
-        while line != "ready":  # what MXNet or the model prints while it is built
-            line = self._line()
+        try:
+            while self._line() != "ready":  # what MXNet or the model prints while it is built
+                pass
+        except RuntimeError:
+            self.close()
+            raise
 
     def _line(self):
         line = self.proc.stdout.readline()
@@ -109,11 +120,16 @@ class Side:
         return line.strip()
 
     def call(self):
-        self.proc.stdin.write("go\n")
-        self.proc.stdin.flush()
-        line = self._line()
         try:
-            return float(json.loads(line))
+            self.proc.stdin.write("go\n")
+            self.proc.stdin.flush()
+        except OSError:  # it has stopped: _line says how
+            pass
+        line = self._line()
+        while not line.startswith(TAG):  # oneDNN's verbose trace goes to stdout too
+            line = self._line()
+        try:
+            return float(json.loads(line[len(TAG):]))
         except ValueError:
             raise RuntimeError(f"side {self.label} answered {line[:80]!r}, not a time") from None
 
@@ -162,7 +178,10 @@ def paired(a_ms, b_ms, resamples=2000, seed=0):
 
 
 def verdict(summary):
-    """One line: which side is faster, shown only where the interval excludes 1."""
+    """One line: which side is faster, shown only where the interval excludes 1 and there are
+    ``MIN_PAIRS`` pairs or more."""
+    if summary["pairs"] < MIN_PAIRS:
+        return f"undecided (fewer than {MIN_PAIRS} pairs)"
     lo, hi = summary["interval"]
     if hi < 1:
         return "B is faster (the interval lies below 1)"
@@ -174,8 +193,8 @@ def verdict(summary):
 def report(result):
     s = result["summary"]
     return (f"machine: {result['machine']}\n"
-            f"A: {result['a']['checkout']} {' '.join(result['a']['env'])}".rstrip() + "\n"
-            f"B: {result['b']['checkout']} {' '.join(result['b']['env'])}".rstrip() + "\n"
+            f"A: {result['a']['name']} {' '.join(result['a']['env'])}".rstrip() + "\n"
+            f"B: {result['b']['name']} {' '.join(result['b']['env'])}".rstrip() + "\n"
             f"{result['model']}, {result['variant']}, batch {result['batch']}, "
             f"{result['threads']} thread(s), {s['pairs']} pairs of calls\n"
             f"A {s['a_ms']:.1f} ms, B {s['b_ms']:.1f} ms (medians); B / A {s['ratio']:.3f} "
@@ -185,7 +204,7 @@ def report(result):
 
 def main(argv=None):
     from common.cli import physical_cores
-    from common.errors import exit_on_error
+    from common.errors import check_writable, exit_on_error
     from common.files import atomic_write_text
     from engine.inference import hardware
     args = parse_args(argv)
@@ -197,6 +216,7 @@ def main(argv=None):
                              f"of this project (make bench-ab BASE=<commit> unpacks one)")
         if args.calls < 1:
             raise ValueError(f"--calls {args.calls}: at least one call a side")
+        check_writable(os.path.dirname(os.path.abspath(args.out)))
         command = [sys.executable, "-c", CHILD, args.model, args.variant, str(args.batch)]
         env_a, env_b = environment(args.env_a, threads), environment(args.env_b, threads)
         sides = []
@@ -209,8 +229,9 @@ def main(argv=None):
                 side.close()
         result = dict(machine=hardware.describe_line(dict(hardware.describe(), threads=threads)),
                       model=args.model, variant=args.variant, batch=args.batch,
-                      threads=threads, a=dict(checkout=base, env=args.env_a, ms=a_ms),
-                      b=dict(checkout=HERE, env=args.env_b, ms=b_ms),
+                      threads=threads,
+                      a=dict(name=args.base_name or base, checkout=base, env=args.env_a, ms=a_ms),
+                      b=dict(name=HERE, checkout=HERE, env=args.env_b, ms=b_ms),
                       summary=paired(a_ms, b_ms))
         atomic_write_text(args.out, json.dumps(result, indent=1))
         print(report(result))

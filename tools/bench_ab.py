@@ -192,9 +192,9 @@ def verdict(summary):
 
 def report(result):
     s = result["summary"]
-    return (f"machine: {result['machine']}\n"
-            f"A: {result['a']['name']} {' '.join(result['a']['env'])}".rstrip() + "\n"
-            f"B: {result['b']['name']} {' '.join(result['b']['env'])}".rstrip() + "\n"
+    sides = "".join(f"{k.upper()}: {' '.join([result[k]['name']] + result[k]['env'])}\n"
+                    for k in ("a", "b"))
+    return (f"machine: {result['machine']}\n" + sides +
             f"{result['model']}, {result['variant']}, batch {result['batch']}, "
             f"{result['threads']} thread(s), {s['pairs']} pairs of calls\n"
             f"A {s['a_ms']:.1f} ms, B {s['b_ms']:.1f} ms (medians); B / A {s['ratio']:.3f} "
